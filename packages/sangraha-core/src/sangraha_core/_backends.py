@@ -1,0 +1,37 @@
+"""The three backends a service runs on, opened together from settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ._registry import open_blob_store, open_metadata_store, open_queue
+from ._settings import Settings
+from .metadata import MetadataStore
+from .queue import Queue
+from .storage import BlobStore
+
+__all__ = ["Backends"]
+
+
+@dataclass
+class Backends:
+    settings: Settings
+    blobs: BlobStore
+    metadata: MetadataStore
+    queue: Queue
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, setup: bool = True) -> Backends:
+        """Open every backend; with ``setup``, create what is missing (schema, queues)."""
+        blobs = open_blob_store(settings.blob_url)
+        metadata = open_metadata_store(settings.metadata_url)
+        queue = open_queue(settings.queue_url, prefix=settings.queue_prefix)
+        if setup:
+            metadata.migrate()
+            queue.setup()
+        return cls(settings=settings, blobs=blobs, metadata=metadata, queue=queue)
+
+    def close(self) -> None:
+        self.queue.close()
+        self.metadata.close()
+        self.blobs.close()

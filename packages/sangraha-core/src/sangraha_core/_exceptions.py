@@ -1,0 +1,190 @@
+"""Every error Sangraha's core raises.
+
+Storage errors also subclass the matching built-in, so ``except FileNotFoundError`` works
+as a caller would expect. The services map each class to exactly one HTTP status.
+
+    SangrahaError
+    ├── NotFoundError (LookupError)
+    │   ├── BlobNotFoundError (FileNotFoundError)
+    │   ├── ObjectNotFoundError
+    │   └── UploadNotFoundError
+    ├── BlobExistsError (FileExistsError)
+    ├── ObjectPendingError
+    ├── UploadStateError
+    ├── InvalidRequestError (ValueError)
+    │   ├── InvalidNameError
+    │   ├── InvalidMetadataError
+    │   ├── InvalidRangeError
+    │   ├── InvalidPartError
+    │   ├── UnsupportedContentTypeError
+    │   ├── ChecksumMismatchError
+    │   └── ObjectTooLargeError
+    ├── InvalidContentError (ValueError)
+    ├── BackendUnavailableError (ConnectionError)
+    │   ├── BlobStoreUnavailableError
+    │   ├── MetadataUnavailableError
+    │   └── QueueUnavailableError
+    ├── SerializationError / DeserializationError
+    ├── MessageStateError
+    ├── ConfigurationError
+    └── MissingExtraError (ImportError)
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BackendUnavailableError",
+    "BlobExistsError",
+    "BlobNotFoundError",
+    "BlobStoreUnavailableError",
+    "ChecksumMismatchError",
+    "ConfigurationError",
+    "DeserializationError",
+    "InvalidContentError",
+    "InvalidMetadataError",
+    "InvalidNameError",
+    "InvalidPartError",
+    "InvalidRangeError",
+    "InvalidRequestError",
+    "MessageStateError",
+    "MetadataUnavailableError",
+    "MissingExtraError",
+    "NotFoundError",
+    "ObjectNotFoundError",
+    "ObjectPendingError",
+    "ObjectTooLargeError",
+    "QueueUnavailableError",
+    "SangrahaError",
+    "SerializationError",
+    "UnsupportedContentTypeError",
+    "UploadNotFoundError",
+    "UploadStateError",
+]
+
+
+class SangrahaError(Exception):
+    """Base of every error raised by Sangraha."""
+
+
+class NotFoundError(SangrahaError, LookupError):
+    """Something named by the caller does not exist."""
+
+
+class BlobNotFoundError(NotFoundError, FileNotFoundError):
+    """No blob is stored under that key."""
+
+
+class ObjectNotFoundError(NotFoundError):
+    """No object (or no such version) in that bucket under that key or id."""
+
+
+class UploadNotFoundError(NotFoundError):
+    """No open upload session with that id (never opened, completed, aborted or expired)."""
+
+
+class BlobExistsError(SangrahaError, FileExistsError):
+    """A create-only put found a blob already stored under that key."""
+
+
+class ObjectPendingError(SangrahaError):
+    """The object exists but is still being processed; try again shortly."""
+
+
+class UploadStateError(SangrahaError):
+    """The upload session cannot do that now (e.g. complete with a part missing)."""
+
+
+class InvalidRequestError(SangrahaError, ValueError):
+    """The caller sent something Sangraha will not accept; the message says what."""
+
+
+class InvalidNameError(InvalidRequestError):
+    """A bucket name or object key breaks the naming rules."""
+
+
+class InvalidMetadataError(InvalidRequestError):
+    """User metadata has too many entries, is too large, or has a bad name or value."""
+
+
+class InvalidRangeError(InvalidRequestError):
+    """A byte range lies outside the object."""
+
+    def __init__(self, message: str, *, size: int) -> None:
+        super().__init__(message)
+        self.size = size
+
+
+class InvalidPartError(InvalidRequestError):
+    """A part number or size lies outside the advertised bounds."""
+
+
+class UnsupportedContentTypeError(InvalidRequestError):
+    """The declared Content-Type names no kind Sangraha stores."""
+
+
+class ChecksumMismatchError(InvalidRequestError):
+    """The bytes received do not match the digest the client declared."""
+
+    def __init__(self, message: str, *, expected: str, actual: str) -> None:
+        super().__init__(message)
+        self.expected = expected
+        self.actual = actual
+
+
+class ObjectTooLargeError(InvalidRequestError):
+    """The body is larger than the configured limit."""
+
+    def __init__(self, message: str, *, limit: int) -> None:
+        super().__init__(message)
+        self.limit = limit
+
+
+class InvalidContentError(SangrahaError, ValueError):
+    """The bytes are not a valid object of the declared kind; ``reason`` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class BackendUnavailableError(SangrahaError, ConnectionError):
+    """A backend (blob store, database, broker) cannot be reached; retry later."""
+
+
+class BlobStoreUnavailableError(BackendUnavailableError):
+    """The blob store cannot be reached."""
+
+
+class MetadataUnavailableError(BackendUnavailableError):
+    """The metadata database cannot be reached."""
+
+
+class QueueUnavailableError(BackendUnavailableError):
+    """The broker cannot be reached or did not confirm a message."""
+
+
+class SerializationError(SangrahaError):
+    """A message could not be turned into bytes."""
+
+
+class DeserializationError(SangrahaError):
+    """Bytes from the broker are not a message this version understands."""
+
+
+class MessageStateError(SangrahaError):
+    """A delivery was acknowledged, retried or dead-lettered twice."""
+
+
+class ConfigurationError(SangrahaError):
+    """A setting is missing or malformed."""
+
+
+class MissingExtraError(SangrahaError, ImportError):
+    """A backend needs an optional dependency that is not installed."""
+
+    def __init__(self, scheme: str, extra: str) -> None:
+        super().__init__(
+            f"the {scheme!r} backend needs an optional dependency: "
+            f'pip install "sangraha-core[{extra}]"'
+        )
+        self.extra = extra

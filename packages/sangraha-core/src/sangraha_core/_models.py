@@ -1,0 +1,167 @@
+"""The shapes shared by the services and the SDK: records, sessions, pages, problems."""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ._digest import Digest
+
+__all__ = [
+    "CONTENT_TYPES",
+    "ListQuery",
+    "ObjectKind",
+    "ObjectRecord",
+    "ObjectStatus",
+    "Page",
+    "PartRecord",
+    "Problem",
+    "UploadSession",
+    "UploadStatus",
+    "new_id",
+    "utcnow",
+]
+
+T = TypeVar("T")
+
+
+class ObjectKind(StrEnum):
+    JSON = "json"
+    IMAGE = "image"
+    PDF = "pdf"
+
+
+#: Every Content-Type Sangraha accepts, and the kind it names.
+CONTENT_TYPES: dict[str, ObjectKind] = {
+    "application/json": ObjectKind.JSON,
+    "image/png": ObjectKind.IMAGE,
+    "image/jpeg": ObjectKind.IMAGE,
+    "image/gif": ObjectKind.IMAGE,
+    "image/webp": ObjectKind.IMAGE,
+    "application/pdf": ObjectKind.PDF,
+}
+
+
+class ObjectStatus(StrEnum):
+    PENDING = "pending"
+    READY = "ready"
+    FAILED = "failed"
+
+
+class UploadStatus(StrEnum):
+    OPEN = "open"
+    COMPLETED = "completed"
+    ABORTED = "aborted"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    """A 32-hex-digit UUIDv7: unique, and sortable by creation time."""
+    ms = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (ms & ((1 << 48) - 1)) << 80 | rand
+    value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
+    value = (value & ~(0x3 << 62)) | (0x2 << 62)  # RFC 4122 variant
+    return f"{value:032x}"
+
+
+class ObjectRecord(BaseModel):
+    """One immutable version of an object: what it is, where its bytes are, how it went."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    bucket: str
+    key: str
+    status: ObjectStatus
+    kind: ObjectKind
+    content_type: str
+    size: int
+    digest: Digest
+    created_at: datetime
+    updated_at: datetime
+    metadata: dict[str, str] = Field(default_factory=dict)
+    """User metadata, from ``X-Sangraha-Meta-*`` headers."""
+    extracted: dict[str, Any] = Field(default_factory=dict)
+    """System metadata the worker extracted from the bytes (shape, dimensions, pages...)."""
+    error: str | None = None
+    """Why processing failed, when ``status`` is ``failed``."""
+
+
+class PartRecord(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    number: int
+    size: int
+    etag: str
+    digest: Digest
+
+
+class UploadSession(BaseModel):
+    """A chunked upload: parts arrive in any order, then ``complete`` assembles them."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    bucket: str
+    key: str
+    content_type: str
+    kind: ObjectKind
+    size: int | None = None
+    digest: Digest | None = None
+    metadata: dict[str, str] = Field(default_factory=dict)
+    status: UploadStatus = UploadStatus.OPEN
+    created_at: datetime
+    expires_at: datetime
+    parts: list[PartRecord] = Field(default_factory=list)
+    min_part_size: int
+    max_part_size: int
+    max_parts: int
+    object_id: str | None = None
+    """The record that ``complete`` created."""
+    multipart_id: str | None = Field(default=None, exclude=True)
+    """The blob store's own multipart upload id; never shown to clients."""
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a listing; pass ``next_cursor`` back to get the next one."""
+
+    items: list[T]
+    next_cursor: str | None = None
+
+
+class ListQuery(BaseModel):
+    """A listing or search within one bucket. Results are ordered by key, then version id."""
+
+    model_config = ConfigDict(frozen=True)
+
+    bucket: str
+    prefix: str | None = None
+    kind: ObjectKind | None = None
+    status: ObjectStatus | None = None
+    metadata: dict[str, str] = Field(default_factory=dict)
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    latest_only: bool = False
+    limit: int = Field(default=100, ge=1, le=1000)
+    cursor: str | None = None
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem detail, the body of every error answer."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None

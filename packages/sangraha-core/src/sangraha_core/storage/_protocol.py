@@ -1,0 +1,95 @@
+"""The blob store contract: flat keys to immutable byte strings, streamed both ways."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal, Protocol, runtime_checkable
+
+__all__ = ["BlobInfo", "BlobStore", "Data", "PartResult", "PutMode", "PutResult"]
+
+#: What ``put`` and ``upload_part`` take: the whole value, or an iterator of chunks that is
+#: consumed once, in order (the caller never holds more than one chunk).
+Data = bytes | Iterable[bytes]
+PutMode = Literal["overwrite", "create"]
+
+
+@dataclass(frozen=True, slots=True)
+class PutResult:
+    key: str
+    size: int
+    etag: str
+
+
+@dataclass(frozen=True, slots=True)
+class PartResult:
+    part_number: int
+    size: int
+    etag: str
+
+
+@dataclass(frozen=True, slots=True)
+class BlobInfo:
+    key: str
+    size: int
+    etag: str
+    last_modified: datetime
+
+
+@runtime_checkable
+class BlobStore(Protocol):
+    """Keys are ``/``-separated relative paths; values are immutable once written.
+
+    Guarantees every implementation keeps (the conformance suite checks each one):
+
+    - ``put`` is atomic: a reader sees the old value, no value, or the whole new value, never
+      part of it. With ``mode="create"`` it raises ``BlobExistsError`` if the key exists.
+    - Streams are consumed and produced in bounded chunks: memory never grows with size.
+    - ``get`` of a missing key raises ``BlobNotFoundError`` (a ``FileNotFoundError``);
+      ``delete`` of a missing key is not an error.
+    - Unreachable backends raise ``BlobStoreUnavailableError`` after bounded retries.
+    - Multipart parts (numbered from 1) may arrive in any order and be re-sent; every part
+      but the last must be at least ``MIN_PART_SIZE``. ``complete_multipart`` makes the
+      object appear atomically.
+    """
+
+    def put(self, key: str, data: Data, *, mode: PutMode = "overwrite") -> PutResult: ...
+
+    def get(self, key: str, *, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        """Stream bytes ``start`` up to, not including, ``end`` (``None``: to the end).
+
+        The key's existence is checked before the iterator is returned; close the
+        iterator (or exhaust it) to release the connection.
+        """
+        ...
+
+    def head(self, key: str) -> BlobInfo: ...
+
+    def exists(self, key: str) -> bool: ...
+
+    def delete(self, key: str) -> None: ...
+
+    def copy(self, source: str, destination: str) -> None:
+        """Copy inside the store, without the bytes passing through this process."""
+        ...
+
+    def list(self, prefix: str = "") -> Iterator[BlobInfo]:
+        """Every blob whose key starts with ``prefix``, in key order."""
+        ...
+
+    def create_multipart(self, key: str) -> str: ...
+
+    def upload_part(self, key: str, upload_id: str, part_number: int, data: Data) -> PartResult: ...
+
+    def complete_multipart(
+        self, key: str, upload_id: str, parts: list[PartResult]
+    ) -> PutResult: ...
+
+    def abort_multipart(self, key: str, upload_id: str) -> None: ...
+
+    def check(self) -> None:
+        """Raise ``BlobStoreUnavailableError`` if the store cannot be reached (for /readyz)."""
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,151 @@
+"""Fixtures for the real services every integration test talks to.
+
+On a laptop without one of them those tests skip; under CI (``CI=true``) a missing service
+is a failure, never a skip. Every run uses its own database, queue names and S3 bucket, so
+runs never collide.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+PG_HOST = os.environ.get("SANGRAHA_TEST_PG_HOST", "127.0.0.1")
+PG_PORT = int(os.environ.get("SANGRAHA_TEST_PG_PORT", "5432"))
+PG_USER = os.environ.get("SANGRAHA_TEST_PG_USER", "postgres")
+AMQP_URL = os.environ.get("SANGRAHA_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
+REDIS_URL = os.environ.get("SANGRAHA_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+RUN_ID = uuid.uuid4().hex[:10]
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+
+
+def _reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def require_service(name: str, host: str, port: int) -> None:
+    """Skip (or, under CI, fail) when a service the test needs is not listening."""
+    if _reachable(host, port):
+        return
+    message = f"{name} is not reachable at {host}:{port}"
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(message + " (under CI every service must be up)")
+    pytest.skip(message)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_for_port(host: str, port: int, *, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if _reachable(host, port):
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listening on {host}:{port} after {timeout}s")
+
+
+@pytest.fixture(scope="session")
+def corpus_dir() -> Path:
+    path = CORPUS / "json-test-suite"
+    if not path.is_dir():
+        pytest.fail(f"the JSON test suite is missing at {path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url() -> str:
+    require_service("PostgreSQL", PG_HOST, PG_PORT)
+    return f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/test"
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres_admin_url: str) -> Iterator[str]:
+    """A database of its own for this test run, dropped at the end."""
+    import psycopg
+
+    name = f"sangraha_{RUN_ID}"
+    with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}"
+    finally:
+        with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def amqp_url() -> str:
+    require_service("RabbitMQ", "127.0.0.1", 5672)
+    return AMQP_URL
+
+
+@pytest.fixture
+def queue_prefix() -> str:
+    """Exchange and queue names of their own for one test."""
+    return f"t{RUN_ID}.{uuid.uuid4().hex[:8]}."
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    require_service("Redis", "127.0.0.1", 6379)
+    return REDIS_URL
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """moto in server mode: a real S3 HTTP endpoint on 127.0.0.1, in a process of its own."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port("127.0.0.1", port)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture
+def s3_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Credentials moto accepts, through the standard AWS variables."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+
+
+@pytest.fixture
+def s3_url(s3_endpoint: str, s3_env: None) -> str:
+    """A blob store URL naming a bucket of its own for one test."""
+    return f"s3://sangraha-{RUN_ID}-{uuid.uuid4().hex[:8]}?endpoint={s3_endpoint}&region=us-east-1"
