@@ -38,7 +38,9 @@ def _load(registry: dict[str, tuple[str, str]], url: str, what: str) -> Any:
         path, extra = registry[scheme]
     except KeyError:
         known = ", ".join(f"{s}://" for s in registry)
-        raise ConfigurationError(f"unknown {what} URL scheme in {url!r}; use one of {known}") from None
+        raise ConfigurationError(
+            f"unknown {what} URL scheme in {url!r}; use one of {known}"
+        ) from None
     module_name, _, class_name = path.partition(":")
     try:
         module = importlib.import_module(module_name)

@@ -49,6 +49,11 @@ class MetadataStore(Protocol):
         """
         ...
 
+    def get_newest(self, bucket: str, key: str) -> ObjectRecord:
+        """The newest version of ``key`` whatever its status (to poll an upload's progress);
+        ``ObjectNotFoundError`` if the key has no version."""
+        ...
+
     def list_objects(self, query: ListQuery) -> Page[ObjectRecord]:
         """Records in (key, id) order; the cursor is opaque and stays valid under inserts."""
         ...

@@ -1,0 +1,58 @@
+"""Every gate in one place: ``nox -s tests``, ``nox -s lint``, ``nox -s typecheck``, ``nox -s bench``.
+
+Virtualenvs are reused between runs (installs are incremental), so a rerun starts in seconds.
+"""
+
+from __future__ import annotations
+
+import os
+
+import nox
+
+nox.options.reuse_venv = "yes"
+nox.options.sessions = ["tests", "lint", "typecheck"]
+
+PYTHON = "3.11"
+PACKAGES = ["core", "receiver", "getter", "worker", "client"]
+CORE_EXTRAS = "kinds,sql,postgres,s3,amqp,redis,web"
+
+
+def _install_workspace(session: nox.Session, *extras: str) -> None:
+    """Every package editable, so a change in the tree needs no reinstall."""
+    args = ["-e", f"packages/sangraha-core[{CORE_EXTRAS}]"]
+    for name in PACKAGES[1:]:
+        args += ["-e", f"packages/sangraha-{name}"]
+    root = f".[{','.join(extras)}]" if extras else "."
+    session.install(*args, "-e", root)
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """The whole suite, against the real PostgreSQL, RabbitMQ, Redis and a moto S3 server."""
+    _install_workspace(session, "test")
+    session.run("pytest", *(session.posargs or ["-q"]), env={"CI": os.environ.get("CI", "")})
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    session.install("ruff>=0.5")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(python=PYTHON)
+def typecheck(session: nox.Session) -> None:
+    _install_workspace(session, "typecheck")
+    session.run(
+        "mypy",
+        *[f"packages/sangraha-{name}/src" for name in PACKAGES],
+        "src",
+        *session.posargs,
+    )
+
+
+@nox.session(python=PYTHON)
+def serve(session: nox.Session) -> None:
+    """Run the embedded server from the working tree."""
+    _install_workspace(session)
+    session.run("sangraha", "serve", *session.posargs)

@@ -1,0 +1,128 @@
+"""Request ids, structured logs and Prometheus metrics, as one pure ASGI middleware.
+
+Pure ASGI (not BaseHTTPMiddleware) so streamed bodies pass through untouched and the cost
+per request stays a few microseconds.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import re
+import sys
+import time
+import uuid
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+__all__ = [
+    "BYTES_IN",
+    "BYTES_OUT",
+    "ObservabilityMiddleware",
+    "configure_logging",
+    "metrics_endpoint",
+    "request_id",
+]
+
+request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+
+_SAFE_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+REQUESTS = Counter(
+    "sangraha_http_requests_total",
+    "HTTP requests answered",
+    ["service", "method", "route", "status"],
+)
+LATENCY = Histogram(
+    "sangraha_http_request_duration_seconds",
+    "Time to answer an HTTP request (to the last byte)",
+    ["service", "method", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+BYTES_IN = Counter("sangraha_bytes_in_total", "Body bytes received", ["service"])
+BYTES_OUT = Counter("sangraha_bytes_out_total", "Body bytes sent", ["service"])
+
+
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": round(record.created, 3),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+            "request_id": request_id.get(),
+        }
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+def configure_logging(level: str = "INFO") -> None:
+    """One JSON object per log line on stderr, each with the current request id."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+
+
+class ObservabilityMiddleware:
+    """Give every request an id (kept from ``X-Request-ID`` when sane), count and time it."""
+
+    def __init__(self, app: ASGIApp, *, service: str) -> None:
+        self.app = app
+        self.service = service
+        self._bytes_in = BYTES_IN.labels(service)
+        self._bytes_out = BYTES_OUT.labels(service)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rid = ""
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                candidate = value.decode("latin-1")
+                if _SAFE_ID.fullmatch(candidate):
+                    rid = candidate
+                break
+        rid = rid or uuid.uuid4().hex
+        token = request_id.set(rid)
+        status = 500
+        started = time.perf_counter()
+        bytes_in = self._bytes_in
+        bytes_out = self._bytes_out
+
+        async def counting_receive() -> Message:
+            message = await receive()
+            if message["type"] == "http.request":
+                bytes_in.inc(len(message.get("body", b"")))
+            return message
+
+        async def tagging_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
+            elif message["type"] == "http.response.body":
+                bytes_out.inc(len(message.get("body", b"")))
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tagging_send)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            method = scope["method"]
+            REQUESTS.labels(self.service, method, template, str(status)).inc()
+            LATENCY.labels(self.service, method, template).observe(time.perf_counter() - started)
+            request_id.reset(token)
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
