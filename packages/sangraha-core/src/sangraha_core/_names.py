@@ -71,7 +71,5 @@ def validate_metadata(
         total += len(lowered) + len(value.encode("utf-8", "surrogatepass"))
         clean[lowered] = value
     if total > max_bytes:
-        raise InvalidMetadataError(
-            f"metadata may total at most {max_bytes} bytes, got {total}"
-        )
+        raise InvalidMetadataError(f"metadata may total at most {max_bytes} bytes, got {total}")
     return clean
