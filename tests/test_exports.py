@@ -1,8 +1,8 @@
 """Each library package's ``__all__`` is exactly what it really exports."""
 
 from __future__ import annotations
-
 import __future__
+
 import importlib
 from types import ModuleType
 

@@ -41,22 +41,49 @@ def test_client_alone_pulls_no_heavy_dependency(tmp_path: Path) -> None:
     python = env_dir / "bin" / "python"
     env = {k: v for k, v in os.environ.items() if not k.startswith("VIRTUAL_ENV")}
     subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet",
-         str(ROOT / "packages" / "sangraha-core"), str(ROOT / "packages" / "sangraha-client")],
-        check=True, env=env, timeout=600,
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            str(ROOT / "packages" / "sangraha-core"),
+            str(ROOT / "packages" / "sangraha-client"),
+        ],
+        check=True,
+        env=env,
+        timeout=600,
     )
     listed = subprocess.run(
         [str(python), "-m", "pip", "list", "--format=freeze"],
-        check=True, capture_output=True, text=True, env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
     ).stdout.lower()
     names = {line.split("==")[0] for line in listed.splitlines()}
-    heavy = {"boto3", "botocore", "pika", "fastapi", "uvicorn", "starlette", "sqlalchemy",
-             "psycopg", "psycopg-binary", "pillow", "pypdf", "redis"}
+    heavy = {
+        "boto3",
+        "botocore",
+        "pika",
+        "fastapi",
+        "uvicorn",
+        "starlette",
+        "sqlalchemy",
+        "psycopg",
+        "psycopg-binary",
+        "pillow",
+        "pypdf",
+        "redis",
+    }
     assert not names & heavy, f"the client pulled {sorted(names & heavy)}"
     assert {"sangraha-client", "sangraha-core", "httpx"} <= names
     out = subprocess.run(
         [str(python), "-c", "import sangraha_client, sys; print('ok')"],
-        check=True, capture_output=True, text=True, env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
     )
     assert out.stdout.strip() == "ok"
     assert sys.version_info >= (3, 11)

@@ -2,8 +2,13 @@ from __future__ import annotations
 
 import pytest
 
-from sangraha_core import InvalidMetadataError, InvalidNameError
-from sangraha_core import validate_bucket, validate_key, validate_metadata
+from sangraha_core import (
+    InvalidMetadataError,
+    InvalidNameError,
+    validate_bucket,
+    validate_key,
+    validate_metadata,
+)
 
 
 @pytest.mark.parametrize("name", ["abc", "my-bucket", "a.b.c", "x" * 63, "0bucket9"])

@@ -4,8 +4,14 @@ from pathlib import Path
 
 import pytest
 
-from sangraha_core import ConfigurationError, MissingExtraError, Settings
-from sangraha_core import open_blob_store, open_metadata_store, open_queue
+from sangraha_core import (
+    ConfigurationError,
+    MissingExtraError,
+    Settings,
+    open_blob_store,
+    open_metadata_store,
+    open_queue,
+)
 
 
 def test_embedded_defaults_live_under_data_dir(tmp_path: Path) -> None:

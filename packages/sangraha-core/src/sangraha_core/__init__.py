@@ -31,6 +31,7 @@ from ._exceptions import (
     UploadNotFoundError,
     UploadStateError,
 )
+from ._ingest import Ingest, media_type, staging_key
 from ._messages import ProcessObject, deserialize, serialize
 from ._models import (
     CONTENT_TYPES,
@@ -47,16 +48,42 @@ from ._models import (
     utcnow,
 )
 from ._names import validate_bucket, validate_key, validate_metadata
+from ._reads import (
+    CACHE_IMMUTABLE,
+    CACHE_REVALIDATE,
+    META_PARAM_PREFIX,
+    ObjectFailedError,
+    ReadPlan,
+    Representation,
+    content_disposition,
+    encode_header_value,
+    etag_for,
+    http_date,
+    if_none_match_matches,
+    if_range_matches,
+    meta_filters,
+    parse_range,
+    plan_read,
+    require_ready,
+    resolve_by_id,
+    resolve_by_key,
+    resolve_newest,
+    validate_prefix,
+)
 from ._registry import open_blob_store, open_metadata_store, open_queue
 from ._settings import Settings
+from ._uploads import Uploads
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "CACHE_IMMUTABLE",
+    "CACHE_REVALIDATE",
     "CHUNK_SIZE",
     "CONTENT_TYPES",
     "MAX_PARTS",
     "MAX_PART_SIZE",
+    "META_PARAM_PREFIX",
     "MIN_PART_SIZE",
     "BackendUnavailableError",
     "Backends",
@@ -68,6 +95,7 @@ __all__ = [
     "DeserializationError",
     "Digest",
     "Hasher",
+    "Ingest",
     "InvalidContentError",
     "InvalidMetadataError",
     "InvalidNameError",
@@ -79,6 +107,7 @@ __all__ = [
     "MetadataUnavailableError",
     "MissingExtraError",
     "NotFoundError",
+    "ObjectFailedError",
     "ObjectKind",
     "ObjectNotFoundError",
     "ObjectPendingError",
@@ -90,6 +119,8 @@ __all__ = [
     "Problem",
     "ProcessObject",
     "QueueUnavailableError",
+    "ReadPlan",
+    "Representation",
     "SangrahaError",
     "SerializationError",
     "Settings",
@@ -98,16 +129,33 @@ __all__ = [
     "UploadSession",
     "UploadStateError",
     "UploadStatus",
+    "Uploads",
     "__version__",
     "blob_key",
+    "content_disposition",
     "deserialize",
+    "encode_header_value",
+    "etag_for",
+    "http_date",
+    "if_none_match_matches",
+    "if_range_matches",
+    "media_type",
+    "meta_filters",
     "new_id",
     "open_blob_store",
     "open_metadata_store",
     "open_queue",
+    "parse_range",
+    "plan_read",
+    "require_ready",
+    "resolve_by_id",
+    "resolve_by_key",
+    "resolve_newest",
     "serialize",
+    "staging_key",
     "utcnow",
     "validate_bucket",
     "validate_key",
     "validate_metadata",
+    "validate_prefix",
 ]

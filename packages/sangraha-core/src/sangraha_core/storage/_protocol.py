@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -83,7 +84,7 @@ class BlobStore(Protocol):
     def upload_part(self, key: str, upload_id: str, part_number: int, data: Data) -> PartResult: ...
 
     def complete_multipart(
-        self, key: str, upload_id: str, parts: list[PartResult]
+        self, key: str, upload_id: str, parts: builtins.list[PartResult]
     ) -> PutResult: ...
 
     def abort_multipart(self, key: str, upload_id: str) -> None: ...

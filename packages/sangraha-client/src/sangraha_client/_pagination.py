@@ -1,0 +1,85 @@
+"""Pages of a listing that fetch the pages after them while you iterate."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Generic, TypeVar
+
+__all__ = ["AsyncPage", "SyncPage"]
+
+T = TypeVar("T")
+
+
+class SyncPage(Generic[T]):
+    """One page of results. Iterating it yields every item of this and all later pages."""
+
+    def __init__(
+        self,
+        items: list[T],
+        next_cursor: str | None,
+        fetch: Callable[[str], SyncPage[T]],
+    ) -> None:
+        self.items = items
+        self.next_cursor = next_cursor
+        self._fetch = fetch
+
+    def has_next_page(self) -> bool:
+        return self.next_cursor is not None
+
+    def get_next_page(self) -> SyncPage[T]:
+        if self.next_cursor is None:
+            raise RuntimeError("this is the last page; check has_next_page() first")
+        return self._fetch(self.next_cursor)
+
+    def iter_pages(self) -> Iterator[SyncPage[T]]:
+        page: SyncPage[T] = self
+        while True:
+            yield page
+            if not page.has_next_page():
+                return
+            page = page.get_next_page()
+
+    def __iter__(self) -> Iterator[T]:
+        for page in self.iter_pages():
+            yield from page.items
+
+    def __repr__(self) -> str:
+        return f"SyncPage(items={len(self.items)}, next_cursor={self.next_cursor!r})"
+
+
+class AsyncPage(Generic[T]):
+    """One page of results. ``async for`` yields every item of this and all later pages."""
+
+    def __init__(
+        self,
+        items: list[T],
+        next_cursor: str | None,
+        fetch: Callable[[str], Awaitable[AsyncPage[T]]],
+    ) -> None:
+        self.items = items
+        self.next_cursor = next_cursor
+        self._fetch = fetch
+
+    def has_next_page(self) -> bool:
+        return self.next_cursor is not None
+
+    async def get_next_page(self) -> AsyncPage[T]:
+        if self.next_cursor is None:
+            raise RuntimeError("this is the last page; check has_next_page() first")
+        return await self._fetch(self.next_cursor)
+
+    async def iter_pages(self) -> AsyncIterator[AsyncPage[T]]:
+        page: AsyncPage[T] = self
+        while True:
+            yield page
+            if not page.has_next_page():
+                return
+            page = await page.get_next_page()
+
+    async def __aiter__(self) -> AsyncIterator[T]:
+        async for page in self.iter_pages():
+            for item in page.items:
+                yield item
+
+    def __repr__(self) -> str:
+        return f"AsyncPage(items={len(self.items)}, next_cursor={self.next_cursor!r})"

@@ -1,0 +1,257 @@
+"""The write path: stream an upload into staging, record it, queue it; and delete objects.
+
+No web framework here: the receiver (and any other front end) parses a request, then calls
+``Ingest`` in a worker thread. The order of the steps is what makes an accepted upload
+impossible to lose:
+
+1. the bytes go to ``staging/<id>``, hashed and counted as they pass;
+2. the ``pending`` record is written;
+3. the job is published and confirmed by the broker;
+4. only then is the idempotency key remembered and the record returned.
+
+A failure at any step undoes the earlier ones (best effort), so the caller either gets a
+record whose processing is guaranteed, or an error and nothing to clean up. Should an
+undo itself fail, what remains is harmless: a staging blob without a record is garbage, and
+a pending record without a message is published again by the reconciler.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Iterator
+
+from ._backends import Backends
+from ._constants import STAGING_PREFIX
+from ._digest import Digest, Hasher
+from ._exceptions import (
+    ChecksumMismatchError,
+    InvalidRequestError,
+    ObjectNotFoundError,
+    ObjectTooLargeError,
+    SangrahaError,
+    UnsupportedContentTypeError,
+)
+from ._messages import ProcessObject
+from ._models import CONTENT_TYPES, ObjectKind, ObjectRecord, ObjectStatus, new_id, utcnow
+from ._names import validate_bucket, validate_key, validate_metadata
+
+__all__ = ["Ingest", "media_type", "staging_key"]
+
+logger = logging.getLogger("sangraha_core.ingest")
+
+_FIRST_POLL = 0.01
+_MAX_POLL = 0.2
+
+
+def staging_key(object_id: str) -> str:
+    """Where an accepted upload waits for the worker."""
+    return f"{STAGING_PREFIX}/{object_id}"
+
+
+def media_type(content_type: str) -> tuple[str, ObjectKind]:
+    """The bare, lowercased media type of a ``Content-Type`` value, and the kind it names.
+
+    Parameters (``; charset=utf-8``) are ignored; an unknown type raises
+    ``UnsupportedContentTypeError`` naming the accepted ones.
+    """
+    bare = content_type.split(";", 1)[0].strip().lower()
+    try:
+        return bare, CONTENT_TYPES[bare]
+    except KeyError:
+        accepted = ", ".join(CONTENT_TYPES)
+        shown = repr(bare) if bare else "none"
+        raise UnsupportedContentTypeError(
+            f"unsupported Content-Type {shown}; use one of {accepted}"
+        ) from None
+
+
+class Ingest:
+    """Accept uploads and deletes against one set of backends; safe to share between threads."""
+
+    def __init__(self, backends: Backends) -> None:
+        self.backends = backends
+
+    def accept(
+        self,
+        bucket: str,
+        key: str | None,
+        content_type: str,
+        chunks: Iterable[bytes],
+        *,
+        declared_digest: Digest | None = None,
+        metadata: dict[str, str] | None = None,
+        idempotency_key: str | None = None,
+    ) -> ObjectRecord:
+        """Stage ``chunks`` as a new version of ``bucket``/``key`` and queue its processing.
+
+        ``key=None`` names the object by its new id. ``chunks`` is consumed once, in order,
+        and never held whole. Returns the ``pending`` record once the broker has confirmed
+        the job; with an ``idempotency_key`` already used for this bucket, returns the
+        record it made without reading ``chunks``.
+
+        :raises InvalidNameError, InvalidMetadataError, UnsupportedContentTypeError: before
+            any byte is read.
+        :raises ObjectTooLargeError: as soon as the stream passes ``settings.max_object_size``.
+        :raises ChecksumMismatchError: the bytes do not match ``declared_digest``.
+        :raises BackendUnavailableError: a backend failed; nothing of the upload remains.
+        """
+        settings = self.backends.settings
+        validate_bucket(bucket)
+        if key is not None:
+            validate_key(key)
+        bare_type, kind = media_type(content_type)
+        clean_metadata = validate_metadata(
+            metadata or {},
+            max_entries=settings.max_meta_entries,
+            max_bytes=settings.max_meta_bytes,
+        )
+        # A generated key differs on every retry, so it cannot be part of what a retry
+        # must repeat; the method stands in for it.
+        fingerprint = (
+            f"PUT {bucket}/{key} {bare_type}" if key is not None else f"POST {bucket} {bare_type}"
+        )
+        if idempotency_key is not None:
+            known = self._replay(bucket, idempotency_key, fingerprint)
+            if known is not None:
+                return known
+
+        object_id = new_id()
+        staged = staging_key(object_id)
+        hasher = Hasher()
+        self.backends.blobs.put(staged, _counted(chunks, hasher, settings.max_object_size))
+        digest = hasher.digest()
+        if declared_digest is not None and declared_digest != digest:
+            self._forget_blob(staged)
+            raise ChecksumMismatchError(
+                f"the body's digest is {digest}, not the declared {declared_digest}",
+                expected=str(declared_digest),
+                actual=str(digest),
+            )
+
+        now = utcnow()
+        record = ObjectRecord(
+            id=object_id,
+            bucket=bucket,
+            key=key if key is not None else object_id,
+            status=ObjectStatus.PENDING,
+            kind=kind,
+            content_type=bare_type,
+            size=hasher.size,
+            digest=digest,
+            created_at=now,
+            updated_at=now,
+            metadata=clean_metadata,
+        )
+        try:
+            self.backends.metadata.create_object(record)
+        except BaseException:
+            self._forget_blob(staged)
+            raise
+        try:
+            self.backends.queue.publish(ProcessObject.for_object(object_id))
+        except BaseException:
+            # Unconfirmed work must not be answered 202; undo so a retry starts clean.
+            self._forget_record(record)
+            self._forget_blob(staged)
+            raise
+
+        if idempotency_key is not None:
+            return self._remember(record, idempotency_key, fingerprint)
+        return record
+
+    def wait(self, record: ObjectRecord, timeout: float) -> ObjectRecord:
+        """Poll until ``record`` is no longer pending or ``timeout`` seconds pass; the latest."""
+        deadline = time.monotonic() + timeout
+        delay = _FIRST_POLL
+        current = record
+        while current.status is ObjectStatus.PENDING:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            time.sleep(min(delay, left))
+            delay = min(delay * 2, _MAX_POLL)
+            current = self.backends.metadata.get_object(record.id)
+        return current
+
+    def delete(self, bucket: str, key: str, version: str | None = None) -> int:
+        """Delete every version of ``key`` (or one); ``ObjectNotFoundError`` if none matched."""
+        validate_bucket(bucket)
+        validate_key(key)
+        deleted = self.backends.metadata.delete_objects(bucket, key, version=version)
+        if deleted == 0:
+            what = f"version {version!r} of " if version is not None else ""
+            raise ObjectNotFoundError(f"no {what}object {key!r} in bucket {bucket!r}")
+        return deleted
+
+    # -- idempotency --------------------------------------------------------------------
+
+    def _replay(self, bucket: str, idempotency_key: str, fingerprint: str) -> ObjectRecord | None:
+        known = self.backends.metadata.lookup_idempotency_key(bucket, idempotency_key)
+        if known is None:
+            return None
+        stored_fingerprint, object_id = known
+        if stored_fingerprint != fingerprint:
+            raise InvalidRequestError(
+                "this Idempotency-Key was used for a different request; use a new key"
+            )
+        try:
+            return self.backends.metadata.get_object(object_id)
+        except ObjectNotFoundError:
+            raise InvalidRequestError(
+                "this Idempotency-Key made an object that has since been deleted; use a new key"
+            ) from None
+
+    def _remember(
+        self, record: ObjectRecord, idempotency_key: str, fingerprint: str
+    ) -> ObjectRecord:
+        try:
+            winner = self.backends.metadata.remember_idempotency_key(
+                record.bucket, idempotency_key, fingerprint, record.id
+            )
+        except InvalidRequestError:
+            # A concurrent request took the key for something else: this one is not wanted.
+            self._forget_record(record)
+            raise
+        except SangrahaError as exc:
+            # The work is durable and queued; failing now would make the client upload a
+            # second copy. The only loss is deduplication of a retry it has no reason to send.
+            logger.warning("could not remember idempotency key for %s: %s", record.id, exc)
+            return record
+        if winner == record.id:
+            return record
+        # A concurrent retry with the same key won: answer with its record, drop this copy
+        # (the worker finds no record for its message and lets it go).
+        self._forget_record(record)
+        self._forget_blob(staging_key(record.id))
+        return self.backends.metadata.get_object(winner)
+
+    # -- best-effort undo -----------------------------------------------------------------
+
+    def _forget_blob(self, key: str) -> None:
+        try:
+            self.backends.blobs.delete(key)
+        except Exception as exc:
+            logger.warning("could not remove %s; it is left for garbage collection: %s", key, exc)
+
+    def _forget_record(self, record: ObjectRecord) -> None:
+        try:
+            self.backends.metadata.delete_objects(record.bucket, record.key, version=record.id)
+        except Exception as exc:
+            logger.warning(
+                "could not remove pending record %s; the reconciler will process it: %s",
+                record.id,
+                exc,
+            )
+
+
+def _counted(chunks: Iterable[bytes], hasher: Hasher, limit: int) -> Iterator[bytes]:
+    """Pass ``chunks`` through, hashing them; raise inside the stream once past ``limit`` so
+    the blob store aborts the write and keeps nothing."""
+    for chunk in chunks:
+        if not chunk:
+            continue
+        if hasher.size + len(chunk) > limit:
+            raise ObjectTooLargeError(f"objects may be at most {limit} bytes", limit=limit)
+        hasher.update(chunk)
+        yield chunk

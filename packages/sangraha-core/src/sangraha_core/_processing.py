@@ -1,0 +1,186 @@
+"""The processing path: turn one staged upload into a ready, content-addressed object.
+
+``process_object`` is step 4 of an upload's life, with no framework around it: the worker
+calls it once per delivery and settles the delivery from what it returns or raises.
+
+1. Look the record up. Deleted while pending, or no longer pending (a redelivery after a
+   crash between the last side effect and the ack): drop the staging copy, ``SKIPPED``.
+2. Read the staged bytes once through a ``Hasher``; digest and size must equal the record's
+   (the receiver hashed them as they arrived), else the staging copy is corrupt: ``FAILED``.
+3. Validate the kind and extract its metadata (``kinds.inspect``). Invalid: ``FAILED``.
+4. Copy the bytes to their content address unless they are there already (deduplication);
+   the copy happens inside the store, never through this process.
+5. In one metadata transaction, take a reference on the blob and mark the record ready.
+   Should a concurrent garbage collection have deleted the bytes just before the reference
+   existed, the store says ``blob_created`` and the bytes are copied again.
+6. Drop the staging copy: ``DONE``.
+
+Every step is safe to repeat, so a message delivered twice does no harm. Invalid content is
+a final answer (``FAILED``, never retried). Anything else that goes wrong (an unreachable
+backend above all, ``BackendUnavailableError``) propagates: the caller retries a bounded
+number of times, then dead-letters.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Iterator
+from enum import StrEnum
+from typing import Any, BinaryIO, Final
+
+from . import kinds
+from ._backends import Backends
+from ._digest import Digest, Hasher, blob_key
+from ._exceptions import (
+    BlobNotFoundError,
+    InvalidContentError,
+    ObjectNotFoundError,
+    UnsupportedContentTypeError,
+)
+from ._ingest import staging_key
+from ._messages import ProcessObject
+from ._models import ObjectRecord, ObjectStatus
+from .storage import BlobStore
+from .storage._reader import BlobReader
+
+__all__ = ["SMALL_OBJECT_SIZE", "Outcome", "process_object"]
+
+logger = logging.getLogger("sangraha_core.processing")
+
+#: Objects up to this size are read into memory once, and hashed and inspected from there:
+#: one round trip to the store instead of two (or many ranged ones).
+SMALL_OBJECT_SIZE: Final = 1024 * 1024
+
+
+class Outcome(StrEnum):
+    """How one processing run ended; each of them means the delivery can be acknowledged."""
+
+    DONE = "done"
+    """The record is ready and its bytes are at their content address."""
+    FAILED = "failed"
+    """The content is invalid (or its staged copy corrupt); the record says why."""
+    SKIPPED = "skipped"
+    """Nothing to do: the record was deleted, or processed already."""
+
+
+def process_object(backends: Backends, message: ProcessObject) -> Outcome:
+    """Validate, extract, deduplicate and finalise the object ``message`` names.
+
+    Idempotent: calling it again for the same message, at any point after any crash,
+    converges on the same state and never takes a second blob reference.
+
+    :raises BackendUnavailableError: a backend could not be reached; try again later.
+    """
+    blobs, metadata = backends.blobs, backends.metadata
+    object_id = message.object_id
+    staged = staging_key(object_id)
+
+    try:
+        record = metadata.get_object(object_id)
+    except ObjectNotFoundError:
+        logger.info("object %s was deleted while pending; dropping its staged bytes", object_id)
+        _discard(blobs, staged)
+        return Outcome.SKIPPED
+    if record.status is not ObjectStatus.PENDING:
+        # A redelivery: the work was done (or refused) before the first delivery was acked.
+        _discard(blobs, staged)
+        return Outcome.SKIPPED
+
+    try:
+        digest, size, extracted = _verify_and_inspect(blobs, staged, record)
+    except BlobNotFoundError:
+        # Staging is deleted only after the record left ``pending``, so bytes missing now
+        # were lost outside Sangraha's control: no retry can bring them back.
+        return _fail(backends, record, "the staged bytes are missing")
+    except _Rejected as exc:
+        return _fail(backends, record, exc.reason)
+
+    cas = blob_key(digest)
+    if not blobs.exists(cas):
+        blobs.copy(staged, cas)
+    result = metadata.finalize_ready(object_id, digest=digest, size=size, extracted=extracted)
+    if result.record is None:
+        # Deleted between our read and our transaction: no reference was taken. Bytes we
+        # may have copied are left for an upload of the same content; see docs/worker.md.
+        logger.info("object %s was deleted while being processed", object_id)
+    elif result.blob_created and not blobs.exists(cas):
+        # A garbage collection deleted the unreferenced bytes after our copy and before our
+        # reference existed (MetadataStore.collect_garbage): the reference now protects
+        # them, so writing them once more is final.
+        logger.info("blob %s was collected under us; copying it again", digest)
+        blobs.copy(staged, cas)
+    _discard(blobs, staged)
+    return Outcome.DONE if result.record is not None else Outcome.SKIPPED
+
+
+class _Rejected(Exception):
+    """The staged bytes cannot become a ready object; ``reason`` goes on the record."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _verify_and_inspect(
+    blobs: BlobStore, staged: str, record: ObjectRecord
+) -> tuple[Digest, int, dict[str, Any]]:
+    hasher = Hasher()
+    small: bytearray | None = bytearray() if record.size <= SMALL_OBJECT_SIZE else None
+    for chunk in _chunks(blobs.get(staged)):
+        hasher.update(chunk)
+        if small is not None:
+            if len(small) + len(chunk) > SMALL_OBJECT_SIZE:
+                small = None  # larger than recorded: the check below refuses it anyway
+            else:
+                small += chunk
+    digest = hasher.digest()
+    if digest != record.digest or hasher.size != record.size:
+        raise _Rejected(
+            f"the staged bytes are corrupt: expected {record.digest} ({record.size} bytes), "
+            f"found {digest} ({hasher.size} bytes)"
+        )
+
+    if small is not None:
+        file: BinaryIO = io.BytesIO(bytes(small))
+    else:
+        # Buffered: parsers make many small reads, each of which would otherwise be a
+        # call into the store.
+        file = io.BufferedReader(BlobReader(blobs, staged, size=record.size))
+    with file:
+        try:
+            # Errors of the file itself (a store outage) propagate unchanged: transient.
+            extracted = kinds.inspect(record.content_type, file)
+        except InvalidContentError as exc:
+            raise _Rejected(exc.reason) from exc
+        except UnsupportedContentTypeError as exc:
+            raise _Rejected(str(exc)) from exc
+    return digest, hasher.size, extracted
+
+
+def _chunks(stream: Iterator[bytes]) -> Iterator[bytes]:
+    """Iterate ``stream`` and close it whatever happens, releasing its connection."""
+    try:
+        yield from stream
+    finally:
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()
+
+
+def _fail(backends: Backends, record: ObjectRecord, reason: str) -> Outcome:
+    updated = backends.metadata.mark_failed(record.id, reason)
+    _discard(backends.blobs, staging_key(record.id))
+    if updated is None or updated.status is not ObjectStatus.FAILED:
+        # Deleted meanwhile, or made ready by a concurrent delivery of the same job.
+        return Outcome.SKIPPED
+    logger.info("object %s failed: %s", record.id, reason)
+    return Outcome.FAILED
+
+
+def _discard(blobs: BlobStore, key: str) -> None:
+    """Delete a staging copy, best effort: an orphan is swept later by the collector."""
+    try:
+        blobs.delete(key)
+    except Exception as exc:
+        logger.warning("could not delete %s (the collector will): %r", key, exc)

@@ -1,0 +1,243 @@
+"""Chunked, resumable uploads: parts in any order, assembled by the blob store itself.
+
+A session's id is also the id of the object it makes, and its bytes are assembled at that
+object's staging key, so ``complete`` hands the worker exactly what a single PUT would have.
+Parts never pass through the service twice: the blob store's multipart machinery joins
+them; ``complete`` reads the result once, to hash it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import timedelta
+
+from ._backends import Backends
+from ._constants import MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE, UPLOAD_SESSION_TTL
+from ._digest import Digest, Hasher
+from ._exceptions import (
+    ChecksumMismatchError,
+    InvalidPartError,
+    ObjectNotFoundError,
+    ObjectTooLargeError,
+    UploadNotFoundError,
+    UploadStateError,
+)
+from ._ingest import _counted, media_type, staging_key
+from ._messages import ProcessObject
+from ._models import (
+    ObjectRecord,
+    ObjectStatus,
+    PartRecord,
+    UploadSession,
+    UploadStatus,
+    new_id,
+    utcnow,
+)
+from ._names import validate_bucket, validate_key, validate_metadata
+from .storage import PartResult
+
+__all__ = ["Uploads"]
+
+logger = logging.getLogger("sangraha_core.uploads")
+
+
+class Uploads:
+    """Open, fill, complete and abort upload sessions; safe to share between threads."""
+
+    def __init__(
+        self,
+        backends: Backends,
+        *,
+        min_part_size: int = MIN_PART_SIZE,
+        max_part_size: int = MAX_PART_SIZE,
+        ttl: float = UPLOAD_SESSION_TTL,
+    ) -> None:
+        self.backends = backends
+        self.min_part_size = min_part_size
+        self.max_part_size = max_part_size
+        self.ttl = ttl
+
+    def open(
+        self,
+        bucket: str,
+        key: str,
+        content_type: str,
+        *,
+        size: int | None = None,
+        digest: Digest | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> UploadSession:
+        settings = self.backends.settings
+        validate_bucket(bucket)
+        validate_key(key)
+        bare_type, kind = media_type(content_type)
+        clean = validate_metadata(
+            metadata or {}, max_entries=settings.max_meta_entries, max_bytes=settings.max_meta_bytes
+        )
+        if size is not None and size > settings.max_object_size:
+            limit = settings.max_object_size
+            raise ObjectTooLargeError(f"objects may be at most {limit} bytes", limit=limit)
+        upload_id = new_id()
+        multipart_id = self.backends.blobs.create_multipart(staging_key(upload_id))
+        now = utcnow()
+        session = UploadSession(
+            id=upload_id,
+            bucket=bucket,
+            key=key,
+            content_type=bare_type,
+            kind=kind,
+            size=size,
+            digest=digest,
+            metadata=clean,
+            created_at=now,
+            expires_at=now + timedelta(seconds=self.ttl),
+            min_part_size=self.min_part_size,
+            max_part_size=self.max_part_size,
+            max_parts=MAX_PARTS,
+            multipart_id=multipart_id,
+        )
+        try:
+            self.backends.metadata.create_upload(session)
+        except BaseException:
+            self._abort_blob(session)
+            raise
+        return session
+
+    def get(self, upload_id: str) -> UploadSession:
+        session = self.backends.metadata.get_upload(upload_id)
+        if session.status is UploadStatus.OPEN and session.expires_at <= utcnow():
+            raise UploadNotFoundError(f"upload {upload_id} has expired")
+        return session
+
+    def put_part(self, upload_id: str, number: int, chunks: Iterable[bytes]) -> PartRecord:
+        """Store part ``number``; sending the same number again replaces it (retry-safe)."""
+        session = self._open_session(upload_id)
+        if not 1 <= number <= session.max_parts:
+            raise InvalidPartError(f"part numbers run from 1 to {session.max_parts}, not {number}")
+        assert session.multipart_id is not None
+        hasher = Hasher()
+        result = self.backends.blobs.upload_part(
+            staging_key(session.id),
+            session.multipart_id,
+            number,
+            _counted(chunks, hasher, session.max_part_size),
+        )
+        part = PartRecord(number=number, size=hasher.size, etag=result.etag, digest=hasher.digest())
+        self.backends.metadata.put_part(upload_id, part)
+        return part
+
+    def complete(self, upload_id: str) -> ObjectRecord:
+        """Assemble the parts, check the whole, and queue the object for processing.
+
+        Completing a completed session answers its record again, so a client whose first
+        ``complete`` timed out can simply repeat it.
+        """
+        session = self.backends.metadata.get_upload(upload_id)
+        if session.status is UploadStatus.COMPLETED and session.object_id is not None:
+            return self.backends.metadata.get_object(session.object_id)
+        session = self._open_session(upload_id)
+        parts = session.parts
+        numbers = [p.number for p in parts]
+        if not parts or numbers != list(range(1, len(parts) + 1)):
+            missing = sorted(set(range(1, max(numbers, default=0) + 1)) - set(numbers))
+            raise UploadStateError(
+                f"parts must run 1..N without gaps before completing; missing {missing or [1]}"
+            )
+        for part in parts[:-1]:
+            if part.size < session.min_part_size:
+                raise InvalidPartError(
+                    f"part {part.number} has {part.size} bytes; every part but the last needs "
+                    f"at least {session.min_part_size}"
+                )
+        total = sum(p.size for p in parts)
+        if session.size is not None and total != session.size:
+            raise UploadStateError(f"the parts hold {total} bytes, not the declared {session.size}")
+        if total > self.backends.settings.max_object_size:
+            limit = self.backends.settings.max_object_size
+            raise ObjectTooLargeError(f"objects may be at most {limit} bytes", limit=limit)
+
+        staged = staging_key(session.id)
+        assert session.multipart_id is not None
+        self.backends.blobs.complete_multipart(
+            staged,
+            session.multipart_id,
+            [PartResult(part_number=p.number, size=p.size, etag=p.etag) for p in parts],
+        )
+        hasher = Hasher()
+        stream = self.backends.blobs.get(staged)
+        try:
+            for chunk in stream:
+                hasher.update(chunk)
+        finally:
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()
+        digest = hasher.digest()
+        if session.digest is not None and session.digest != digest:
+            self.backends.blobs.delete(staged)
+            self.backends.metadata.finish_upload(
+                upload_id, status=UploadStatus.ABORTED, object_id=None
+            )
+            raise ChecksumMismatchError(
+                f"the assembled object's digest is {digest}, not the declared {session.digest}",
+                expected=str(session.digest),
+                actual=str(digest),
+            )
+        now = utcnow()
+        record = ObjectRecord(
+            id=session.id,
+            bucket=session.bucket,
+            key=session.key,
+            status=ObjectStatus.PENDING,
+            kind=session.kind,
+            content_type=session.content_type,
+            size=hasher.size,
+            digest=digest,
+            created_at=now,
+            updated_at=now,
+            metadata=session.metadata,
+        )
+        self.backends.metadata.create_object(record)
+        try:
+            self.backends.queue.publish(ProcessObject.for_object(record.id))
+        except BaseException:
+            # Keep the assembled bytes and the session: a repeated ``complete`` retries this.
+            self.backends.metadata.delete_objects(record.bucket, record.key, version=record.id)
+            raise
+        self.backends.metadata.finish_upload(
+            upload_id, status=UploadStatus.COMPLETED, object_id=record.id
+        )
+        return record
+
+    def abort(self, upload_id: str) -> None:
+        session = self.backends.metadata.get_upload(upload_id)
+        if session.status is UploadStatus.COMPLETED:
+            raise UploadStateError(f"upload {upload_id} is already complete")
+        self._abort_blob(session)
+        self.backends.metadata.delete_upload(upload_id)
+
+    def expire(self, *, limit: int = 100) -> int:
+        """Abort sessions past their expiry, freeing their parts; how many went."""
+        expired = self.backends.metadata.expired_uploads(utcnow(), limit=limit)
+        for session in expired:
+            if session.status is UploadStatus.OPEN:
+                self._abort_blob(session)
+            self.backends.metadata.delete_upload(session.id)
+        return len(expired)
+
+    def _open_session(self, upload_id: str) -> UploadSession:
+        session = self.get(upload_id)
+        if session.status is not UploadStatus.OPEN:
+            raise UploadStateError(f"upload {upload_id} is {session.status.value}, not open")
+        return session
+
+    def _abort_blob(self, session: UploadSession) -> None:
+        if session.multipart_id is None:
+            return
+        try:
+            self.backends.blobs.abort_multipart(staging_key(session.id), session.multipart_id)
+        except (ObjectNotFoundError, FileNotFoundError):
+            pass
+        except Exception as exc:
+            logger.warning("could not abort multipart upload of %s: %s", session.id, exc)

@@ -1,0 +1,76 @@
+"""Magic numbers: which content type the first bytes of an object name.
+
+Sniffing comes before any parse, so that a JPEG uploaded as ``image/png`` fails with a
+reason a person understands rather than with a PNG decoder's complaint.
+"""
+
+from __future__ import annotations
+
+from .._exceptions import UnsupportedContentTypeError
+from .._models import CONTENT_TYPES
+
+__all__ = ["HEAD_SIZE", "describe", "detect", "media_type"]
+
+#: How many leading bytes ``detect`` needs to recognise every signature it knows.
+HEAD_SIZE = 16
+
+# Signatures of formats Sangraha does not store are known too, so a mismatch can name them.
+_DESCRIPTIONS = {
+    "application/json": "a JSON document",
+    "application/pdf": "a PDF document",
+    "image/gif": "a GIF image",
+    "image/jpeg": "a JPEG image",
+    "image/png": "a PNG image",
+    "image/webp": "a WebP image",
+    "application/zip": "a ZIP archive",
+    "application/gzip": "a gzip archive",
+    "image/bmp": "a BMP image",
+    "image/tiff": "a TIFF image",
+}
+
+
+def detect(head: bytes) -> str | None:
+    """The content type that the magic number at the start of ``head`` names, or ``None``.
+
+    JSON has no magic number, so it is never detected; a JSON text cannot start with any of
+    the signatures below, so ``None`` is the answer for every JSON document.
+    """
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return "image/gif"
+    if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
+        return "image/webp"
+    if head.startswith(b"%PDF-"):
+        return "application/pdf"
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")):
+        return "application/zip"
+    if head.startswith(b"\x1f\x8b"):
+        return "application/gzip"
+    if head.startswith(b"BM"):
+        return "image/bmp"
+    if head.startswith((b"II*\x00", b"MM\x00*")):
+        return "image/tiff"
+    return None
+
+
+def describe(content_type: str) -> str:
+    """A phrase naming a content type for messages: ``"a PNG image"``."""
+    return _DESCRIPTIONS.get(content_type, content_type)
+
+
+def media_type(content_type: str) -> str:
+    """The declared type without parameters, lower-cased; it must be one Sangraha stores.
+
+    ``application/json; charset=utf-8`` is ``application/json``: parameters are ignored
+    (JSON is UTF-8 whatever a charset parameter says, and the images and PDF have none).
+    """
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media not in CONTENT_TYPES:
+        raise UnsupportedContentTypeError(
+            f"unsupported content type {content_type!r}; expected one of "
+            + ", ".join(sorted(CONTENT_TYPES))
+        )
+    return media

@@ -1,0 +1,227 @@
+"""Images (PNG, JPEG, GIF, WebP): dimensions from the header first, then a full decode.
+
+Order matters for hostile input:
+
+1. The width and height are read from the format's header by this module, not by
+   Pillow, and checked against ``MAX_IMAGE_PIXELS`` before Pillow sees the file. A
+   decompression bomb is refused without decoding a pixel, and Pillow never reaches its
+   own bomb warning (our limit sits below its default).
+2. Structure Pillow does not check is checked here, streaming: every PNG chunk's CRC
+   (Pillow skips the CRCs of image data), the RIFF size of a WebP against the file size,
+   the GIF trailer.
+3. Every frame is decoded, so truncated or corrupt pixel data is found. One frame's decode
+   is bounded by the pixel limit (at most 4 bytes a pixel: 256 MiB at 64 megapixels),
+   and all frames together by ``MAX_ANIMATION_PIXELS``, which bounds the time.
+"""
+
+from __future__ import annotations
+
+import struct
+import warnings
+import zlib
+from typing import Any
+
+from PIL import Image
+
+from .._exceptions import InvalidContentError
+from ._stream import Source
+
+__all__ = ["MAX_ANIMATION_PIXELS", "MAX_IMAGE_PIXELS", "MAX_WEBP_SIZE", "inspect_image"]
+
+#: Largest frame accepted, in pixels (width times height).
+MAX_IMAGE_PIXELS = 64 * 1024 * 1024
+#: Largest total of pixels over all the frames of an animation.
+MAX_ANIMATION_PIXELS = 16 * MAX_IMAGE_PIXELS
+#: Largest WebP file: libwebp, through Pillow, needs the whole file in memory.
+MAX_WEBP_SIZE = 64 * 1024 * 1024
+
+_FORMATS = {"image/png": "PNG", "image/jpeg": "JPEG", "image/gif": "GIF", "image/webp": "WEBP"}
+_PIECE = 1024 * 1024
+# JPEG start-of-frame markers: every SOFn except DHT (C4), JPG (C8) and DAC (CC).
+# Headers (EXIF, ICC profiles split in 64 KiB pieces) take a few segments, never thousands.
+_MAX_JPEG_SEGMENTS = 4096
+_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+
+
+def inspect_image(source: Source, content_type: str) -> dict[str, Any]:
+    """Validate ``source`` as the image type declared and describe it."""
+    fmt = _FORMATS[content_type]
+    width, height = _HEADER_SIZE[fmt](source)
+    limit = MAX_IMAGE_PIXELS
+    if Image.MAX_IMAGE_PIXELS is not None:
+        limit = min(limit, Image.MAX_IMAGE_PIXELS)
+    if width <= 0 or height <= 0:
+        raise InvalidContentError(f"the {fmt} header declares an empty image ({width}x{height})")
+    if width * height > limit:
+        raise InvalidContentError(
+            f"image too large: {width}x{height} is {width * height} pixels, "
+            f"the limit is {limit} (a possible decompression bomb)"
+        )
+    _STRUCTURE[fmt](source)
+    source.seek(0)
+    # Pillow warns about odd but readable files; none of it changes the verdict, and
+    # warnings must not escape to callers that turn them into errors.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _decode(source, fmt, limit)
+
+
+def _decode(source: Source, fmt: str, limit: int) -> dict[str, Any]:
+    with Image.open(source, formats=[fmt]) as image:
+        width, height = image.size
+        if width * height > limit:
+            raise InvalidContentError(f"image too large: {width}x{height} pixels")
+        mode = image.mode
+        frames = 0
+        while True:
+            image.load()
+            frames += 1
+            if frames * width * height > MAX_ANIMATION_PIXELS:
+                raise InvalidContentError(
+                    f"animation too large: more than {MAX_ANIMATION_PIXELS} pixels in all"
+                )
+            try:
+                image.seek(frames)
+            except EOFError:
+                break
+    return {
+        "format": fmt,
+        "width": width,
+        "height": height,
+        "mode": mode,
+        "frames": frames,
+        "animated": frames > 1,
+    }
+
+
+def _need(data: bytes, size: int, what: str) -> bytes:
+    if len(data) < size:
+        raise InvalidContentError(f"truncated {what}")
+    return data
+
+
+def _png_size(source: Source) -> tuple[int, int]:
+    head = _need(source.read_at(8, 25), 25, "PNG header")
+    length, kind = struct.unpack(">I4s", head[:8])
+    if kind != b"IHDR" or length != 13:
+        raise InvalidContentError("the PNG does not start with an IHDR chunk")
+    width, height = struct.unpack(">II", head[8:16])
+    return int(width), int(height)
+
+
+def _gif_size(source: Source) -> tuple[int, int]:
+    head = _need(source.read_at(6, 4), 4, "GIF header")
+    width, height = struct.unpack("<HH", head)
+    return int(width), int(height)
+
+
+def _jpeg_size(source: Source) -> tuple[int, int]:
+    offset = 2
+    for _ in range(_MAX_JPEG_SEGMENTS):
+        marker = _need(source.read_at(offset, 4), 4, "JPEG (no frame header)")
+        if marker[0] != 0xFF:
+            raise InvalidContentError(f"corrupt JPEG: no marker at byte {offset}")
+        if marker[1] == 0xFF:  # fill byte before a marker
+            offset += 1
+            continue
+        code = marker[1]
+        if code in (0xD8, 0xD9, 0xDA) or 0xD0 <= code <= 0xD7:
+            raise InvalidContentError("corrupt JPEG: image data before a frame header")
+        length = int.from_bytes(marker[2:4], "big")
+        if length < 2:
+            raise InvalidContentError(f"corrupt JPEG: bad segment length at byte {offset}")
+        if code in _SOF:
+            frame = _need(source.read_at(offset + 4, 5), 5, "JPEG frame header")
+            height, width = struct.unpack(">HH", frame[1:5])
+            return int(width), int(height)
+        offset += 2 + length
+    raise InvalidContentError(f"corrupt JPEG: no frame header in {_MAX_JPEG_SEGMENTS} segments")
+
+
+def _webp_size(source: Source) -> tuple[int, int]:
+    head = _need(source.read_at(12, 18), 18, "WebP header")
+    kind = head[:4]
+    if kind == b"VP8X":
+        width = 1 + int.from_bytes(head[12:15], "little")
+        height = 1 + int.from_bytes(head[15:18], "little")
+    elif kind == b"VP8L":
+        if head[8] != 0x2F:
+            raise InvalidContentError("corrupt WebP: bad lossless signature")
+        bits = int.from_bytes(head[9:13], "little")
+        width = 1 + (bits & 0x3FFF)
+        height = 1 + ((bits >> 14) & 0x3FFF)
+    elif kind == b"VP8 ":
+        if head[11:14] != b"\x9d\x01\x2a":
+            raise InvalidContentError("corrupt WebP: bad lossy start code")
+        width = int.from_bytes(head[14:16], "little") & 0x3FFF
+        height = int.from_bytes(head[16:18], "little") & 0x3FFF
+    else:
+        raise InvalidContentError(f"corrupt WebP: unknown first chunk {kind!r}")
+    return width, height
+
+
+def _png_structure(source: Source) -> None:
+    """Walk every chunk, checking its CRC as a stream; IEND must end the file."""
+    offset = 8
+    first = True
+    while True:
+        header = source.read_at(offset, 8)
+        if len(header) < 8:
+            raise InvalidContentError("truncated PNG: the file ends before the IEND chunk")
+        length, kind = struct.unpack(">I4s", header)
+        if length > 0x7FFFFFFF:
+            raise InvalidContentError(f"corrupt PNG: chunk length {length} at byte {offset}")
+        if first and kind != b"IHDR":
+            raise InvalidContentError("the PNG does not start with an IHDR chunk")
+        first = False
+        crc = zlib.crc32(kind)
+        remaining = length
+        while remaining:
+            piece = source.read(min(remaining, _PIECE))
+            if not piece:
+                raise InvalidContentError(f"truncated PNG: chunk {kind!r} is cut short")
+            crc = zlib.crc32(piece, crc)
+            remaining -= len(piece)
+        stored = source.read(4)
+        if len(stored) < 4:
+            raise InvalidContentError(f"truncated PNG: chunk {kind!r} has no CRC")
+        if int.from_bytes(stored, "big") != crc:
+            name = kind.decode("latin-1")
+            raise InvalidContentError(f"corrupt PNG: bad CRC in the {name} chunk at byte {offset}")
+        offset += 12 + length
+        if kind == b"IEND":
+            break
+    if offset != source.size:
+        raise InvalidContentError(f"{source.size - offset} bytes after the PNG's IEND chunk")
+
+
+def _gif_structure(source: Source) -> None:
+    if source.read_at(source.size - 1, 1) != b";":
+        raise InvalidContentError("truncated GIF: the file does not end with the GIF trailer")
+
+
+def _jpeg_structure(source: Source) -> None:
+    """Nothing beyond the decode: JPEG files often carry data after their end marker."""
+
+
+def _webp_structure(source: Source) -> None:
+    if source.size > MAX_WEBP_SIZE:
+        raise InvalidContentError(
+            f"WebP file too large: {source.size} bytes, the limit is {MAX_WEBP_SIZE}"
+        )
+    declared = int.from_bytes(source.read_at(4, 4), "little") + 8
+    if declared > source.size:
+        raise InvalidContentError(
+            f"truncated WebP: the header declares {declared} bytes, the file has {source.size}"
+        )
+    if declared < source.size:
+        raise InvalidContentError(f"{source.size - declared} bytes after the WebP data")
+
+
+_HEADER_SIZE = {"PNG": _png_size, "GIF": _gif_size, "JPEG": _jpeg_size, "WEBP": _webp_size}
+_STRUCTURE = {
+    "PNG": _png_structure,
+    "GIF": _gif_structure,
+    "JPEG": _jpeg_structure,
+    "WEBP": _webp_structure,
+}

@@ -1,0 +1,234 @@
+"""The metadata tables and the versioned migrations that build them.
+
+One schema serves SQLite and PostgreSQL. Each migration is a numbered step; the
+``schema_version`` table records the steps applied, and :func:`upgrade` runs the missing
+ones inside a transaction that holds a database-wide lock, so many processes may start
+at once and exactly one of them does the work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    func,
+    select,
+    text,
+)
+from sqlalchemy.engine import Connection
+
+__all__ = [
+    "MIGRATIONS",
+    "Migration",
+    "UtcDateTime",
+    "blobs",
+    "idempotency_keys",
+    "object_metadata",
+    "objects",
+    "schema_version",
+    "upgrade",
+    "upload_parts",
+    "uploads",
+]
+
+#: Any fixed number: every process that migrates takes this PostgreSQL advisory lock.
+_MIGRATION_LOCK_ID = 0x5A6E_6172_6168_0001
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC and always read back timezone-aware.
+
+    PostgreSQL keeps ``timestamptz``; SQLite keeps naive UTC text, whose lexical order is
+    its time order, so range filters and indexes work the same on both. Naive values
+    given by callers are taken to be UTC already.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+# Keys compare byte-wise on both engines (PostgreSQL's "C" collation, SQLite's BINARY), so
+# ORDER BY, the cursor comparison and the prefix range all agree whatever the server locale.
+_Key = Text().with_variant(Text(collation="C"), "postgresql")
+_Id = String(32)
+_Digest = String(71)
+
+schema = MetaData()
+
+schema_version = Table(
+    "schema_version",
+    schema,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("applied_at", UtcDateTime, nullable=False),
+)
+
+objects = Table(
+    "objects",
+    schema,
+    Column("id", _Id, primary_key=True),
+    Column("bucket", Text, nullable=False),
+    Column("key", _Key, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("content_type", Text, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("digest", _Digest, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("extracted", Text, nullable=False, server_default="{}"),
+    Column("error", Text, nullable=True),
+    # Listing walks this index in (key, id) order; get_latest reads it backwards.
+    Index("ix_objects_listing", "bucket", "key", "id"),
+    # A kind filter walks only that kind's versions, still in (key, id) order.
+    Index("ix_objects_kind", "bucket", "kind", "key", "id"),
+    # The reconciler's "pending for too long, oldest first".
+    Index("ix_objects_pending", "status", "updated_at"),
+)
+
+object_metadata = Table(
+    "object_metadata",
+    schema,
+    Column("object_id", _Id, ForeignKey("objects.id", ondelete="CASCADE"), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("value", Text, nullable=False),
+    # Copies of the record's (immutable) bucket and key, so that a metadata-equality
+    # search walks the matching entries already in listing order: the page costs the
+    # rows it returns, however rare or common the value is.
+    Column("bucket", Text, nullable=False),
+    Column("key", _Key, nullable=False),
+    # Answers "does this record carry name=value" for the second and later pairs.
+    PrimaryKeyConstraint("object_id", "name"),
+    Index("ix_object_metadata_search", "name", "value", "bucket", "key", "object_id"),
+)
+
+blobs = Table(
+    "blobs",
+    schema,
+    Column("digest", _Digest, primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("refcount", BigInteger, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    CheckConstraint("refcount >= 0", name="ck_blobs_refcount"),
+    Index("ix_blobs_refcount", "refcount"),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    schema,
+    Column("scope", Text, nullable=False),
+    Column("key", Text, nullable=False),
+    Column("fingerprint", Text, nullable=False),
+    Column("object_id", _Id, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("scope", "key"),
+)
+
+uploads = Table(
+    "uploads",
+    schema,
+    Column("id", _Id, primary_key=True),
+    Column("bucket", Text, nullable=False),
+    Column("key", _Key, nullable=False),
+    Column("content_type", Text, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("size", BigInteger, nullable=True),
+    Column("digest", _Digest, nullable=True),
+    Column("metadata", Text, nullable=False, server_default="{}"),
+    Column("status", String(16), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("min_part_size", BigInteger, nullable=False),
+    Column("max_part_size", BigInteger, nullable=False),
+    Column("max_parts", Integer, nullable=False),
+    Column("object_id", _Id, nullable=True),
+    Column("multipart_id", Text, nullable=True),
+    Index("ix_uploads_expires_at", "expires_at"),
+)
+
+upload_parts = Table(
+    "upload_parts",
+    schema,
+    Column("upload_id", _Id, ForeignKey("uploads.id", ondelete="CASCADE"), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("etag", Text, nullable=False),
+    Column("digest", _Digest, nullable=False),
+    PrimaryKeyConstraint("upload_id", "number"),
+)
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One schema step; ``apply`` runs inside the migration transaction."""
+
+    version: int
+    description: str
+    apply: Callable[[Connection], None]
+
+
+def _initial(conn: Connection) -> None:
+    for table in (objects, object_metadata, blobs, idempotency_keys, uploads, upload_parts):
+        table.create(conn, checkfirst=True)
+
+
+#: Append new steps; never edit or reorder a released one.
+MIGRATIONS: list[Migration] = [
+    Migration(1, "objects, metadata, blobs, idempotency keys, uploads", _initial),
+]
+
+
+def _lock(conn: Connection) -> None:
+    if conn.dialect.name == "postgresql":
+        # Released by the commit; a second process waits here and then finds nothing to do.
+        conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
+    # SQLite: the caller's BEGIN IMMEDIATE already holds the database write lock.
+
+
+def upgrade(conn: Connection, migrations: list[Migration] | None = None) -> int:
+    """Apply every missing step inside the caller's transaction; return the version reached."""
+    steps = MIGRATIONS if migrations is None else migrations
+    _lock(conn)
+    schema_version.create(conn, checkfirst=True)
+    current: Any = conn.execute(select(func.max(schema_version.c.version))).scalar()
+    version = int(current or 0)
+    for step in sorted(steps, key=lambda m: m.version):
+        if step.version <= version:
+            continue
+        step.apply(conn)
+        conn.execute(
+            schema_version.insert().values(version=step.version, applied_at=datetime.now(UTC))
+        )
+        version = step.version
+    return version

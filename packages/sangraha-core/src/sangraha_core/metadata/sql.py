@@ -1,0 +1,759 @@
+"""``SqlMetadataStore``: the metadata store on SQLite (embedded) and PostgreSQL (production).
+
+One body of SQLAlchemy Core code runs on both engines. Every write runs in one
+transaction that first takes the locks it needs: PostgreSQL row locks (``FOR UPDATE``),
+and on SQLite the database write lock, taken up front with ``BEGIN IMMEDIATE`` so two
+writers never deadlock trying to upgrade a read lock.
+
+SQLite runs in WAL mode with ``synchronous=NORMAL``: a committed transaction survives a
+crash of the process (the WAL is in the operating system's hands once the commit
+returns), but the last commits before a power loss or kernel crash may be lost. Pass
+``?synchronous=FULL`` in the URL to trade write speed for durability against power loss.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    and_,
+    create_engine,
+    delete,
+    event,
+    exists,
+    literal,
+    select,
+    tuple_,
+    update,
+)
+from sqlalchemy.dialects import postgresql as pg
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from sqlalchemy.pool import StaticPool
+from sqlalchemy.sql.selectable import Select
+
+from .._digest import Digest
+from .._exceptions import (
+    BlobNotFoundError,
+    ConfigurationError,
+    InvalidRequestError,
+    MetadataUnavailableError,
+    ObjectNotFoundError,
+    ObjectPendingError,
+    UploadNotFoundError,
+)
+from .._models import (
+    ListQuery,
+    ObjectKind,
+    ObjectRecord,
+    ObjectStatus,
+    Page,
+    PartRecord,
+    UploadSession,
+    UploadStatus,
+    utcnow,
+)
+from ._protocol import FinalizeResult
+from ._schema import (
+    blobs,
+    idempotency_keys,
+    object_metadata,
+    objects,
+    upgrade,
+    upload_parts,
+    uploads,
+)
+
+__all__ = ["SqlMetadataStore"]
+
+_T = TypeVar("_T")
+
+#: Seconds a SQLite writer waits for the write lock before giving up.
+_SQLITE_BUSY_TIMEOUT = 30.0
+#: Seconds to wait for a PostgreSQL connection before calling the database unreachable.
+_PG_CONNECT_TIMEOUT = 5
+#: PostgreSQL may abort one side of a deadlock or serialisation conflict; such a
+#: transaction is safe to run again.
+_RETRY_SQLSTATES = frozenset({"40001", "40P01"})
+_WRITE_ATTEMPTS = 5
+
+
+def _sqlite_on_connect(synchronous: str) -> Callable[[Any, Any], None]:
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # The driver's own implicit BEGIN is turned off so ours (below) is the only one.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {int(_SQLITE_BUSY_TIMEOUT * 1000)}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute(f"PRAGMA synchronous = {synchronous}")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    return on_connect
+
+
+def _sqlite_on_begin(conn: Connection) -> None:
+    mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+    conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def _encode_cursor(key: str, object_id: str) -> str:
+    raw = json.dumps([key, object_id], separators=(",", ":"), ensure_ascii=False)
+    return base64.urlsafe_b64encode(raw.encode("utf-8")).decode("ascii").rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[str, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        value = json.loads(raw.decode("utf-8"))
+        if isinstance(value, list) and len(value) == 2 and all(isinstance(v, str) for v in value):
+            key, object_id = value
+            key.encode("utf-8")  # lone surrogates cannot reach the database
+            return key, object_id
+    except (ValueError, binascii.Error, UnicodeError):
+        pass
+    raise InvalidRequestError(f"invalid cursor {cursor[:64]!r}: pass back a next_cursor value")
+
+
+def _successor(prefix: str) -> str | None:
+    """The smallest string greater than every string starting with ``prefix``."""
+    chars = list(prefix)
+    while chars:
+        last = ord(chars.pop())
+        if last < 0x10FFFF:
+            nxt = last + 1
+            if 0xD800 <= nxt <= 0xDFFF:  # surrogates cannot be encoded; jump past them
+                nxt = 0xE000
+            return "".join(chars) + chr(nxt)
+    return None
+
+
+#: Parametrised once: building ``Page[ObjectRecord]`` anew costs more than a page query.
+_RecordPage = Page[ObjectRecord]
+
+
+def _record(row: Row[Any], metadata: dict[str, str]) -> ObjectRecord:
+    m = row._mapping
+    extracted = m["extracted"]
+    return ObjectRecord(
+        id=m["id"],
+        bucket=m["bucket"],
+        key=m["key"],
+        status=ObjectStatus(m["status"]),
+        kind=ObjectKind(m["kind"]),
+        content_type=m["content_type"],
+        size=m["size"],
+        digest=Digest(m["digest"]),
+        created_at=m["created_at"],
+        updated_at=m["updated_at"],
+        metadata=metadata,
+        extracted={} if extracted == "{}" else json.loads(extracted),
+        error=m["error"],
+    )
+
+
+class SqlMetadataStore:
+    """The :class:`~sangraha_core.metadata.MetadataStore` on SQLite or PostgreSQL."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._dialect = engine.dialect.name
+        self._sqlite = self._dialect == "sqlite"
+        # One in-memory SQLite connection is shared by every thread, so whole
+        # transactions must take turns on it.
+        memory = self._sqlite and engine.url.database in (None, "", ":memory:")
+        self._serial: AbstractContextManager[Any] = threading.RLock() if memory else nullcontext()
+
+    @classmethod
+    def from_url(cls, url: str, **engine_options: Any) -> SqlMetadataStore:
+        """Open ``sqlite:///abs/path.db``, ``sqlite://`` (in memory) or
+        ``postgresql://user@host:port/db`` (psycopg 3). Nothing connects until first use."""
+        try:
+            parsed = make_url(url)
+        except ArgumentError as exc:
+            raise ConfigurationError(f"not a database URL: {url!r}") from exc
+        backend = parsed.get_backend_name()
+        if backend in ("postgresql", "postgres"):
+            parsed = parsed.set(drivername="postgresql+psycopg")
+            options: dict[str, Any] = {
+                "pool_pre_ping": True,
+                "pool_size": 10,
+                "max_overflow": 20,
+                "connect_args": {"connect_timeout": _PG_CONNECT_TIMEOUT},
+            }
+            engine = create_engine(parsed, **{**options, **engine_options})
+        elif backend == "sqlite":
+            synchronous = str(parsed.query.get("synchronous", "NORMAL")).upper()
+            if synchronous not in ("NORMAL", "FULL", "EXTRA"):
+                raise ConfigurationError(f"synchronous must be NORMAL, FULL or EXTRA in {url!r}")
+            parsed = parsed.set(drivername="sqlite+pysqlite").difference_update_query(
+                ["synchronous"]
+            )
+            connect_args = {"check_same_thread": False, "timeout": _SQLITE_BUSY_TIMEOUT}
+            if parsed.database in (None, "", ":memory:"):
+                options = {"poolclass": StaticPool, "connect_args": connect_args}
+            else:
+                options = {"pool_size": 10, "max_overflow": 20, "connect_args": connect_args}
+            engine = create_engine(parsed, **{**options, **engine_options})
+            event.listen(engine, "connect", _sqlite_on_connect(synchronous))
+            event.listen(engine, "begin", _sqlite_on_begin)
+        else:
+            raise ConfigurationError(
+                f"unsupported metadata database {url!r}; use sqlite:/// or postgresql://"
+            )
+        return cls(engine)
+
+    # -- transactions -----------------------------------------------------------------
+    @contextmanager
+    def _transaction(self, *, write: bool) -> Iterator[Connection]:
+        with self._serial, self._engine.connect() as conn:
+            if write and self._sqlite:
+                conn.execution_options(sqlite_begin="IMMEDIATE")
+            with conn.begin():
+                yield conn
+
+    def _run(self, fn: Callable[[Connection], _T], *, write: bool = True) -> _T:
+        """Run ``fn`` in one transaction; map lost or unreachable databases to
+        ``MetadataUnavailableError`` and re-run a transaction PostgreSQL aborted to break a
+        deadlock."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                with self._transaction(write=write) as conn:
+                    return fn(conn)
+            except (OperationalError, InterfaceError) as exc:
+                sqlstate = getattr(exc.orig, "sqlstate", None)
+                if sqlstate in _RETRY_SQLSTATES and attempt < _WRITE_ATTEMPTS:
+                    continue
+                raise MetadataUnavailableError(f"metadata database error: {exc.orig}") from exc
+            except PoolTimeoutError as exc:
+                raise MetadataUnavailableError(f"no metadata database connection: {exc}") from exc
+            except DBAPIError as exc:
+                if exc.connection_invalidated:
+                    raise MetadataUnavailableError(f"metadata connection lost: {exc.orig}") from exc
+                raise
+
+    def _insert(self, table: Any) -> pg.Insert | sqlite.Insert:
+        return pg.insert(table) if self._dialect == "postgresql" else sqlite.insert(table)
+
+    def migrate(self) -> None:
+        self._run(upgrade)
+
+    def check(self) -> None:
+        self._run(lambda conn: conn.execute(select(literal(1))).scalar(), write=False)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    # -- object records -------------------------------------------------------------
+    def _load(self, conn: Connection, stmt: Select[Any]) -> list[ObjectRecord]:
+        rows = conn.execute(stmt).all()
+        if not rows:
+            return []
+        ids = [row.id for row in rows]
+        meta: dict[str, dict[str, str]] = {i: {} for i in ids}
+        for object_id, name, value in conn.execute(
+            select(
+                object_metadata.c.object_id, object_metadata.c.name, object_metadata.c.value
+            ).where(object_metadata.c.object_id.in_(ids))
+        ):
+            meta[object_id][name] = value
+        return [_record(row, meta[row.id]) for row in rows]
+
+    def _load_one(self, conn: Connection, object_id: str) -> ObjectRecord | None:
+        found = self._load(conn, select(objects).where(objects.c.id == object_id))
+        return found[0] if found else None
+
+    def create_object(self, record: ObjectRecord) -> None:
+        def create(conn: Connection) -> None:
+            conn.execute(
+                objects.insert().values(
+                    id=record.id,
+                    bucket=record.bucket,
+                    key=record.key,
+                    status=record.status.value,
+                    kind=record.kind.value,
+                    content_type=record.content_type,
+                    size=record.size,
+                    digest=str(record.digest),
+                    created_at=record.created_at,
+                    updated_at=record.updated_at,
+                    extracted=json.dumps(record.extracted),
+                    error=record.error,
+                )
+            )
+            if record.metadata:
+                conn.execute(
+                    object_metadata.insert(),
+                    [
+                        {
+                            "object_id": record.id,
+                            "name": name,
+                            "value": value,
+                            "bucket": record.bucket,
+                            "key": record.key,
+                        }
+                        for name, value in record.metadata.items()
+                    ],
+                )
+
+        try:
+            self._run(create)
+        except IntegrityError as exc:
+            raise InvalidRequestError(
+                f"an object record with id {record.id!r} already exists"
+            ) from exc
+
+    def get_object(self, object_id: str) -> ObjectRecord:
+        record = self._run(lambda conn: self._load_one(conn, object_id), write=False)
+        if record is None:
+            raise ObjectNotFoundError(f"no object version with id {object_id!r}")
+        return record
+
+    def get_latest(self, bucket: str, key: str) -> ObjectRecord:
+        def latest(conn: Connection) -> tuple[list[ObjectRecord], bool]:
+            same_key = and_(objects.c.bucket == bucket, objects.c.key == key)
+            ready = self._load(
+                conn,
+                select(objects)
+                .where(same_key, objects.c.status == ObjectStatus.READY.value)
+                .order_by(objects.c.id.desc())
+                .limit(1),
+            )
+            if ready:
+                return ready, False
+            pending = conn.execute(
+                select(literal(1))
+                .where(same_key, objects.c.status == ObjectStatus.PENDING.value)
+                .limit(1)
+            ).first()
+            return [], pending is not None
+
+        found, pending = self._run(latest, write=False)
+        if found:
+            return found[0]
+        if pending:
+            raise ObjectPendingError(f"{bucket}/{key} is still being processed")
+        raise ObjectNotFoundError(f"no object {key!r} in bucket {bucket!r}")
+
+    def get_newest(self, bucket: str, key: str) -> ObjectRecord:
+        stmt = (
+            select(objects)
+            .where(objects.c.bucket == bucket, objects.c.key == key)
+            .order_by(objects.c.id.desc())
+            .limit(1)
+        )
+        found = self._run(lambda conn: self._load(conn, stmt), write=False)
+        if not found:
+            raise ObjectNotFoundError(f"no object {key!r} in bucket {bucket!r}")
+        return found[0]
+
+    def _filters(
+        self, table: Any, query: ListQuery, pairs: Sequence[tuple[str, str]]
+    ) -> list[ColumnElement[bool]]:
+        """Conditions on one version other than its bucket, key and position."""
+        conds: list[ColumnElement[bool]] = []
+        if query.kind is not None:
+            conds.append(table.c.kind == query.kind.value)
+        if query.status is not None:
+            conds.append(table.c.status == query.status.value)
+        if query.created_after is not None:
+            conds.append(table.c.created_at >= query.created_after)
+        if query.created_before is not None:
+            conds.append(table.c.created_at < query.created_before)
+        for name, value in pairs:
+            meta = object_metadata.alias()
+            conds.append(
+                exists().where(
+                    meta.c.object_id == table.c.id, meta.c.name == name, meta.c.value == value
+                )
+            )
+        return conds
+
+    def list_objects(self, query: ListQuery) -> Page[ObjectRecord]:
+        """Versions in (key, id) order. ``created_after`` is inclusive, ``created_before``
+        exclusive. With ``latest_only``, a version is listed when no newer version of its
+        key also matches the filters."""
+        after = _decode_cursor(query.cursor) if query.cursor else None
+        o = objects
+        pairs = sorted(query.metadata.items())
+        stmt: Select[Any]
+        if pairs:
+            # Walk the first pair's index entries, which are in listing order; the other
+            # filters are checked per entry.
+            lead = object_metadata.alias("lead")
+            stmt = select(o).select_from(lead.join(o, o.c.id == lead.c.object_id))
+            order_key, order_id = lead.c.key, lead.c.object_id
+            conds = [
+                lead.c.name == pairs[0][0],
+                lead.c.value == pairs[0][1],
+                lead.c.bucket == query.bucket,
+                *self._filters(o, query, pairs[1:]),
+            ]
+        else:
+            stmt = select(o)
+            order_key, order_id = o.c.key, o.c.id
+            conds = [o.c.bucket == query.bucket, *self._filters(o, query, ())]
+        if query.prefix:
+            # A key range instead of LIKE: no wildcard escaping, and an index range scan.
+            conds.append(order_key >= query.prefix)
+            upper = _successor(query.prefix)
+            if upper is not None:
+                conds.append(order_key < upper)
+        if query.latest_only:
+            newer = objects.alias("newer")
+            conds.append(
+                ~exists().where(
+                    newer.c.bucket == o.c.bucket,
+                    newer.c.key == o.c.key,
+                    newer.c.id > o.c.id,
+                    *self._filters(newer, query, pairs),
+                )
+            )
+        if after is not None:
+            conds.append(tuple_(order_key, order_id) > tuple_(literal(after[0]), literal(after[1])))
+        stmt = stmt.where(*conds).order_by(order_key, order_id).limit(query.limit + 1)
+        items = self._run(lambda conn: self._load(conn, stmt), write=False)
+        next_cursor = None
+        if len(items) > query.limit:
+            items = items[: query.limit]
+            next_cursor = _encode_cursor(items[-1].key, items[-1].id)
+        return _RecordPage(items=items, next_cursor=next_cursor)
+
+    def finalize_ready(
+        self, object_id: str, *, digest: Digest, size: int, extracted: dict[str, Any]
+    ) -> FinalizeResult:
+        def finalize(conn: Connection) -> FinalizeResult:
+            status = conn.execute(
+                select(objects.c.status).where(objects.c.id == object_id).with_for_update()
+            ).scalar()
+            if status is None:
+                return FinalizeResult(None, False)
+            if status != ObjectStatus.PENDING.value:
+                return FinalizeResult(self._load_one(conn, object_id), False)
+            created = self._take_reference(conn, digest, size)
+            conn.execute(
+                update(objects)
+                .where(objects.c.id == object_id)
+                .values(
+                    status=ObjectStatus.READY.value,
+                    digest=str(digest),
+                    size=size,
+                    extracted=json.dumps(extracted),
+                    error=None,
+                    updated_at=utcnow(),
+                )
+            )
+            return FinalizeResult(self._load_one(conn, object_id), created)
+
+        return self._run(finalize)
+
+    def _take_reference(self, conn: Connection, digest: Digest, size: int) -> bool:
+        """Add one reference to ``digest``; True when its row had to be created."""
+        while True:
+            # A row being collected is locked: this waits, then matches nothing.
+            bumped = conn.execute(
+                update(blobs)
+                .where(blobs.c.digest == str(digest))
+                .values(refcount=blobs.c.refcount + 1)
+            )
+            if bumped.rowcount:
+                return False
+            # RETURNING, not rowcount: psycopg reports a row for an insert that waited on
+            # a concurrent one and then did nothing.
+            inserted = conn.execute(
+                self._insert(blobs)
+                .values(digest=str(digest), size=size, refcount=1, created_at=utcnow())
+                .on_conflict_do_nothing(index_elements=["digest"])
+                .returning(blobs.c.digest)
+            ).first()
+            if inserted is not None:
+                return True
+            # Another transaction created the row in between; take a reference on it.
+
+    def mark_failed(self, object_id: str, reason: str) -> ObjectRecord | None:
+        def fail(conn: Connection) -> ObjectRecord | None:
+            conn.execute(
+                update(objects)
+                .where(objects.c.id == object_id, objects.c.status == ObjectStatus.PENDING.value)
+                .values(status=ObjectStatus.FAILED.value, error=reason, updated_at=utcnow())
+            )
+            return self._load_one(conn, object_id)
+
+        return self._run(fail)
+
+    def delete_objects(self, bucket: str, key: str, *, version: str | None = None) -> int:
+        def remove(conn: Connection) -> int:
+            stmt = select(objects.c.id, objects.c.status, objects.c.digest).where(
+                objects.c.bucket == bucket, objects.c.key == key
+            )
+            if version is not None:
+                stmt = stmt.where(objects.c.id == version)
+            rows = conn.execute(stmt.order_by(objects.c.id).with_for_update()).all()
+            if not rows:
+                return 0
+            drops = Counter(row.digest for row in rows if row.status == ObjectStatus.READY.value)
+            # Sorted, so two deletes touching the same blobs lock them in the same order.
+            for digest in sorted(drops):
+                conn.execute(
+                    update(blobs)
+                    .where(blobs.c.digest == digest)
+                    .values(refcount=blobs.c.refcount - drops[digest])
+                )
+            conn.execute(delete(objects).where(objects.c.id.in_([row.id for row in rows])))
+            return len(rows)
+
+        return self._run(remove)
+
+    def pending_before(self, cutoff: datetime, *, limit: int = 100) -> list[ObjectRecord]:
+        stmt = (
+            select(objects)
+            .where(objects.c.status == ObjectStatus.PENDING.value, objects.c.updated_at < cutoff)
+            .order_by(objects.c.updated_at, objects.c.id)
+            .limit(limit)
+        )
+        return self._run(lambda conn: self._load(conn, stmt), write=False)
+
+    def touch(self, object_id: str) -> None:
+        """Bump ``updated_at``; a record deleted meanwhile is silently skipped."""
+        self._run(
+            lambda conn: conn.execute(
+                update(objects).where(objects.c.id == object_id).values(updated_at=utcnow())
+            )
+        )
+
+    # -- blob references --------------------------------------------------------------
+    def blob_refcount(self, digest: Digest) -> int:
+        count = self._run(
+            lambda conn: conn.execute(
+                select(blobs.c.refcount).where(blobs.c.digest == str(digest))
+            ).scalar(),
+            write=False,
+        )
+        return int(count or 0)
+
+    def collect_garbage(self, delete_blob: Callable[[Digest], None], *, limit: int = 100) -> int:
+        """Collect unreferenced blobs one transaction each, so the lock that keeps a
+        concurrent ``finalize_ready`` waiting is held for one ``delete_blob`` at a time."""
+
+        def collect_one(conn: Connection) -> bool:
+            digest = conn.execute(
+                select(blobs.c.digest)
+                .where(blobs.c.refcount == 0)
+                .limit(1)
+                .with_for_update(skip_locked=True)
+            ).scalar()
+            if digest is None:
+                return False
+            # Bytes already gone leave only the row to remove.
+            with suppress(BlobNotFoundError):
+                delete_blob(Digest(digest))
+            conn.execute(delete(blobs).where(blobs.c.digest == digest, blobs.c.refcount == 0))
+            return True
+
+        collected = 0
+        while collected < limit and self._run(collect_one):
+            collected += 1
+        return collected
+
+    # -- idempotency keys -------------------------------------------------------------
+    def remember_idempotency_key(
+        self, scope: str, key: str, fingerprint: str, object_id: str
+    ) -> str:
+        def remember(conn: Connection) -> tuple[str, str]:
+            conn.execute(
+                self._insert(idempotency_keys)
+                .values(
+                    scope=scope,
+                    key=key,
+                    fingerprint=fingerprint,
+                    object_id=object_id,
+                    created_at=utcnow(),
+                )
+                .on_conflict_do_nothing(index_elements=["scope", "key"])
+            )
+            row = conn.execute(
+                select(idempotency_keys.c.fingerprint, idempotency_keys.c.object_id).where(
+                    idempotency_keys.c.scope == scope, idempotency_keys.c.key == key
+                )
+            ).one()
+            return row.fingerprint, row.object_id
+
+        stored_fingerprint, stored_id = self._run(remember)
+        if stored_fingerprint != fingerprint:
+            raise InvalidRequestError(
+                f"idempotency key {key!r} was already used for a different request"
+            )
+        return stored_id
+
+    def lookup_idempotency_key(self, scope: str, key: str) -> tuple[str, str] | None:
+        row = self._run(
+            lambda conn: conn.execute(
+                select(idempotency_keys.c.fingerprint, idempotency_keys.c.object_id).where(
+                    idempotency_keys.c.scope == scope, idempotency_keys.c.key == key
+                )
+            ).first(),
+            write=False,
+        )
+        return None if row is None else (row.fingerprint, row.object_id)
+
+    # -- upload sessions --------------------------------------------------------------
+    def create_upload(self, session: UploadSession) -> None:
+        def create(conn: Connection) -> None:
+            conn.execute(
+                uploads.insert().values(
+                    id=session.id,
+                    bucket=session.bucket,
+                    key=session.key,
+                    content_type=session.content_type,
+                    kind=session.kind.value,
+                    size=session.size,
+                    digest=None if session.digest is None else str(session.digest),
+                    metadata=json.dumps(session.metadata),
+                    status=session.status.value,
+                    created_at=session.created_at,
+                    expires_at=session.expires_at,
+                    min_part_size=session.min_part_size,
+                    max_part_size=session.max_part_size,
+                    max_parts=session.max_parts,
+                    object_id=session.object_id,
+                    multipart_id=session.multipart_id,
+                )
+            )
+            if session.parts:
+                conn.execute(
+                    upload_parts.insert(),
+                    [_part_values(session.id, part) for part in session.parts],
+                )
+
+        try:
+            self._run(create)
+        except IntegrityError as exc:
+            raise InvalidRequestError(
+                f"an upload session with id {session.id!r} already exists"
+            ) from exc
+
+    def _load_uploads(self, conn: Connection, stmt: Select[Any]) -> list[UploadSession]:
+        rows = conn.execute(stmt).all()
+        if not rows:
+            return []
+        parts: dict[str, list[PartRecord]] = {row.id: [] for row in rows}
+        for part in conn.execute(
+            select(upload_parts)
+            .where(upload_parts.c.upload_id.in_(list(parts)))
+            .order_by(upload_parts.c.upload_id, upload_parts.c.number)
+        ):
+            parts[part.upload_id].append(
+                PartRecord(
+                    number=part.number, size=part.size, etag=part.etag, digest=Digest(part.digest)
+                )
+            )
+        return [_session(row, parts[row.id]) for row in rows]
+
+    def get_upload(self, upload_id: str) -> UploadSession:
+        found = self._run(
+            lambda conn: self._load_uploads(conn, select(uploads).where(uploads.c.id == upload_id)),
+            write=False,
+        )
+        if not found:
+            raise UploadNotFoundError(f"no upload session with id {upload_id!r}")
+        return found[0]
+
+    def put_part(self, upload_id: str, part: PartRecord) -> None:
+        values = _part_values(upload_id, part)
+        stmt = (
+            self._insert(upload_parts)
+            .values(**values)
+            .on_conflict_do_update(
+                index_elements=["upload_id", "number"],
+                set_={name: values[name] for name in ("size", "etag", "digest")},
+            )
+        )
+        try:
+            self._run(lambda conn: conn.execute(stmt))
+        except IntegrityError as exc:  # the session's row is gone (foreign key)
+            raise UploadNotFoundError(f"no upload session with id {upload_id!r}") from exc
+
+    def finish_upload(self, upload_id: str, *, status: str, object_id: str | None) -> None:
+        try:
+            new_status = UploadStatus(status)
+        except ValueError:
+            raise InvalidRequestError(f"unknown upload status {status!r}") from None
+        if new_status is UploadStatus.OPEN:
+            raise InvalidRequestError("finish_upload needs 'completed' or 'aborted'")
+        result = self._run(
+            lambda conn: conn.execute(
+                update(uploads)
+                .where(uploads.c.id == upload_id)
+                .values(status=new_status.value, object_id=object_id)
+            )
+        )
+        if not result.rowcount:
+            raise UploadNotFoundError(f"no upload session with id {upload_id!r}")
+
+    def expired_uploads(self, now: datetime, *, limit: int = 100) -> list[UploadSession]:
+        """Sessions of any status whose ``expires_at`` is at or before ``now``, soonest
+        expired first: open ones are to be aborted, and all of them deleted."""
+        stmt = (
+            select(uploads)
+            .where(uploads.c.expires_at <= now)
+            .order_by(uploads.c.expires_at, uploads.c.id)
+            .limit(limit)
+        )
+        return self._run(lambda conn: self._load_uploads(conn, stmt), write=False)
+
+    def delete_upload(self, upload_id: str) -> None:
+        """Delete a session and its parts; deleting an unknown session does nothing."""
+        self._run(lambda conn: conn.execute(delete(uploads).where(uploads.c.id == upload_id)))
+
+
+def _part_values(upload_id: str, part: PartRecord) -> dict[str, Any]:
+    return {
+        "upload_id": upload_id,
+        "number": part.number,
+        "size": part.size,
+        "etag": part.etag,
+        "digest": str(part.digest),
+    }
+
+
+def _session(row: Row[Any], parts: Sequence[PartRecord]) -> UploadSession:
+    m = row._mapping
+    return UploadSession(
+        id=m["id"],
+        bucket=m["bucket"],
+        key=m["key"],
+        content_type=m["content_type"],
+        kind=ObjectKind(m["kind"]),
+        size=m["size"],
+        digest=None if m["digest"] is None else Digest(m["digest"]),
+        metadata=json.loads(m["metadata"]),
+        status=UploadStatus(m["status"]),
+        created_at=m["created_at"],
+        expires_at=m["expires_at"],
+        parts=list(parts),
+        min_part_size=m["min_part_size"],
+        max_part_size=m["max_part_size"],
+        max_parts=m["max_parts"],
+        object_id=m["object_id"],
+        multipart_id=m["multipart_id"],
+    )

@@ -1,0 +1,94 @@
+"""The getter application: its routes, its backends, and how to run it."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from sangraha_core import Backends, Settings, __version__
+from sangraha_core.web import configure_logging, install_web
+
+from .console import router as console_router
+from .content import router as content_router
+from .records import router as records_router
+
+__all__ = ["build_router", "create_app", "main"]
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8002
+
+
+def build_router() -> APIRouter:
+    """Every read route and the console, for this app or an app that also takes writes.
+
+    The routes find the backends on ``request.app.state.backends``; the app that includes
+    them calls ``install_web`` once so core errors become problem answers.
+    """
+    router = APIRouter()
+    router.include_router(content_router)
+    router.include_router(records_router)
+    router.include_router(console_router)
+    return router
+
+
+def create_app(settings: Settings | None = None, backends: Backends | None = None) -> FastAPI:
+    """The read service.
+
+    :param settings: where the backends are; read from ``SANGRAHA_*`` when left out.
+    :param backends: backends already open (an embedded server, tests). They stay the
+        caller's to close. Without them the app opens its own at startup, creating what
+        is missing, and closes them at shutdown.
+    """
+    if settings is None:
+        settings = backends.settings if backends is not None else Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if backends is not None:
+            yield
+            return
+        opened = await run_in_threadpool(Backends.from_settings, settings, setup=True)
+        app.state.backends = opened
+        try:
+            yield
+        finally:
+            await run_in_threadpool(opened.close)
+
+    app = FastAPI(
+        title="Sangraha getter",
+        version=__version__,
+        summary="Reads: content with ranges and conditional requests, records, listing.",
+        lifespan=lifespan,
+    )
+    if backends is not None:
+        app.state.backends = backends
+    app.state.settings = settings
+    install_web(app, service="getter", api_key=settings.api_key)
+    app.include_router(build_router())
+    return app
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``sangraha-getter [--host H] [--port P]``; backends come from ``SANGRAHA_*``."""
+    import uvicorn
+
+    parser = argparse.ArgumentParser(prog="sangraha-getter", description=__doc__)
+    parser.add_argument("--host", default=DEFAULT_HOST, help=f"default {DEFAULT_HOST}")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}")
+    args = parser.parse_args(argv)
+    settings = Settings()
+    configure_logging()
+    # "auto" picks uvloop and httptools when they are installed.
+    uvicorn.run(
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        loop="auto",
+        http="auto",
+        log_config=None,
+        proxy_headers=True,
+    )

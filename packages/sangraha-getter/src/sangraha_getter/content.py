@@ -1,0 +1,214 @@
+"""Content routes: the bytes of a version, by key, by id or by digest, streamed.
+
+Each route finds the record, lets the core plan the answer (304, 200 or 206 and its
+headers), and streams the planned bytes from the blob store in bounded chunks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import anyio
+from fastapi import APIRouter, Request
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+from starlette.responses import Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
+
+from sangraha_core import (
+    CACHE_IMMUTABLE,
+    CACHE_REVALIDATE,
+    Digest,
+    InvalidRequestError,
+    ObjectFailedError,
+    ObjectNotFoundError,
+    ObjectRecord,
+    Representation,
+    blob_key,
+    plan_read,
+    require_ready,
+    resolve_by_id,
+    resolve_by_key,
+)
+from sangraha_core.web import backends_of, problem_response
+
+__all__ = ["BlobStreamResponse", "failed_problem", "router", "serve"]
+
+router = APIRouter(tags=["content"])
+
+_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
+#: What the OpenAPI schema says a content read may answer.
+_CONTENT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The content", "content": {"application/octet-stream": {}}},
+    206: {"description": "The requested byte range", "content": {"application/octet-stream": {}}},
+    304: {"description": "Not modified: the client's copy (If-None-Match) is current"},
+    400: {"description": "Invalid bucket name, key or digest", **_PROBLEM},
+    404: {"description": "No such object, version or blob", **_PROBLEM},
+    409: {"description": "The version is still pending, or failed processing", **_PROBLEM},
+    416: {"description": "Range not satisfiable", **_PROBLEM},
+}
+_HEAD_RESPONSES = {k: v for k, v in _CONTENT_RESPONSES.items() if k not in (206, 416)}
+
+
+class BlobStreamResponse(StreamingResponse):
+    """Stream a blob store iterator, reading each chunk in a worker thread.
+
+    The iterator is closed however the response ends (sent, client gone, cancelled), so
+    the file or connection behind it is never left open.
+    """
+
+    def __init__(self, chunks: Iterator[bytes], *, status_code: int, headers: dict[str, str]):
+        self._chunks = chunks
+        super().__init__(iterate_in_threadpool(chunks), status_code=status_code, headers=headers)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            close = getattr(self._chunks, "close", None)
+            if close is not None:
+                # Shielded: a cancelled request must still release what it holds.
+                with anyio.CancelScope(shield=True):
+                    await run_in_threadpool(close)
+
+
+def failed_problem(error: ObjectFailedError, request: Request) -> Response:
+    """409: the version exists but has no content, because processing failed."""
+    return problem_response(
+        409,
+        "failed",
+        "Object processing failed",
+        str(error),
+        instance=request.url.path,
+        id=error.record.id,
+        reason=error.reason,
+    )
+
+
+async def serve(request: Request, rep: Representation, *, cache_control: str) -> Response:
+    """Answer a GET or HEAD of ``rep``; the core decides status, bytes and headers."""
+    plan = plan_read(rep, request.headers, method=request.method, cache_control=cache_control)
+    if request.method == "HEAD" or not plan.has_body:
+        return Response(status_code=plan.status, headers=plan.headers)
+    blobs = backends_of(request).blobs
+    chunks = await run_in_threadpool(
+        blobs.get, blob_key(rep.digest), start=plan.start, end=plan.end
+    )
+    return BlobStreamResponse(chunks, status_code=plan.status, headers=plan.headers)
+
+
+async def _serve_record(request: Request, record: ObjectRecord, cache_control: str) -> Response:
+    return await serve(request, Representation.of_record(record), cache_control=cache_control)
+
+
+# -- by key ------------------------------------------------------------------------------
+
+
+async def _by_key(request: Request, bucket: str, key: str, version: str | None) -> Response:
+    metadata = backends_of(request).metadata
+    try:
+        record = await run_in_threadpool(resolve_by_key, metadata, bucket, key, version)
+    except ObjectFailedError as error:
+        return failed_problem(error, request)
+    # The latest version of a key can change; one named version never does.
+    cache = CACHE_REVALIDATE if version is None else CACHE_IMMUTABLE
+    return await _serve_record(request, record, cache)
+
+
+@router.get(
+    "/v1/buckets/{bucket}/objects/{key:objectkey}",
+    response_class=Response,
+    responses=_CONTENT_RESPONSES,
+    summary="Content of the latest ready version of a key (or of ?version=)",
+)
+async def get_object(
+    request: Request, bucket: str, key: str, version: str | None = None
+) -> Response:
+    return await _by_key(request, bucket, key, version)
+
+
+@router.head(
+    "/v1/buckets/{bucket}/objects/{key:objectkey}",
+    response_class=Response,
+    responses=_HEAD_RESPONSES,
+    summary="Headers of the latest ready version of a key (or of ?version=)",
+)
+async def head_object(
+    request: Request, bucket: str, key: str, version: str | None = None
+) -> Response:
+    return await _by_key(request, bucket, key, version)
+
+
+# -- by id -------------------------------------------------------------------------------
+
+
+async def _by_id(request: Request, object_id: str) -> Response:
+    metadata = backends_of(request).metadata
+    try:
+        record = require_ready(await run_in_threadpool(resolve_by_id, metadata, object_id))
+    except ObjectFailedError as error:
+        return failed_problem(error, request)
+    return await _serve_record(request, record, CACHE_IMMUTABLE)
+
+
+@router.get(
+    "/v1/objects/{object_id}/content",
+    response_class=Response,
+    responses=_CONTENT_RESPONSES,
+    summary="Content of one version, by id",
+)
+async def get_object_by_id(request: Request, object_id: str) -> Response:
+    return await _by_id(request, object_id)
+
+
+@router.head(
+    "/v1/objects/{object_id}/content",
+    response_class=Response,
+    responses=_HEAD_RESPONSES,
+    summary="Headers of one version, by id",
+)
+async def head_object_by_id(request: Request, object_id: str) -> Response:
+    return await _by_id(request, object_id)
+
+
+# -- by digest ---------------------------------------------------------------------------
+
+
+def _blob_representation(request: Request, hex_digest: str) -> Representation:
+    try:
+        digest = Digest.from_hex(hex_digest)
+    except ValueError:
+        raise InvalidRequestError(
+            f"not a SHA-256 digest (want 64 hex digits): {hex_digest[:80]!r}"
+        ) from None
+    backends = backends_of(request)
+    # Only referenced bytes are served: staged or collected blobs are nobody's content.
+    if backends.metadata.blob_refcount(digest) <= 0:
+        raise ObjectNotFoundError(f"no stored content with digest {digest}")
+    info = backends.blobs.head(blob_key(digest))
+    return Representation(digest=digest, size=info.size, last_modified=info.last_modified)
+
+
+async def _by_digest(request: Request, hex_digest: str) -> Response:
+    rep = await run_in_threadpool(_blob_representation, request, hex_digest)
+    return await serve(request, rep, cache_control=CACHE_IMMUTABLE)
+
+
+@router.get(
+    "/v1/blobs/sha256:{hex_digest}",
+    response_class=Response,
+    responses=_CONTENT_RESPONSES,
+    summary="Content by its SHA-256 digest",
+)
+async def get_blob(request: Request, hex_digest: str) -> Response:
+    return await _by_digest(request, hex_digest)
+
+
+@router.head(
+    "/v1/blobs/sha256:{hex_digest}",
+    response_class=Response,
+    responses=_HEAD_RESPONSES,
+    summary="Headers of content by its SHA-256 digest",
+)
+async def head_blob(request: Request, hex_digest: str) -> Response:
+    return await _by_digest(request, hex_digest)

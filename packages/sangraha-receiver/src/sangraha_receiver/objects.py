@@ -1,0 +1,161 @@
+"""Object routes: upload a version (``PUT`` with a key, ``POST`` for a generated one), delete.
+
+Routes parse and answer; ``sangraha_core.Ingest`` does the work, in a worker thread.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Annotated, Any
+
+import anyio.to_thread
+from fastapi import APIRouter, Header, Query, Request
+from starlette.requests import ClientDisconnect
+from starlette.responses import JSONResponse, Response
+
+from sangraha_core import CONTENT_TYPES, Ingest, ObjectRecord, ObjectStatus
+from sangraha_core.web import backends_of, problem_response
+
+from .body import BodyReader
+from .headers import check_content_length, parse_upload_headers
+
+__all__ = ["MAX_WAIT", "build_router"]
+
+#: The longest ``?wait=`` a client may ask for, in seconds.
+MAX_WAIT = 60.0
+
+
+_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
+_UPLOAD_OPENAPI: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "The object's bytes, streamed; the Content-Type names its kind.",
+        "content": {
+            media: {"schema": {"type": "string", "format": "binary"}} for media in CONTENT_TYPES
+        },
+    }
+}
+_UPLOAD_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"model": ObjectRecord, "description": "Processed within `wait` (ready or failed)."},
+    202: {"model": ObjectRecord, "description": "Accepted; processing is queued."},
+    400: {"description": "Invalid name, metadata, header or checksum.", **_PROBLEM},
+    413: {"description": "Larger than the configured limit.", **_PROBLEM},
+    415: {"description": "Content-Type names no supported kind.", **_PROBLEM},
+    503: {"description": "A backend is unavailable; retry after `Retry-After`.", **_PROBLEM},
+}
+
+WaitParam = Annotated[
+    float,
+    Query(ge=0, le=MAX_WAIT, description="Seconds to wait for processing before answering."),
+]
+# Declared for the schema only; the values are read (and checked) by ``headers.py``.
+ContentDigestHeader = Annotated[
+    str | None, Header(description="RFC 9530, e.g. `sha-256=:<base64>:`.")
+]
+Sha256Header = Annotated[
+    str | None, Header(alias="X-Sangraha-SHA256", description="The body's SHA-256 in hex.")
+]
+IdempotencyHeader = Annotated[
+    str | None, Header(description="Makes retries safe: up to 255 printable characters.")
+]
+
+
+def build_router() -> APIRouter:
+    """The receiver's object routes, for its own app or an app that also serves reads."""
+    router = APIRouter(tags=["objects"])
+
+    @router.put(
+        "/v1/buckets/{bucket}/objects/{key:objectkey}",
+        status_code=202,
+        response_model=None,
+        responses=_UPLOAD_RESPONSES,
+        openapi_extra=_UPLOAD_OPENAPI,
+        summary="Upload a new version of an object",
+    )
+    async def put_object(
+        request: Request,
+        bucket: str,
+        key: str,
+        wait: WaitParam = 0.0,
+        content_digest: ContentDigestHeader = None,
+        x_sangraha_sha256: Sha256Header = None,
+        idempotency_key: IdempotencyHeader = None,
+    ) -> Response:
+        return await _upload(request, bucket, key, wait)
+
+    @router.post(
+        "/v1/buckets/{bucket}/objects",
+        status_code=202,
+        response_model=None,
+        responses=_UPLOAD_RESPONSES,
+        openapi_extra=_UPLOAD_OPENAPI,
+        summary="Upload an object under a generated key",
+    )
+    async def post_object(
+        request: Request,
+        bucket: str,
+        wait: WaitParam = 0.0,
+        content_digest: ContentDigestHeader = None,
+        x_sangraha_sha256: Sha256Header = None,
+        idempotency_key: IdempotencyHeader = None,
+    ) -> Response:
+        return await _upload(request, bucket, None, wait)
+
+    @router.delete(
+        "/v1/buckets/{bucket}/objects/{key:objectkey}",
+        status_code=204,
+        response_class=Response,
+        responses={404: {"description": "No such object or version.", **_PROBLEM}},
+        summary="Delete every version of an object, or one",
+    )
+    async def delete_object(
+        request: Request,
+        bucket: str,
+        key: str,
+        version: Annotated[str | None, Query(description="Delete only this version id.")] = None,
+    ) -> Response:
+        ingest = Ingest(backends_of(request))
+        await anyio.to_thread.run_sync(partial(ingest.delete, bucket, key, version))
+        return Response(status_code=204)
+
+    return router
+
+
+async def _upload(request: Request, bucket: str, key: str | None, wait: float) -> Response:
+    ingest = Ingest(backends_of(request))
+    check_content_length(
+        request.headers.get("content-length"), ingest.backends.settings.max_object_size
+    )
+    parsed = parse_upload_headers(request.headers)
+    reader = BodyReader(request.stream())
+    accept = partial(
+        ingest.accept,
+        bucket,
+        key,
+        parsed.content_type,
+        reader.blocks(),
+        declared_digest=parsed.declared_digest,
+        metadata=parsed.metadata,
+        idempotency_key=parsed.idempotency_key,
+    )
+    try:
+        record = await anyio.to_thread.run_sync(accept)
+    except ClientDisconnect:
+        # Nobody is listening; the store dropped the partial write. Answer for the logs.
+        return problem_response(
+            400,
+            "invalid-request",
+            "Invalid request",
+            "the client went away before the body was complete",
+            instance=request.url.path,
+        )
+    status = 202
+    if wait > 0:
+        record = await anyio.to_thread.run_sync(partial(ingest.wait, record, wait))
+        if record.status is not ObjectStatus.PENDING:
+            status = 200
+    return JSONResponse(
+        record.model_dump(mode="json"),
+        status_code=status,
+        headers={"Location": f"/v1/objects/{record.id}"},
+    )

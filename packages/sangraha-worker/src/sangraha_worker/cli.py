@@ -1,0 +1,123 @@
+"""``sangraha-worker``: run the worker against the backends named by ``SANGRAHA_*`` settings."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import ValidationError
+
+from sangraha_core import Backends, SangrahaError, Settings
+
+from .worker import Worker
+
+__all__ = ["main"]
+
+logger = logging.getLogger("sangraha_worker")
+
+
+class _JsonFormatter(logging.Formatter):
+    """One JSON object per line, the shape the HTTP services log too."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": round(record.created, 3),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "thread": record.threadName,
+            "msg": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+def configure_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    # pika logs every connection hiccup at length; the worker logs what it does about them.
+    logging.getLogger("pika").setLevel(logging.WARNING)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sangraha-worker",
+        description="Validate, extract, deduplicate and file uploads from the job queue. "
+        "Backends come from the SANGRAHA_* environment variables.",
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=None,
+        help="consumer threads (SANGRAHA_WORKER_CONCURRENCY)",
+    )
+    parser.add_argument("--burst", action="store_true", help="exit once the queue stays empty")
+    parser.add_argument(
+        "--metrics-port", type=int, default=None, help="serve Prometheus metrics on this port"
+    )
+    parser.add_argument(
+        "--metrics-host", default="127.0.0.1", help="address of the metrics server (127.0.0.1)"
+    )
+    parser.add_argument(
+        "--reconcile-interval",
+        type=float,
+        default=30.0,
+        help="seconds between re-publishing stale pending records (0: never)",
+    )
+    parser.add_argument(
+        "--gc-interval",
+        type=float,
+        default=300.0,
+        help="seconds between garbage collections (0: never)",
+    )
+    parser.add_argument(
+        "--recover-on-start",
+        action="store_true",
+        help="publish every pending record once at start (for a queue that starts empty)",
+    )
+    parser.add_argument(
+        "--log-level", default=os.environ.get("SANGRAHA_LOG_LEVEL", "INFO"), help="INFO, DEBUG..."
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the worker until SIGTERM or SIGINT (or, with ``--burst``, an empty queue)."""
+    args = _parser().parse_args(argv)
+    configure_logging(args.log_level)
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        logger.error("invalid SANGRAHA_* settings: %s", exc)
+        return 2
+    if args.metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        start_http_server(args.metrics_port, addr=args.metrics_host)
+        logger.info("metrics on http://%s:%d/metrics", args.metrics_host, args.metrics_port)
+    try:
+        backends = Backends.from_settings(settings, setup=True)
+    except SangrahaError as exc:
+        logger.error("could not open the backends: %s", exc)
+        return 1
+    try:
+        worker = Worker(
+            backends,
+            concurrency=args.concurrency,
+            burst=args.burst,
+            recover_on_start=args.recover_on_start,
+            reconcile_interval=args.reconcile_interval,
+            gc_interval=args.gc_interval,
+        )
+        worker.run()
+    finally:
+        backends.close()
+    return 0

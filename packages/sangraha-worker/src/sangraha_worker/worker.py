@@ -1,0 +1,473 @@
+"""The worker: consume ``ProcessObject`` jobs, settle each one, keep the stores tidy.
+
+Settling follows one explicit rule per result of ``process_object``:
+
+========================================  =================================================
+``DONE`` / ``SKIPPED`` / ``FAILED``       ``ack`` (invalid content is final, never retried)
+an exception, ``attempt < max_tries``     ``retry(delay=min(backoff * 2**attempt, cap))``
+an exception, last attempt                record marked failed, then ``dead_letter``
+========================================  =================================================
+
+Every exception is retried (bounded), not only ``BackendUnavailableError``: an unexpected
+error from a store driver is usually transient too, and a bug costs ``max_tries`` attempts
+before it reaches the dead-letter queue, where a person can replay it once fixed. The
+attempt count travels in the message, so nothing is ever requeued endlessly.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import Any
+
+from sangraha_core import Backends, BackendUnavailableError, ProcessObject
+from sangraha_core._processing import Outcome, process_object
+from sangraha_core.queue import Consumer, Delivery
+
+from . import metrics
+from .collector import Collector
+from .reconciler import Reconciler
+
+__all__ = ["FailedJobs", "JobContext", "JobResult", "Worker"]
+
+logger = logging.getLogger("sangraha_worker")
+
+#: How long a consumer that cannot reach the broker waits before trying again, at most.
+_MAX_RECONNECT_DELAY = 30.0
+#: Failed job results kept for ``run_check`` (bounded: a worker may run for months).
+_KEPT_RESULTS = 1000
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """How one delivery was settled."""
+
+    object_id: str
+    attempt: int
+    settled: str
+    """``ack``, ``retry`` or ``dead_letter``."""
+    outcome: Outcome | None
+    """What ``process_object`` returned; ``None`` when it raised."""
+    error: str | None = None
+
+
+@dataclass
+class JobContext:
+    """What the job hooks see; ``after_job_end`` also gets the result."""
+
+    worker: Worker
+    message: ProcessObject
+    redelivered: bool
+    started: float = field(default_factory=time.monotonic)
+    outcome: Outcome | None = None
+    error: BaseException | None = None
+    settled: str | None = None
+    duration: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Free for hooks to pass values from ``on_job_start`` to ``after_job_end``."""
+
+
+JobHook = Callable[[JobContext], None]
+WorkerHook = Callable[["Worker"], None]
+
+
+class FailedJobs(RuntimeError):
+    """``run_check`` found jobs that ended failed or dead-lettered."""
+
+    def __init__(self, count: int, job_results: list[JobResult]) -> None:
+        self.count = count
+        self.job_results = job_results
+        shown = "; ".join(
+            f"{r.object_id} ({r.settled}): {r.error or r.outcome}" for r in job_results[:3]
+        )
+        more = f" and {len(job_results) - 3} more" if len(job_results) > 3 else ""
+        super().__init__(f"{count} job(s) failed: {shown}{more}")
+
+
+class Worker:
+    """Process uploads from the queue with ``concurrency`` threads.
+
+    ``run()`` blocks until ``stop()``, SIGTERM or SIGINT and lets the jobs in progress
+    finish; ``start()``/``stop()`` run it in background threads of another process (the
+    embedded server). Each thread has its own consumer with ``prefetch=1``, so at most
+    ``concurrency`` jobs are unsettled at once.
+
+    :param backends: the blob store, metadata store and queue to work on.
+    :param concurrency: consumer threads; defaults to ``settings.worker_concurrency``.
+    :param max_tries: attempts of one job before it is dead-lettered and its record marked
+        failed; defaults to ``settings.max_attempts``.
+    :param burst: process until the queue stays empty (and no retry is due), then return.
+        The reconciler and collector do not run periodically in burst mode.
+    :param recover_on_start: publish every pending record once at start, for a queue that
+        starts empty (the in-memory queue of the embedded server).
+    :param reconcile_interval: seconds between reconciler passes; ``0`` disables them.
+    :param pending_timeout: seconds a record may stay pending before the reconciler
+        publishes it again; defaults to ``settings.pending_timeout``.
+    :param gc_interval: seconds between garbage collections; ``0`` disables them.
+    :param staging_grace: seconds before an orphaned staging blob may be swept.
+    :param poll_interval: seconds one ``receive`` waits; bounds how fast ``stop`` is seen.
+    :param retry_backoff: the base of the retry delay ``retry_backoff * 2**attempt``.
+    :param max_retry_delay: the cap of the retry delay, in seconds.
+    :param burst_idle: seconds the queue must stay quiet before a burst ends.
+    :param handle_signals: in ``run()`` from the main thread, stop gracefully on SIGTERM
+        and SIGINT.
+    :param on_startup: called with the worker before the threads start.
+    :param on_shutdown: called with the worker after they stopped.
+    :param on_job_start: called with a ``JobContext`` before each job.
+    :param after_job_end: called with the ``JobContext`` after each job was settled.
+    """
+
+    def __init__(
+        self,
+        backends: Backends,
+        *,
+        concurrency: int | None = None,
+        max_tries: int | None = None,
+        burst: bool = False,
+        recover_on_start: bool = False,
+        reconcile_interval: float = 30.0,
+        pending_timeout: float | None = None,
+        gc_interval: float = 300.0,
+        staging_grace: float = 3600.0,
+        poll_interval: float = 0.5,
+        retry_backoff: float = 0.5,
+        max_retry_delay: float = 30.0,
+        burst_idle: float | None = None,
+        handle_signals: bool = True,
+        on_startup: WorkerHook | None = None,
+        on_shutdown: WorkerHook | None = None,
+        on_job_start: JobHook | None = None,
+        after_job_end: JobHook | None = None,
+    ) -> None:
+        settings = backends.settings
+        self.backends = backends
+        self.concurrency = concurrency if concurrency is not None else settings.worker_concurrency
+        self.max_tries = max_tries if max_tries is not None else settings.max_attempts
+        if self.concurrency < 1 or self.max_tries < 1:
+            raise ValueError("concurrency and max_tries must be at least 1")
+        self.burst = burst
+        self.recover_on_start = recover_on_start
+        self.reconcile_interval = reconcile_interval
+        self.gc_interval = gc_interval
+        self.poll_interval = poll_interval
+        self.retry_backoff = retry_backoff
+        self.max_retry_delay = max_retry_delay
+        # At least two receive rounds, so every consumer has looked once more.
+        self.burst_idle = burst_idle if burst_idle is not None else max(1.0, 2 * poll_interval)
+        self.handle_signals = handle_signals
+        self.on_startup = on_startup
+        self.on_shutdown = on_shutdown
+        self.on_job_start = on_job_start
+        self.after_job_end = after_job_end
+        self.reconciler = Reconciler(
+            backends,
+            pending_timeout=(
+                pending_timeout if pending_timeout is not None else settings.pending_timeout
+            ),
+        )
+        self.collector = Collector(backends, staging_grace=staging_grace)
+
+        self.jobs_complete = 0
+        self.jobs_failed = 0
+        self.jobs_retried = 0
+        self._failed_results: deque[JobResult] = deque(maxlen=_KEPT_RESULTS)
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._consumer_threads: list[threading.Thread] = []
+        self._started = False
+        self._shut_down = False
+        self._in_flight = 0
+        self._open_consumers = 0
+        self._last_activity = time.monotonic()
+        self._retry_due = 0.0
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the threads and return; ``stop()`` ends them."""
+        if self._started:
+            raise RuntimeError("this worker was started already")
+        self._started = True
+        self._call(self.on_startup, self)
+        if self.recover_on_start:
+            try:
+                self.reconciler.recover_all()
+            except Exception:
+                # The periodic reconciler catches the rest once they are pending_timeout old.
+                logger.exception("could not publish the pending records at start")
+        self._last_activity = time.monotonic()
+        for n in range(self.concurrency):
+            thread = self._spawn(f"sangraha-worker-{n}", self._consume)
+            self._consumer_threads.append(thread)
+        if not self.burst:
+            if self.reconcile_interval > 0:
+                self._spawn(
+                    "sangraha-reconciler",
+                    lambda: self._every(self.reconcile_interval, self.reconciler.run_once),
+                )
+            if self.gc_interval > 0:
+                self._spawn(
+                    "sangraha-collector",
+                    lambda: self._every(self.gc_interval, self.collector.run_once),
+                )
+        logger.info(
+            "worker started: %d thread(s), max_tries=%d%s",
+            self.concurrency,
+            self.max_tries,
+            ", burst" if self.burst else "",
+        )
+
+    def stop(self, timeout: float | None = None) -> bool:
+        """Ask every thread to stop after its current job and wait up to ``timeout`` seconds
+        (``None``: as long as it takes). Return whether they all ended."""
+        self._stopping.set()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for thread in self._threads:
+            if thread is threading.current_thread():
+                continue
+            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        stopped = not any(t.is_alive() for t in self._threads)
+        if stopped and self._started and not self._shut_down:
+            self._shut_down = True
+            self._call(self.on_shutdown, self)
+            logger.info(
+                "worker stopped: %d complete, %d failed, %d retried",
+                self.jobs_complete,
+                self.jobs_failed,
+                self.jobs_retried,
+            )
+        return stopped
+
+    def run(self) -> None:
+        """Run until ``stop()``, SIGTERM or SIGINT (or, with ``burst``, an empty queue);
+        jobs in progress finish first."""
+        restore = self._install_signal_handlers()
+        try:
+            self.start()
+            while not self._stopping.wait(0.1):
+                if self.burst and self._drained():
+                    break
+                if not any(t.is_alive() for t in self._consumer_threads):
+                    logger.error("every consumer thread ended; stopping")
+                    break
+        finally:
+            self.stop()
+            restore()
+
+    def run_check(self) -> int:
+        """``run()``, then return the number of completed jobs, or raise ``FailedJobs`` if
+        any job ended failed or dead-lettered. Meant for ``burst`` mode and tests."""
+        self.run()
+        if self.jobs_failed:
+            raise FailedJobs(self.jobs_failed, list(self._failed_results))
+        return self.jobs_complete
+
+    def is_healthy(self) -> bool:
+        """Started, not stopping, and every consumer thread alive."""
+        return (
+            self._started
+            and not self._stopping.is_set()
+            and all(t.is_alive() for t in self._consumer_threads)
+        )
+
+    # -- consuming ----------------------------------------------------------------------
+
+    def _consume(self) -> None:
+        consumer: Consumer | None = None
+        failures = 0
+        try:
+            while not self._stopping.is_set():
+                if consumer is None:
+                    try:
+                        consumer = self.backends.queue.consumer(prefetch=1)
+                    except Exception as exc:
+                        failures += 1
+                        self._pause_after_failure("open a consumer", exc, failures)
+                        continue
+                    with self._lock:
+                        self._open_consumers += 1
+                try:
+                    delivery = consumer.receive(timeout=self.poll_interval)
+                    failures = 0
+                    healthy = True if delivery is None else self._handle(delivery)
+                except Exception as exc:
+                    failures += 1
+                    healthy = False
+                    self._pause_after_failure("receive", exc, failures)
+                if not healthy:
+                    # Dropping the consumer hands any unsettled delivery back to the broker.
+                    self._close_consumer(consumer)
+                    consumer = None
+        finally:
+            if consumer is not None:
+                self._close_consumer(consumer)
+
+    def _handle(self, delivery: Delivery) -> bool:
+        """Process and settle one delivery; ``False`` if the consumer should be reopened."""
+        message = delivery.message
+        ctx = JobContext(worker=self, message=message, redelivered=delivery.redelivered)
+        with self._lock:
+            self._in_flight += 1
+            self._last_activity = time.monotonic()
+        metrics.JOBS_IN_PROGRESS.inc()
+        healthy = True
+        try:
+            self._call(self.on_job_start, ctx)
+            try:
+                ctx.outcome = process_object(self.backends, message)
+            except Exception as exc:
+                ctx.error = exc
+            try:
+                self._settle(delivery, ctx)
+            except Exception:
+                logger.exception("could not settle job %s; it will be delivered again", message)
+                healthy = False
+        finally:
+            ctx.duration = time.monotonic() - ctx.started
+            metrics.JOB_DURATION.observe(ctx.duration)
+            metrics.JOBS_IN_PROGRESS.dec()
+            self._record(ctx)
+            self._call(self.after_job_end, ctx)
+            with self._lock:
+                self._in_flight -= 1
+                self._last_activity = time.monotonic()
+        return healthy
+
+    def _settle(self, delivery: Delivery, ctx: JobContext) -> None:
+        message = ctx.message
+        if ctx.error is None:
+            delivery.ack()
+            ctx.settled = "ack"
+            return
+        error = ctx.error
+        if message.attempt < self.max_tries:
+            delay = self.retry_delay(message.attempt)
+            _log_error(
+                error,
+                "job %s attempt %d failed, retrying in %.1fs: %r",
+                message.object_id,
+                message.attempt,
+                delay,
+                error,
+            )
+            delivery.retry(delay)
+            ctx.settled = "retry"
+            with self._lock:
+                self._retry_due = max(self._retry_due, time.monotonic() + delay)
+            return
+        reason = f"gave up after {message.attempt} attempts: {error!r}"
+        _log_error(error, "job %s: %s", message.object_id, reason)
+        try:
+            self.backends.metadata.mark_failed(message.object_id, reason)
+        except Exception as exc:
+            # Still pending, so the reconciler publishes it again later: not lost.
+            logger.error("could not mark %s failed: %r", message.object_id, exc)
+        delivery.dead_letter(reason)
+        ctx.settled = "dead_letter"
+
+    def retry_delay(self, attempt: int) -> float:
+        """Seconds before attempt ``attempt + 1``."""
+        return float(min(self.retry_backoff * 2**attempt, self.max_retry_delay))
+
+    def _record(self, ctx: JobContext) -> None:
+        result = JobResult(
+            object_id=ctx.message.object_id,
+            attempt=ctx.message.attempt,
+            settled=ctx.settled or "none",
+            outcome=ctx.outcome,
+            error=None if ctx.error is None else repr(ctx.error),
+        )
+        with self._lock:
+            if ctx.settled == "ack":
+                assert ctx.outcome is not None
+                metrics.JOBS.labels(ctx.outcome.value).inc()
+                if ctx.outcome is Outcome.FAILED:
+                    self.jobs_failed += 1
+                    self._failed_results.append(result)
+                else:
+                    self.jobs_complete += 1
+            elif ctx.settled == "retry":
+                metrics.RETRIES.inc()
+                self.jobs_retried += 1
+            elif ctx.settled == "dead_letter":
+                metrics.DEAD_LETTERS.inc()
+                self.jobs_failed += 1
+                self._failed_results.append(result)
+
+    # -- plumbing -----------------------------------------------------------------------
+
+    def _drained(self) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            return (
+                self._in_flight == 0
+                and self._open_consumers == self.concurrency
+                and now - self._last_activity >= self.burst_idle
+                and now >= self._retry_due
+            )
+
+    def _spawn(self, name: str, target: Callable[[], None]) -> threading.Thread:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        self._threads.append(thread)
+        thread.start()
+        return thread
+
+    def _every(self, interval: float, action: Callable[[], int]) -> None:
+        while not self._stopping.wait(interval):
+            try:
+                action()
+            except Exception:
+                logger.exception("periodic %s failed; trying again in %.0fs", action, interval)
+
+    def _pause_after_failure(self, what: str, exc: Exception, failures: int) -> None:
+        delay = min(self.retry_backoff * 2**failures, _MAX_RECONNECT_DELAY)
+        logger.warning("could not %s (%r); trying again in %.1fs", what, exc, delay)
+        self._stopping.wait(delay)
+
+    def _close_consumer(self, consumer: Consumer) -> None:
+        with self._lock:
+            self._open_consumers -= 1
+        try:
+            consumer.close()
+        except Exception as exc:
+            logger.warning("closing a consumer failed: %r", exc)
+
+    @staticmethod
+    def _call(hook: Callable[[Any], None] | None, arg: Any) -> None:
+        if hook is None:
+            return
+        try:
+            hook(arg)
+        except Exception:
+            logger.exception("hook %r failed", hook)
+
+    def _install_signal_handlers(self) -> Callable[[], None]:
+        if not self.handle_signals or threading.current_thread() is not threading.main_thread():
+            return lambda: None
+
+        def on_signal(signum: int, _frame: FrameType | None) -> None:
+            logger.info("%s received: finishing the jobs in progress", signal.Signals(signum).name)
+            self._stopping.set()
+
+        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+        def restore() -> None:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+        return restore
+
+
+def _log_error(error: BaseException, message: str, *args: object) -> None:
+    if isinstance(error, BackendUnavailableError):
+        logger.warning(message, *args)
+    else:
+        # Not a known transient fault: keep the traceback for whoever reads the logs.
+        logger.error(message, *args, exc_info=error)

@@ -1,0 +1,63 @@
+"""The embedded server: receiver, getter and worker threads in one process, on one port."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from sangraha_core import Backends, Settings
+from sangraha_core.web import configure_logging, install_web
+from sangraha_getter.app import build_router as getter_router
+from sangraha_receiver.objects import build_router as receiver_router
+from sangraha_worker import Worker
+
+__all__ = ["create_app", "serve"]
+
+logger = logging.getLogger("sangraha.server")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """One app with every route of both services, and the worker running beside it.
+
+    The backends open when the app starts and close when it stops; pending uploads left by
+    an earlier run are queued again at start (the in-process queue does not outlive it).
+    """
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        backends = Backends.from_settings(settings)
+        app.state.backends = backends
+        worker = Worker(backends, recover_on_start=True)
+        worker.start()
+        logger.info("sangraha serving from %s", settings.data_dir.resolve())
+        try:
+            yield
+        finally:
+            worker.stop(timeout=30)
+            backends.close()
+
+    app = FastAPI(
+        title="Sangraha",
+        version="0.1.0",
+        summary="Object store for JSON documents, images and PDFs",
+        lifespan=lifespan,
+    )
+    install_web(app, service="sangraha", api_key=settings.api_key)
+    app.include_router(receiver_router())
+    app.include_router(getter_router())
+    return app
+
+
+def serve(host: str = "127.0.0.1", port: int = 8000, data_dir: Path | None = None) -> None:
+    """Run the embedded server until interrupted."""
+    import uvicorn
+
+    configure_logging()
+    settings = Settings(data_dir=data_dir) if data_dir is not None else Settings()
+    uvicorn.run(create_app(settings), host=host, port=port, log_config=None)

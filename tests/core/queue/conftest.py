@@ -1,0 +1,57 @@
+"""Queues for the queue tests: a fresh in-process one, or a broker topology of their own."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from sangraha_core.queue import MemoryQueue
+from sangraha_core.queue.amqp import AmqpQueue
+
+#: Short retry tiers keep the suite fast; production uses the defaults (1 s .. 120 s).
+TEST_RETRY_TIERS = (0.5, 2.0)
+
+
+Poll = Callable[[Callable[[], bool]], bool]
+
+
+def _eventually(check: Callable[[], bool], timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while True:
+        if check():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def eventually() -> Poll:
+    """Poll a check until it holds (for 5 s): a broker settles some things asynchronously."""
+    return _eventually
+
+
+@pytest.fixture
+def memory_queue() -> Iterator[MemoryQueue]:
+    queue = MemoryQueue()
+    queue.setup()
+    yield queue
+    queue.close()
+
+
+@pytest.fixture
+def amqp_queue(amqp_url: str, queue_prefix: str) -> Iterator[AmqpQueue]:
+    """An ``AmqpQueue`` with its topology declared; deleted again afterwards."""
+    queue = AmqpQueue(amqp_url, prefix=queue_prefix, retry_tiers=TEST_RETRY_TIERS)
+    queue.setup()
+    try:
+        yield queue
+    finally:
+        queue.close()
+        cleaner = AmqpQueue(amqp_url, prefix=queue_prefix, retry_tiers=TEST_RETRY_TIERS)
+        try:
+            cleaner.delete_topology()
+        finally:
+            cleaner.close()

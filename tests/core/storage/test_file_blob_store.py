@@ -1,0 +1,119 @@
+"""What only the file store has to get right: keys never leave its directory."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sangraha_core import (
+    ConfigurationError,
+    InvalidNameError,
+    InvalidPartError,
+    UploadNotFoundError,
+    open_blob_store,
+)
+from sangraha_core.storage import BlobStore
+from sangraha_core.storage.file import FileBlobStore
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> FileBlobStore:
+    return FileBlobStore(tmp_path / "root", min_part_size=4)
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "/etc/passwd",
+        "../outside",
+        "a/../../outside",
+        "a/./b",
+        "a\\b",
+        "a\0b",
+        "",
+        "a//b",
+        "a/",
+        ".tmp/x",
+        ".multipart/x",
+    ],
+)
+def test_keys_that_escape_or_clash_are_rejected(store: FileBlobStore, key: str) -> None:
+    with pytest.raises(InvalidNameError):
+        store.put(key, b"x")
+    with pytest.raises(InvalidNameError):
+        store.get(key)
+    with pytest.raises(InvalidNameError):
+        store.delete(key)
+    assert not (store.root.parent / "outside").exists()
+
+
+def test_a_key_cannot_be_both_blob_and_directory(store: FileBlobStore) -> None:
+    store.put("a/b", b"x")
+    with pytest.raises(InvalidNameError):
+        store.put("a", b"y")
+    with pytest.raises(InvalidNameError):
+        store.put("a/b/c", b"z")
+
+
+def test_lowered_min_part_size_is_enforced(store: FileBlobStore) -> None:
+    upload_id = store.create_multipart("k")
+    parts = [
+        store.upload_part("k", upload_id, 1, b"abc"),
+        store.upload_part("k", upload_id, 2, b"d"),
+    ]
+    with pytest.raises(InvalidPartError):
+        store.complete_multipart("k", upload_id, parts)
+    parts[0] = store.upload_part("k", upload_id, 1, b"abcd")
+    assert store.complete_multipart("k", upload_id, parts).size == 5
+    assert b"".join(store.get("k")) == b"abcdd"
+    # The upload is gone once completed; its internals were removed.
+    with pytest.raises(UploadNotFoundError):
+        store.upload_part("k", upload_id, 3, b"late")
+    assert os.listdir(store.root / ".multipart") == []
+    assert os.listdir(store.root / ".tmp") == []
+
+
+def test_multipart_checks_parts(store: FileBlobStore) -> None:
+    upload_id = store.create_multipart("k")
+    part = store.upload_part("k", upload_id, 1, b"abcd")
+    with pytest.raises(UploadNotFoundError):
+        store.upload_part("other", upload_id, 1, b"x")
+    with pytest.raises(UploadNotFoundError):
+        store.complete_multipart("k", "../../etc", [part])
+    with pytest.raises(InvalidPartError):
+        store.upload_part("k", upload_id, 0, b"x")
+    with pytest.raises(InvalidPartError):
+        store.complete_multipart("k", upload_id, [part, part])
+    stale = store.upload_part("k", upload_id, 2, b"ef")
+    store.upload_part("k", upload_id, 2, b"gh")
+    with pytest.raises(InvalidPartError):
+        store.complete_multipart("k", upload_id, [part, stale])
+    store.abort_multipart("k", upload_id)
+    with pytest.raises(UploadNotFoundError):
+        store.complete_multipart("k", upload_id, [part])
+
+
+def test_from_url(tmp_path: Path) -> None:
+    typed: BlobStore = FileBlobStore(tmp_path / "typed")  # mypy checks the protocol here
+    typed.close()
+    store = open_blob_store((tmp_path / "x y").as_uri())
+    assert isinstance(store, FileBlobStore)
+    assert store.root == (tmp_path / "x y").resolve()
+    with pytest.raises(ConfigurationError):
+        FileBlobStore.from_url("file://host/path")
+    with pytest.raises(ConfigurationError):
+        FileBlobStore.from_url("file:relative")
+
+
+def test_failed_stream_leaves_nothing_behind(store: FileBlobStore) -> None:
+    def broken() -> Iterator[bytes]:
+        yield b"part"
+        raise RuntimeError("client went away")
+
+    with pytest.raises(RuntimeError):
+        store.put("k", broken())
+    assert not store.exists("k")
+    assert os.listdir(store.root / ".tmp") == []

@@ -1,0 +1,164 @@
+"""What only the S3 store has to get right: large copies, retries, dead endpoints."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from sangraha_core import BlobStoreUnavailableError, ConfigurationError, open_blob_store
+from sangraha_core.storage import BlobStore
+from sangraha_core.storage.s3 import S3BlobStore
+
+MiB = 1024 * 1024
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+@pytest.mark.s3
+def test_large_copy_goes_part_by_part(s3_endpoint: str, s3_env: None) -> None:
+    store = S3BlobStore(
+        f"copy-{uuid.uuid4().hex[:12]}",
+        endpoint_url=s3_endpoint,
+        copy_threshold=6 * MiB,
+        copy_part_size=5 * MiB,
+    )
+    try:
+        data = b"".join(bytes([n]) * MiB for n in range(12)) + b"tail"
+        store.put("src", data)
+        store.copy("src", "dst")
+        assert b"".join(store.get("dst")) == data
+        # A multipart ETag ends in the part count: proof the copy went part by part.
+        assert store.head("dst").etag.endswith("-3")
+        store.put("small", b"tiny")
+        store.copy("small", "small-copy")
+        assert "-" not in store.head("small-copy").etag
+    finally:
+        store.close()
+
+
+@pytest.mark.s3
+def test_streamed_put_longer_than_a_part_uses_multipart(s3_endpoint: str, s3_env: None) -> None:
+    store = S3BlobStore(f"mp-{uuid.uuid4().hex[:12]}", endpoint_url=s3_endpoint, part_size=5 * MiB)
+    try:
+        chunks = [bytes([n]) * MiB for n in range(11)]
+        result = store.put("k", iter(chunks), mode="create")
+        assert result.size == 11 * MiB
+        assert store.head("k").etag.endswith("-3")
+        assert b"".join(store.get("k")) == b"".join(chunks)
+    finally:
+        store.close()
+
+
+@pytest.mark.s3
+def test_list_follows_continuation_tokens(s3_endpoint: str, s3_env: None) -> None:
+    store = S3BlobStore(f"ls-{uuid.uuid4().hex[:12]}", endpoint_url=s3_endpoint, list_page_size=2)
+    try:
+        keys = [f"p/{n:02d}" for n in range(7)]
+        for key in keys:
+            store.put(key, b"x")
+        store.put("q", b"x")
+        assert [info.key for info in store.list("p/")] == keys
+    finally:
+        store.close()
+
+
+def test_unreachable_endpoint(s3_env: None) -> None:
+    endpoint = f"http://127.0.0.1:{_closed_port()}"
+    began = time.monotonic()
+    with pytest.raises(BlobStoreUnavailableError):
+        S3BlobStore("any-bucket", endpoint_url=endpoint, max_attempts=2, backoff=0.01)
+    store = S3BlobStore(
+        "any-bucket",
+        endpoint_url=endpoint,
+        create_bucket=False,
+        max_attempts=2,
+        backoff=0.01,
+        connect_timeout=0.2,
+    )
+    with pytest.raises(BlobStoreUnavailableError):
+        store.check()
+    with pytest.raises(ConnectionError):
+        store.get("k")
+    with pytest.raises(BlobStoreUnavailableError):
+        store.put("k", iter([b"data"]))
+    store.close()
+    assert time.monotonic() - began < 10
+
+
+class _SlowDown(BaseHTTPRequestHandler):
+    """Answers every request the way a throttled S3 does."""
+
+    hits = 0
+
+    def _throttle(self) -> None:
+        type(self).hits += 1
+        body = b"<Error><Code>SlowDown</Code><Message>Reduce your rate.</Message></Error>"
+        self.send_response(503)
+        self.send_header("Content-Type", "application/xml")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    do_GET = do_PUT = do_HEAD = do_POST = do_DELETE = _throttle
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def throttling_endpoint() -> Iterator[str]:
+    _SlowDown.hits = 0
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _SlowDown)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def test_throttling_is_retried_a_bounded_number_of_times(
+    throttling_endpoint: str, s3_env: None
+) -> None:
+    store = S3BlobStore(
+        "throttled",
+        endpoint_url=throttling_endpoint,
+        create_bucket=False,
+        max_attempts=3,
+        backoff=0.01,
+        backoff_max=0.05,
+    )
+    with pytest.raises(BlobStoreUnavailableError, match="SlowDown"):
+        store.put("k", b"data")
+    assert _SlowDown.hits == 3
+    store.close()
+
+
+def test_from_url(s3_endpoint: str, s3_env: None) -> None:
+    bucket = f"url-{uuid.uuid4().hex[:12]}"
+    store = open_blob_store(f"s3://{bucket}?endpoint={s3_endpoint}&region=us-east-1")
+    assert isinstance(store, S3BlobStore) and store.bucket == bucket
+    typed: BlobStore = store  # mypy checks the protocol here
+    assert typed is store
+    store.check()
+    # Opening again finds the bucket already there.
+    S3BlobStore.from_url(f"s3://{bucket}?endpoint={s3_endpoint}").close()
+    store.close()
+    with pytest.raises(ConfigurationError):
+        S3BlobStore.from_url(f"s3://{bucket}?endpoint={s3_endpoint}&colour=blue")
+    with pytest.raises(ConfigurationError):
+        S3BlobStore.from_url("s3:///no-bucket")

@@ -1,0 +1,315 @@
+"""The one behaviour suite every blob store passes (see the ``blob_store`` fixture)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import threading
+import tracemalloc
+from collections.abc import Iterator
+
+import pytest
+
+from sangraha_core import (
+    MIN_PART_SIZE,
+    BlobExistsError,
+    BlobNotFoundError,
+    InvalidPartError,
+    InvalidRangeError,
+)
+from sangraha_core.storage import BlobReader, BlobStore
+
+MiB = 1024 * 1024
+
+
+def read(store: BlobStore, key: str, start: int = 0, end: int | None = None) -> bytes:
+    return b"".join(store.get(key, start=start, end=end))
+
+
+def chunks(data: bytes, size: int) -> Iterator[bytes]:
+    for offset in range(0, len(data), size):
+        yield data[offset : offset + size]
+
+
+def test_round_trip_bytes(blob_store: BlobStore) -> None:
+    assert isinstance(blob_store, BlobStore)
+    result = blob_store.put("a/b/c.bin", b"hello world")
+    assert (result.key, result.size) == ("a/b/c.bin", 11)
+    assert read(blob_store, "a/b/c.bin") == b"hello world"
+    info = blob_store.head("a/b/c.bin")
+    assert (info.key, info.size, info.etag) == ("a/b/c.bin", 11, result.etag)
+    assert info.last_modified.tzinfo is not None
+    assert blob_store.exists("a/b/c.bin")
+
+
+def test_round_trip_iterator(blob_store: BlobStore) -> None:
+    data = bytes(range(256)) * 1000
+    result = blob_store.put("stream", chunks(data, 7000))
+    assert result.size == len(data)
+    assert read(blob_store, "stream") == data
+    assert blob_store.head("stream").etag == result.etag
+
+
+def test_empty_blob(blob_store: BlobStore) -> None:
+    assert blob_store.put("empty", b"").size == 0
+    assert read(blob_store, "empty") == b""
+    assert blob_store.head("empty").size == 0
+    assert blob_store.put("empty-stream", iter([])).size == 0
+    assert read(blob_store, "empty-stream") == b""
+    assert read(blob_store, "empty", start=0, end=10) == b""
+
+
+def test_ranges(blob_store: BlobStore) -> None:
+    data = bytes(range(100))
+    blob_store.put("r", data)
+    assert read(blob_store, "r", start=10) == data[10:]
+    assert read(blob_store, "r", start=10, end=20) == data[10:20]
+    assert read(blob_store, "r", end=5) == data[:5]
+    assert read(blob_store, "r", start=90, end=1000) == data[90:]
+    assert read(blob_store, "r", start=100) == b""
+    assert read(blob_store, "r", start=50, end=50) == b""
+    with pytest.raises(InvalidRangeError) as caught:
+        read(blob_store, "r", start=101)
+    assert caught.value.size == 100
+    with pytest.raises(InvalidRangeError):
+        read(blob_store, "r", start=-1)
+
+
+def test_missing_key(blob_store: BlobStore) -> None:
+    with pytest.raises(BlobNotFoundError):
+        blob_store.get("nope")
+    with pytest.raises(FileNotFoundError):
+        blob_store.get("nope/deeper", start=3, end=9)
+    with pytest.raises(BlobNotFoundError):
+        blob_store.head("nope")
+    with pytest.raises(BlobNotFoundError):
+        blob_store.copy("nope", "elsewhere")
+    assert not blob_store.exists("nope")
+
+
+def test_create_mode_conflict(blob_store: BlobStore) -> None:
+    blob_store.put("k", b"first", mode="create")
+    with pytest.raises(BlobExistsError):
+        blob_store.put("k", b"second", mode="create")
+    with pytest.raises(FileExistsError):
+        blob_store.put("k", iter([b"third"]), mode="create")
+    assert read(blob_store, "k") == b"first"
+
+
+def test_concurrent_creates_have_one_winner(blob_store: BlobStore) -> None:
+    outcomes: list[str] = []
+    barrier = threading.Barrier(6)
+
+    def create(n: int) -> None:
+        barrier.wait()
+        try:
+            blob_store.put("race", f"writer {n}".encode(), mode="create")
+            outcomes.append(f"writer {n}")
+        except BlobExistsError:
+            outcomes.append("lost")
+
+    threads = [threading.Thread(target=create, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    winners = [o for o in outcomes if o != "lost"]
+    assert len(winners) == 1
+    assert read(blob_store, "race") == winners[0].encode()
+
+
+def test_overwrite(blob_store: BlobStore) -> None:
+    first = blob_store.put("k", b"one")
+    second = blob_store.put("k", iter([b"tw", b"o!"]))
+    assert read(blob_store, "k") == b"two!"
+    assert blob_store.head("k").size == 4
+    assert first.etag != second.etag
+
+
+@pytest.mark.parametrize("existing", [b"old value", None])
+def test_reader_never_sees_a_partial_put(blob_store: BlobStore, existing: bytes | None) -> None:
+    if existing is not None:
+        blob_store.put("atomic", existing)
+    started, proceed = threading.Event(), threading.Event()
+    new = b"N" * 100_000
+
+    def slow() -> Iterator[bytes]:
+        yield new[:50_000]
+        started.set()
+        assert proceed.wait(10)
+        yield new[50_000:]
+
+    errors: list[BaseException] = []
+
+    def writer() -> None:
+        try:
+            blob_store.put("atomic", slow())
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        assert started.wait(10)
+        for _ in range(3):
+            if existing is None:
+                assert not blob_store.exists("atomic")
+                with pytest.raises(BlobNotFoundError):
+                    read(blob_store, "atomic")
+            else:
+                assert read(blob_store, "atomic") == existing
+        assert [info.key for info in blob_store.list()] == ([] if existing is None else ["atomic"])
+    finally:
+        proceed.set()
+        thread.join()
+    assert not errors
+    assert read(blob_store, "atomic") == new
+
+
+def test_copy(blob_store: BlobStore) -> None:
+    blob_store.put("src/one", b"payload")
+    blob_store.put("dst/two", b"old")
+    blob_store.copy("src/one", "dst/one")
+    blob_store.copy("src/one", "dst/two")
+    assert read(blob_store, "dst/one") == b"payload"
+    assert read(blob_store, "dst/two") == b"payload"
+    blob_store.delete("src/one")
+    assert read(blob_store, "dst/one") == b"payload"
+
+
+def test_list_by_prefix_in_key_order(blob_store: BlobStore) -> None:
+    keys = ["b", "a/z", "a-c", "a/b/c", "a/b", "ab", "c/d/e/f", "a.x"]
+    if "a/b" in keys and "a/b/c" in keys and type(blob_store).__name__ == "FileBlobStore":
+        # A file store cannot hold both a blob and a directory of the same name.
+        keys.remove("a/b")
+    for key in keys:
+        blob_store.put(key, key.encode())
+    listed = list(blob_store.list())
+    assert [info.key for info in listed] == sorted(keys)
+    assert [info.size for info in listed] == [len(k) for k in sorted(keys)]
+    assert [info.key for info in blob_store.list("a/")] == sorted(k for k in keys if k[:2] == "a/")
+    assert [info.key for info in blob_store.list("a")] == sorted(k for k in keys if k[0] == "a")
+    assert [info.key for info in blob_store.list("c/d/e")] == ["c/d/e/f"]
+    assert list(blob_store.list("zzz")) == []
+
+
+def test_delete_is_idempotent(blob_store: BlobStore) -> None:
+    blob_store.put("d/e", b"x")
+    blob_store.delete("d/e")
+    blob_store.delete("d/e")
+    blob_store.delete("never/there")
+    assert not blob_store.exists("d/e")
+    with pytest.raises(BlobNotFoundError):
+        read(blob_store, "d/e")
+    # The name is free again, also as a blob where a directory used to be.
+    blob_store.put("d", b"now a blob")
+    assert read(blob_store, "d") == b"now a blob"
+
+
+def _part_data(n: int, size: int) -> bytes:
+    return bytes([n]) * size
+
+
+def test_multipart_any_order_and_resent_parts(blob_store: BlobStore) -> None:
+    upload_id = blob_store.create_multipart("mp/obj")
+    third = blob_store.upload_part("mp/obj", upload_id, 3, b"tail")
+    blob_store.upload_part("mp/obj", upload_id, 1, _part_data(9, MIN_PART_SIZE))
+    second = blob_store.upload_part(
+        "mp/obj", upload_id, 2, chunks(_part_data(2, MIN_PART_SIZE), MiB)
+    )
+    # A re-sent part replaces the first copy.
+    first = blob_store.upload_part("mp/obj", upload_id, 1, _part_data(1, MIN_PART_SIZE))
+    assert (first.part_number, first.size) == (1, MIN_PART_SIZE)
+    assert not blob_store.exists("mp/obj")
+    result = blob_store.complete_multipart("mp/obj", upload_id, [third, first, second])
+    assert result.size == 2 * MIN_PART_SIZE + 4
+    assert blob_store.head("mp/obj").size == result.size
+    data = read(blob_store, "mp/obj")
+    assert data == _part_data(1, MIN_PART_SIZE) + _part_data(2, MIN_PART_SIZE) + b"tail"
+    # Multipart internals never show in a listing.
+    assert [info.key for info in blob_store.list()] == ["mp/obj"]
+
+
+def test_multipart_min_part_size(blob_store: BlobStore) -> None:
+    upload_id = blob_store.create_multipart("small")
+    parts = [
+        blob_store.upload_part("small", upload_id, 1, b"too small"),
+        blob_store.upload_part("small", upload_id, 2, b"last"),
+    ]
+    with pytest.raises(InvalidPartError):
+        blob_store.complete_multipart("small", upload_id, parts)
+    assert not blob_store.exists("small")
+    blob_store.abort_multipart("small", upload_id)
+    # A single small part is fine: it is the last one.
+    upload_id = blob_store.create_multipart("single")
+    part = blob_store.upload_part("single", upload_id, 1, b"only part")
+    blob_store.complete_multipart("single", upload_id, [part])
+    assert read(blob_store, "single") == b"only part"
+
+
+def test_multipart_abort(blob_store: BlobStore) -> None:
+    upload_id = blob_store.create_multipart("aborted")
+    blob_store.upload_part("aborted", upload_id, 1, b"data")
+    blob_store.abort_multipart("aborted", upload_id)
+    blob_store.abort_multipart("aborted", upload_id)
+    # What completing an aborted upload raises is backend-specific (moto answers 500).
+    assert not blob_store.exists("aborted")
+    assert list(blob_store.list()) == []
+
+
+def test_streamed_40_mib_in_bounded_memory(blob_store: BlobStore) -> None:
+    size = 40 * MiB
+
+    def produce() -> Iterator[bytes]:
+        for n in range(size // MiB):
+            yield bytes([n]) * MiB
+
+    expected = hashlib.sha256()
+    for chunk in produce():
+        expected.update(chunk)
+
+    tracemalloc.start()
+    try:
+        result = blob_store.put("big", produce())
+        _, put_peak = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        actual = hashlib.sha256()
+        received = 0
+        for chunk in blob_store.get("big"):
+            actual.update(chunk)
+            received += len(chunk)
+        _, get_peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert result.size == size == received
+    assert actual.hexdigest() == expected.hexdigest()
+    assert put_peak < size // 3, f"put peaked at {put_peak / MiB:.1f} MiB"
+    assert get_peak < size // 8, f"get peaked at {get_peak / MiB:.1f} MiB"
+
+
+def test_blob_reader_seek_and_read(blob_store: BlobStore) -> None:
+    data = bytes(range(256)) * 12_000  # about 3 MiB: several chunks
+    blob_store.put("reader", data)
+    with BlobReader(blob_store, "reader", buffer_size=64 * 1024) as raw:
+        assert raw.size == len(data) and raw.seekable() and raw.readable()
+        assert raw.read(10) == data[:10]
+        assert raw.read(5) == data[10:15]
+        raw.seek(1000, io.SEEK_CUR)  # small forward skip: served from the open stream
+        assert raw.read(20) == data[1015:1035]
+        raw.seek(-100, io.SEEK_END)
+        assert raw.tell() == len(data) - 100
+        assert raw.read() == data[-100:]
+        assert raw.read(10) == b""
+        raw.seek(2 * MiB + 3)
+        assert raw.read(MiB) == data[2 * MiB + 3 : 3 * MiB + 3]
+        raw.seek(5)
+        assert raw.read(3) == data[5:8]
+        raw.seek(len(data) + 10)
+        assert raw.read(1) == b""
+        with pytest.raises(ValueError):
+            raw.seek(-1)
+    buffered = io.BufferedReader(BlobReader(blob_store, "reader"), buffer_size=8192)
+    with buffered:
+        assert buffered.read() == data
+    with pytest.raises(BlobNotFoundError):
+        BlobReader(blob_store, "missing")

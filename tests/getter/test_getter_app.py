@@ -1,0 +1,79 @@
+"""The app itself: the console, the schema, its own backends, the shared plumbing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from sangraha_core import Settings
+from sangraha_getter import create_app
+from tests.getter._seed import Seed
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_console_is_one_safe_html_page(client: httpx.AsyncClient) -> None:
+    response = await client.get("/console")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    csp = response.headers["content-security-policy"]
+    assert "default-src 'none'" in csp
+    page = response.text
+    assert page.startswith("<!doctype html>")
+    assert "<script src" not in page and "<link" not in page  # no outside assets
+    assert "innerHTML" not in page and "outerHTML" not in page and "insertAdjacentHTML" not in page
+    assert "textContent" in page
+    assert len(page.splitlines()) < 300
+
+
+async def test_openapi_names_every_read_route(client: httpx.AsyncClient) -> None:
+    schema = (await client.get("/openapi.json")).json()
+    paths = schema["paths"]
+    assert set(paths["/v1/buckets/{bucket}/objects/{key}"]) == {"get", "head"}
+    assert set(paths["/v1/objects/{object_id}/content"]) == {"get", "head"}
+    assert set(paths["/v1/blobs/sha256:{hex_digest}"]) == {"get", "head"}
+    assert "get" in paths["/v1/buckets/{bucket}/metadata/{key}"]
+    assert "get" in paths["/v1/objects/{object_id}"]
+    params = {p["name"] for p in paths["/v1/buckets/{bucket}/objects"]["get"]["parameters"]}
+    assert {"prefix", "kind", "status", "limit", "cursor", "versions"} <= params
+
+
+async def test_health_and_errors_come_from_the_shared_plumbing(
+    client: httpx.AsyncClient,
+) -> None:
+    assert (await client.get("/healthz")).status_code == 200
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200, ready.text
+    missing = await client.get("/v1/nothing-here")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == "application/problem+json"
+    assert missing.headers["x-request-id"]
+
+
+async def test_app_opens_and_closes_its_own_backends(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        seed = Seed(app.state.backends)
+        record = seed.ready("a.json", b"[1]")
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://getter") as client:
+            response = await client.get(f"/v1/objects/{record.id}/content")
+            assert response.content == b"[1]"
+    assert (tmp_path / "metadata.db").exists()
+
+
+async def test_api_key_is_required_when_set(tmp_path: Path, app: FastAPI) -> None:
+    backends = app.state.backends
+    locked = create_app(Settings(data_dir=tmp_path, api_key="s3cret"), backends=backends)
+    transport = httpx.ASGITransport(app=locked)
+    async with httpx.AsyncClient(transport=transport, base_url="http://getter") as client:
+        refused = await client.get("/v1/buckets/photos/objects")
+        assert refused.status_code == 401
+        allowed = await client.get(
+            "/v1/buckets/photos/objects", headers={"Authorization": "Bearer s3cret"}
+        )
+        assert allowed.status_code == 200
