@@ -13,6 +13,7 @@ from sangraha_core import Backends, Settings
 from sangraha_core.web import configure_logging, install_web
 from sangraha_getter.app import build_router as getter_router
 from sangraha_receiver.objects import build_router as receiver_router
+from sangraha_receiver.uploads import build_router as uploads_router
 from sangraha_worker import Worker
 
 __all__ = ["create_app", "serve"]
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_web(app, service="sangraha", api_key=settings.api_key)
     app.include_router(receiver_router())
+    app.include_router(uploads_router())
     app.include_router(getter_router())
     return app
 

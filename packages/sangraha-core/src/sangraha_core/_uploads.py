@@ -110,8 +110,19 @@ class Uploads:
             raise UploadNotFoundError(f"upload {upload_id} has expired")
         return session
 
-    def put_part(self, upload_id: str, number: int, chunks: Iterable[bytes]) -> PartRecord:
-        """Store part ``number``; sending the same number again replaces it (retry-safe)."""
+    def put_part(
+        self,
+        upload_id: str,
+        number: int,
+        chunks: Iterable[bytes],
+        *,
+        declared_digest: Digest | None = None,
+    ) -> PartRecord:
+        """Store part ``number``; sending the same number again replaces it (retry-safe).
+
+        A part whose bytes do not match ``declared_digest`` is not recorded: the session
+        keeps whatever it held for that number before.
+        """
         session = self._open_session(upload_id)
         if not 1 <= number <= session.max_parts:
             raise InvalidPartError(f"part numbers run from 1 to {session.max_parts}, not {number}")
@@ -123,7 +134,14 @@ class Uploads:
             number,
             _counted(chunks, hasher, session.max_part_size),
         )
-        part = PartRecord(number=number, size=hasher.size, etag=result.etag, digest=hasher.digest())
+        digest = hasher.digest()
+        if declared_digest is not None and declared_digest != digest:
+            raise ChecksumMismatchError(
+                f"part {number}'s digest is {digest}, not the declared {declared_digest}",
+                expected=str(declared_digest),
+                actual=str(digest),
+            )
+        part = PartRecord(number=number, size=hasher.size, etag=result.etag, digest=digest)
         self.backends.metadata.put_part(upload_id, part)
         return part
 

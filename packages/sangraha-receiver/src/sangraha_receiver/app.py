@@ -13,6 +13,7 @@ from sangraha_core import Backends, Settings, __version__
 from sangraha_core.web import install_web
 
 from .objects import build_router
+from .uploads import build_router as build_upload_router
 
 __all__ = ["create_app"]
 
@@ -47,7 +48,7 @@ def create_app(settings: Settings | None = None, backends: Backends | None = Non
 
     app = FastAPI(
         title="Sangraha receiver",
-        summary="Write service: streaming uploads and deletes.",
+        summary="Write service: streaming uploads, chunked upload sessions and deletes.",
         version=__version__,
         lifespan=lifespan,
     )
@@ -55,4 +56,5 @@ def create_app(settings: Settings | None = None, backends: Backends | None = Non
         app.state.backends = backends
     install_web(app, service="receiver", api_key=settings.api_key)
     app.include_router(build_router())
+    app.include_router(build_upload_router())
     return app

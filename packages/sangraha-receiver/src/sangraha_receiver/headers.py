@@ -24,6 +24,7 @@ __all__ = [
     "META_PREFIX",
     "UploadHeaders",
     "check_content_length",
+    "declared_digest",
     "parse_content_digest",
     "parse_idempotency_key",
     "parse_sha256_hex",
@@ -56,7 +57,7 @@ def parse_upload_headers(headers: Headers) -> UploadHeaders:
         )
     return UploadHeaders(
         content_type=content_type,
-        declared_digest=_declared_digest(headers),
+        declared_digest=declared_digest(headers),
         metadata=user_metadata(headers),
         idempotency_key=parse_idempotency_key(headers.get("idempotency-key")),
     )
@@ -73,7 +74,7 @@ def check_content_length(value: str | None, limit: int) -> None:
         raise ObjectTooLargeError(f"objects may be at most {limit} bytes", limit=limit)
 
 
-def _declared_digest(headers: Headers) -> Digest | None:
+def declared_digest(headers: Headers) -> Digest | None:
     from_rfc = None
     lines = headers.getlist("content-digest")
     if lines:

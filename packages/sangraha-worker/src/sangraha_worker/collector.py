@@ -11,6 +11,7 @@ from sangraha_core import (
     ObjectNotFoundError,
     ObjectStatus,
     UploadNotFoundError,
+    Uploads,
     UploadStatus,
     blob_key,
     utcnow,
@@ -41,7 +42,15 @@ class Collector:
 
     def run_once(self) -> int:
         """One full pass; return how many blobs were deleted."""
+        self.expire_uploads()
         return self.collect_blobs() + self.sweep_staging()
+
+    def expire_uploads(self) -> int:
+        """Abort upload sessions past their expiry, so their parts stop taking space."""
+        expired = Uploads(self.backends).expire(limit=_BATCH)
+        if expired:
+            logger.info("expired %d upload session(s)", expired)
+        return expired
 
     def collect_blobs(self) -> int:
         """Delete content blobs with no reference, through the metadata store's locking

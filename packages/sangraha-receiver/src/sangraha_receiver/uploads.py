@@ -1,0 +1,177 @@
+"""Upload session routes: open, send parts in any order, resume, complete, abort.
+
+Routes parse and answer; ``sangraha_core.Uploads`` does the work, in a worker thread.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Annotated, Any
+
+import anyio.to_thread
+from fastapi import APIRouter, Path, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.requests import ClientDisconnect
+from starlette.responses import JSONResponse, Response
+
+from sangraha_core import (
+    MAX_PARTS,
+    Digest,
+    Ingest,
+    ObjectRecord,
+    ObjectStatus,
+    PartRecord,
+    Uploads,
+    UploadSession,
+)
+from sangraha_core.web import backends_of, problem_response
+
+from .body import BodyReader
+from .headers import check_content_length, declared_digest
+from .objects import MAX_WAIT
+
+__all__ = ["OpenUpload", "build_router"]
+
+_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
+
+
+class OpenUpload(BaseModel):
+    """What a client says when it opens an upload session."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    key: str = Field(description="The object's key; it may contain '/'.")
+    content_type: str = Field(description="Names the kind, as for a single PUT.")
+    size: int | None = Field(default=None, ge=0, description="Total bytes, checked at complete.")
+    digest: Digest | None = Field(
+        default=None, description="`sha256:<hex>` of the whole object, checked at complete."
+    )
+    metadata: dict[str, str] = Field(default_factory=dict, description="User metadata.")
+
+
+def _session_json(session: UploadSession, status: int = 200) -> JSONResponse:
+    return JSONResponse(
+        session.model_dump(mode="json"),
+        status_code=status,
+        headers={"Location": f"/v1/uploads/{session.id}"},
+    )
+
+
+def build_router() -> APIRouter:
+    """The upload session routes, for the receiver's app or the embedded one."""
+    router = APIRouter(tags=["uploads"])
+
+    @router.post(
+        "/v1/buckets/{bucket}/uploads",
+        status_code=201,
+        response_model=UploadSession,
+        responses={400: {"description": "Invalid name, type or metadata.", **_PROBLEM}},
+        summary="Open a chunked upload session",
+    )
+    async def open_upload(request: Request, bucket: str, body: OpenUpload) -> Response:
+        uploads = Uploads(backends_of(request))
+        session = await anyio.to_thread.run_sync(
+            partial(
+                uploads.open,
+                bucket,
+                body.key,
+                body.content_type,
+                size=body.size,
+                digest=body.digest,
+                metadata=body.metadata,
+            )
+        )
+        return _session_json(session, 201)
+
+    @router.put(
+        "/v1/uploads/{upload_id}/parts/{number}",
+        response_model=PartRecord,
+        responses={
+            400: {"description": "Bad part number or checksum.", **_PROBLEM},
+            404: {"description": "No such open session.", **_PROBLEM},
+            413: {"description": "Part larger than the session allows.", **_PROBLEM},
+        },
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/octet-stream": {"schema": {"type": "string"}}},
+            }
+        },
+        summary="Send one part; sending a number again replaces it",
+    )
+    async def put_part(
+        request: Request,
+        upload_id: str,
+        number: Annotated[int, Path(ge=1, le=MAX_PARTS)],
+    ) -> Response:
+        uploads = Uploads(backends_of(request))
+        check_content_length(request.headers.get("content-length"), uploads.max_part_size)
+        digest = declared_digest(request.headers)
+        reader = BodyReader(request.stream())
+        try:
+            part = await anyio.to_thread.run_sync(
+                partial(
+                    uploads.put_part, upload_id, number, reader.blocks(), declared_digest=digest
+                )
+            )
+        except ClientDisconnect:
+            return problem_response(
+                400,
+                "invalid-request",
+                "Invalid request",
+                "the client went away before the part was complete",
+                instance=request.url.path,
+            )
+        return JSONResponse(part.model_dump(mode="json"))
+
+    @router.get(
+        "/v1/uploads/{upload_id}",
+        response_model=UploadSession,
+        responses={404: {"description": "No such session.", **_PROBLEM}},
+        summary="The session and the parts received so far (to resume)",
+    )
+    async def get_upload(request: Request, upload_id: str) -> Response:
+        uploads = Uploads(backends_of(request))
+        session = await anyio.to_thread.run_sync(uploads.get, upload_id)
+        return _session_json(session)
+
+    @router.post(
+        "/v1/uploads/{upload_id}/complete",
+        status_code=202,
+        response_model=ObjectRecord,
+        responses={
+            400: {"description": "Checksum mismatch or undersized part.", **_PROBLEM},
+            409: {"description": "Parts missing or session not open.", **_PROBLEM},
+        },
+        summary="Assemble the parts and queue the object for processing",
+    )
+    async def complete_upload(
+        request: Request,
+        upload_id: str,
+        wait: Annotated[float, Query(ge=0, le=MAX_WAIT)] = 0.0,
+    ) -> Response:
+        backends = backends_of(request)
+        record: ObjectRecord = await anyio.to_thread.run_sync(Uploads(backends).complete, upload_id)
+        status = 202
+        if wait > 0:
+            record = await anyio.to_thread.run_sync(partial(Ingest(backends).wait, record, wait))
+            if record.status is not ObjectStatus.PENDING:
+                status = 200
+        return JSONResponse(
+            record.model_dump(mode="json"),
+            status_code=status,
+            headers={"Location": f"/v1/objects/{record.id}"},
+        )
+
+    @router.delete(
+        "/v1/uploads/{upload_id}",
+        status_code=204,
+        response_class=Response,
+        responses={404: {"description": "No such session.", **_PROBLEM}},
+        summary="Abort the session and drop its parts",
+    )
+    async def abort_upload(request: Request, upload_id: str) -> Response:
+        await anyio.to_thread.run_sync(Uploads(backends_of(request)).abort, upload_id)
+        return Response(status_code=204)
+
+    return router
