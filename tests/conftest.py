@@ -7,9 +7,6 @@ runs never collide.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,10 +21,9 @@ from tests._services import (
     PG_USER,
     REDIS_URL,
     RUN_ID,
-    free_port,
     require_service,
-    wait_for_port,
 )
+from tests._topology import MotoServer
 
 
 @pytest.fixture(scope="session")
@@ -80,29 +76,11 @@ def redis_url() -> str:
 @pytest.fixture(scope="session")
 def s3_endpoint() -> Iterator[str]:
     """moto in server mode: a real S3 HTTP endpoint on 127.0.0.1, in a process of its own."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server = MotoServer()
     try:
-        wait_for_port("127.0.0.1", port)
-        yield f"http://127.0.0.1:{port}"
+        yield server.url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        server.stop()
 
 
 @pytest.fixture

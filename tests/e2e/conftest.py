@@ -1,194 +1,12 @@
-"""The two topologies every end-to-end test runs against, as real processes.
-
-- ``embedded``: ``sangraha serve`` (files + SQLite + in-process queue) on one port.
-- ``distributed``: ``sangraha-receiver``, ``sangraha-getter`` and ``sangraha-worker`` as
-  separate processes over moto S3, PostgreSQL and RabbitMQ. The broker is reached through a
-  TCP proxy the tests can cut, to simulate an outage without stopping the shared broker.
-"""
+"""The two topologies every end-to-end test runs against, as real processes."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
-import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Iterator
 
-import httpx
 import pytest
 
-from tests._services import AMQP_URL, RUN_ID, free_port
-from tests.e2e._proxy import TcpProxy
-
-BIN = Path(sys.executable).parent
-
-
-@dataclass
-class Service:
-    name: str
-    argv: list[str]
-    env: dict[str, str]
-    log: Path
-    health_url: str | None = None
-    proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        log = self.log.open("ab")
-        self.proc = subprocess.Popen(self.argv, env=self.env, stdout=log, stderr=log)
-        log.close()
-        if self.health_url:
-            self.wait_healthy()
-
-    def wait_healthy(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.proc is not None
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited: {self.log.read_text()[-3000:]}")
-            try:
-                if httpx.get(self.health_url or "", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise TimeoutError(f"{self.name} not healthy: {self.log.read_text()[-3000:]}")
-
-    def kill(self) -> None:
-        """``kill -9``: no chance to finish anything."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-    def pause(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGSTOP)
-
-    def resume(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGCONT)
-
-
-@dataclass
-class Topology:
-    name: str
-    write_url: str
-    read_url: str
-    worker: Service
-    """The process whose death loses in-flight processing (embedded: the server itself)."""
-    count_blobs: Callable[[], int]
-    services: list[Service] = field(default_factory=list)
-    broker: TcpProxy | None = None
-
-    def stop(self) -> None:
-        for service in reversed(self.services):
-            service.stop()
-        if self.broker:
-            self.broker.stop()
-
-
-def _env(**values: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SANGRAHA_")}
-    env.update(values)
-    return env
-
-
-def _embedded(tmp: Path) -> Topology:
-    port = free_port()
-    data = tmp / "data"
-    env = _env(SANGRAHA_PENDING_TIMEOUT="3")
-    server = Service(
-        "sangraha serve",
-        [str(BIN / "sangraha"), "serve", "--port", str(port), "--data-dir", str(data)],
-        env,
-        tmp / "serve.log",
-        f"http://127.0.0.1:{port}/healthz",
-    )
-    server.start()
-    url = f"http://127.0.0.1:{port}"
-
-    def count_blobs() -> int:
-        root = data / "blobs" / "blobs" / "sha256"
-        return sum(1 for p in root.rglob("*") if p.is_file()) if root.exists() else 0
-
-    return Topology("embedded", url, url, server, count_blobs, [server])
-
-
-def _distributed(tmp: Path, postgres_admin_url: str, s3_endpoint: str) -> Topology:
-    import boto3
-    import psycopg
-
-    db = f"sangraha_e2e_{RUN_ID}_{uuid.uuid4().hex[:6]}"
-    with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{db}"')
-    bucket = f"e2e-{RUN_ID}-{uuid.uuid4().hex[:6]}"
-    broker = TcpProxy("127.0.0.1", int(AMQP_URL.rsplit(":", 1)[1].split("/")[0]))
-    broker.start()
-    pg_base = postgres_admin_url.rsplit("/", 1)[0]
-    env = _env(
-        SANGRAHA_BLOB_URL=f"s3://{bucket}?endpoint={s3_endpoint}&region=us-east-1",
-        SANGRAHA_METADATA_URL=f"{pg_base}/{db}",
-        SANGRAHA_QUEUE_URL=f"amqp://guest:guest@127.0.0.1:{broker.port}/%2F",
-        SANGRAHA_QUEUE_PREFIX=f"e2e{RUN_ID}{uuid.uuid4().hex[:6]}.",
-        SANGRAHA_PENDING_TIMEOUT="3",
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_DEFAULT_REGION="us-east-1",
-    )
-    wport, rport = free_port(), free_port()
-    receiver = Service(
-        "receiver",
-        [str(BIN / "sangraha-receiver"), "--port", str(wport)],
-        env,
-        tmp / "receiver.log",
-        f"http://127.0.0.1:{wport}/healthz",
-    )
-    getter = Service(
-        "getter",
-        [str(BIN / "sangraha-getter"), "--port", str(rport)],
-        env,
-        tmp / "getter.log",
-        f"http://127.0.0.1:{rport}/healthz",
-    )
-    worker = Service(
-        "worker", [str(BIN / "sangraha-worker"), "--concurrency", "2"], env, tmp / "worker.log"
-    )
-    # The receiver creates the bucket, queues and schema; the others find them ready.
-    receiver.start()
-    getter.start()
-    worker.start()
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=s3_endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-
-    def count_blobs() -> int:
-        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="blobs/")
-        return sum(len(page.get("Contents", [])) for page in pages)
-
-    return Topology(
-        "distributed",
-        f"http://127.0.0.1:{wport}",
-        f"http://127.0.0.1:{rport}",
-        worker,
-        count_blobs,
-        [receiver, getter, worker],
-        broker,
-    )
+from tests._topology import Topology, distributed, embedded
 
 
 @pytest.fixture(scope="module", params=["embedded", "distributed"])
@@ -197,12 +15,12 @@ def topology(
 ) -> Iterator[Topology]:
     tmp = tmp_path_factory.mktemp(request.param)
     if request.param == "embedded":
-        topo = _embedded(tmp)
+        topo = embedded(tmp)
     else:
         admin = request.getfixturevalue("postgres_admin_url")
         request.getfixturevalue("amqp_url")
         endpoint = request.getfixturevalue("s3_endpoint")
-        topo = _distributed(tmp, admin, endpoint)
+        topo = distributed(tmp, admin, endpoint)
     try:
         yield topo
     finally:

@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests._topology import Topology
 from tests.e2e import _content
-from tests.e2e.conftest import Topology
 
 pytestmark = pytest.mark.timeout(600)
 

@@ -8,7 +8,7 @@ import uuid
 import httpx
 import pytest
 
-from tests.e2e.conftest import Topology
+from tests._topology import Topology
 
 pytestmark = pytest.mark.timeout(600)
 
