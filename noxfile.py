@@ -6,6 +6,8 @@ Virtualenvs are reused between runs (installs are incremental), so a rerun start
 from __future__ import annotations
 
 import os
+import tomllib
+from pathlib import Path
 
 import nox
 
@@ -17,13 +19,26 @@ PACKAGES = ["core", "receiver", "getter", "worker", "client"]
 CORE_EXTRAS = "kinds,sql,postgres,s3,amqp,redis,web"
 
 
+def _optional(group: str) -> list[str]:
+    project = tomllib.loads(Path("pyproject.toml").read_text())["project"]
+    requirements: list[str] = project["optional-dependencies"][group]
+    return requirements
+
+
 def _install_workspace(session: nox.Session, *extras: str) -> None:
-    """Every package editable, so a change in the tree needs no reinstall."""
+    """Every package editable, so a change in the tree needs no reinstall.
+
+    The root distribution names its siblings by path; pip would see those references and
+    the editable installs as two different sources of one package, so the root goes in
+    without dependencies and its extras are installed by name.
+    """
     args = ["-e", f"packages/sangraha-core[{CORE_EXTRAS}]"]
     for name in PACKAGES[1:]:
         args += ["-e", f"packages/sangraha-{name}"]
-    root = f".[{','.join(extras)}]" if extras else "."
-    session.install(*args, "-e", root)
+    for extra in extras:
+        args += _optional(extra)
+    session.install(*args)
+    session.install("--no-deps", "-e", ".")
 
 
 @nox.session(python=PYTHON)
