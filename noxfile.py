@@ -1,4 +1,6 @@
-"""Every gate in one place: ``nox -s tests``, ``nox -s lint``, ``nox -s typecheck``, ``nox -s bench``.
+"""Every gate in one place.
+
+``nox -s tests``, ``nox -s lint``, ``nox -s typecheck``, ``nox -s bench``.
 
 Virtualenvs are reused between runs (installs are incremental), so a rerun starts in seconds.
 """
@@ -64,6 +66,18 @@ def typecheck(session: nox.Session) -> None:
         "src",
         *session.posargs,
     )
+
+
+#: Each runs as ``python -m <module>``; a benchmark joins ``nox -s bench`` with one line here.
+BENCHMARKS = ["benchmarks.large_objects", "benchmarks.small_objects"]
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Every benchmark against both topologies; ``nox -s bench -- --quick`` for small sizes."""
+    _install_workspace(session, "test")
+    for module in BENCHMARKS:
+        session.run("python", "-m", module, *session.posargs)
 
 
 @nox.session(python=PYTHON)

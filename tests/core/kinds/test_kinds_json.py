@@ -13,6 +13,7 @@ import pytest
 
 from sangraha_core import InvalidContentError, UnsupportedContentTypeError
 from sangraha_core.kinds import MAX_JSON_DEPTH, MAX_JSON_TOKEN, inspect
+from sangraha_core.kinds import _json
 from sangraha_core.kinds._json import _Surrogates
 
 CORPUS = Path(__file__).resolve().parents[3].parent / "shared" / "corpus" / "json-test-suite"
@@ -79,8 +80,19 @@ def test_the_corpus_is_complete(corpus_dir: Path) -> None:
     assert {n for n in names if n.startswith("i_")} == set(I_DECISIONS)
 
 
+@pytest.fixture(params=["direct", "events"])
+def json_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a test through both validation paths: yajl called directly, and ijson's events
+    (the path taken when yajl cannot be loaded, and for extreme numbers)."""
+    if request.param == "direct":
+        assert _json._YAJL is not None, "the direct yajl path did not load here"
+    else:
+        monkeypatch.setattr(_json, "_YAJL", None)
+    return str(request.param)
+
+
 @pytest.mark.parametrize("name", NAMES)
-def test_corpus_file(corpus_dir: Path, name: str) -> None:
+def test_corpus_file(corpus_dir: Path, name: str, json_path: str) -> None:
     data = (corpus_dir / name).read_bytes()
     if name.startswith("y_"):
         expected = True
