@@ -29,12 +29,62 @@ def sync_usage(path: pathlib.Path) -> list[str]:
         return [r.key for r in page] + [str(size), str(len(data)), str(len(chunks))]
 
 
+def transfers(path: pathlib.Path) -> dict[str, str]:
+    with Client(base_url="http://getter:8001", write_url="http://receiver:8002") as client:
+        big: ObjectRecord = client.upload_file(
+            "docs",
+            "big.json",
+            path,
+            content_type="application/json",
+            metadata={"title": "Grüße 文件"},
+            threshold=5 * 1024 * 1024,
+            part_size=5 * 1024 * 1024,
+            concurrency=4,
+            wait=60.0,
+        )
+        saved: pathlib.Path = client.download_file(
+            "docs", "big.json", path.with_suffix(".copy"), resume=True, progress=None
+        )
+        head: sangraha_client.ObjectHead = client.head_object("docs", "big.json")
+        title: str = head.metadata["title"]
+        again: ObjectRecord = client.get_record_by_id(big.id)
+        blob: bytes = client.get_blob(str(again.digest))
+        session: sangraha_client.UploadSession = client.create_upload(
+            "docs", "parts.json", content_type="application/json", size=2, metadata={"k": "v"}
+        )
+        part: sangraha_client.PartRecord = client.upload_part(session.id, 1, b"[]")
+        held = [p.number for p in client.get_upload(session.id).parts]
+        done: ObjectRecord = client.complete_upload(session.id)
+        client.abort_upload(
+            client.create_upload("docs", "x.json", content_type="application/json").id
+        )
+        tagged = client.list_objects("docs", metadata={"title": title}, status="ready")
+        try:
+            client.wait_until_ready("docs", "bad.json", timeout=5)
+        except sangraha_client.ProcessingFailedError as exc:
+            reason: str | None = exc.record.error
+            assert reason
+        except (sangraha_client.PendingError, sangraha_client.ChecksumMismatchError):
+            pass
+        return {
+            "saved": str(saved),
+            "blob": str(len(blob)),
+            "part": str(part.size),
+            "held": str(held),
+            "done": done.id,
+            "tagged": ",".join(r.key for r in tagged),
+        }
+
+
 async def async_usage() -> list[str]:
     async with AsyncClient() as client:
         record = await client.put_object("docs", "b.json", b"[]", wait=5.0)
         page = await client.list_objects("docs", status="ready")
         keys = [r.key async for r in page]
-        return [record.digest.hex, *keys]
+        head = await client.head_object("docs", "b.json")
+        async with client.stream_object("docs", "b.json") as stream:
+            body = b"".join([chunk async for chunk in stream])
+        return [record.digest.hex, *keys, *head.metadata.values(), body.decode()]
 
 
 if __name__ == "__main__":

@@ -298,7 +298,7 @@ def test_killed_upload_resumes_from_the_sidecar(topology: Topology, tmp_path: Pa
     data = _big_json(src, 2 * PART + 4321)
     marker = tmp_path / "acknowledged"
     log = tmp_path / "upload.log"
-    with log.open("wb") as out:
+    with log.open("wb") as sink:
         proc = subprocess.Popen(
             [
                 sys.executable,
@@ -311,7 +311,7 @@ def test_killed_upload_resumes_from_the_sidecar(topology: Topology, tmp_path: Pa
                 str(src),
                 str(marker),
             ],
-            stdout=out,
+            stdout=sink,
             stderr=subprocess.STDOUT,
         )
     try:

@@ -29,7 +29,16 @@ from urllib.parse import quote
 import httpx
 import pydantic
 
-from sangraha_core import Digest, ObjectRecord, Page, PartRecord, Problem, UploadSession
+from sangraha_core import (
+    Digest,
+    ObjectRecord,
+    Page,
+    PartRecord,
+    Problem,
+    UploadSession,
+    decode_header_value,
+    encode_header_value,
+)
 
 from ._constants import (
     DEFAULT_BASE_URL,
@@ -106,6 +115,8 @@ _SLUG_CLASSES: dict[str, type[APIStatusError]] = {
     if cls.slug_name is not None
 }
 
+_META_HEADER_PREFIX = "x-sangraha-meta-"
+
 _PROBLEM_ADAPTER = pydantic.TypeAdapter(Problem)
 _PAGE_ADAPTER = pydantic.TypeAdapter(Page[ObjectRecord])
 
@@ -121,6 +132,8 @@ class ObjectHead(pydantic.BaseModel):
     """The content digest, read from the ``ETag``."""
     etag: str | None
     last_modified: str | None = None
+    metadata: dict[str, str] = pydantic.Field(default_factory=dict)
+    """User metadata, names in lower case, values decoded from their header form."""
 
 
 @dataclass
@@ -380,7 +393,8 @@ class BaseClient:
         if digest is not None:
             headers["Content-Digest"] = f"sha-256=:{digest.to_base64()}:"
         for name, value in (metadata or {}).items():
-            headers[f"X-Sangraha-Meta-{name}"] = value
+            # httpx sends header values as ASCII: other text goes in the RFC 8187 form.
+            headers[f"{_META_HEADER_PREFIX}{name}"] = encode_header_value(value)
         params: dict[str, str] = {}
         timeout: Timeout | NotGiven = NOT_GIVEN
         if wait is not None:
@@ -536,7 +550,21 @@ class BaseClient:
             digest=etag_digest(etag),
             etag=etag,
             last_modified=response.headers.get("last-modified"),
+            metadata=_user_metadata(response.headers),
         )
+
+
+def _user_metadata(headers: httpx.Headers) -> dict[str, str]:
+    metadata: dict[str, str] = {}
+    for name, value in headers.items():
+        if name.startswith(_META_HEADER_PREFIX):
+            try:
+                decoded = decode_header_value(value)
+            except ValueError:
+                # A value the service did not encode is shown as it came, not dropped.
+                decoded = value
+            metadata[name[len(_META_HEADER_PREFIX) :]] = decoded
+    return metadata
 
 
 def _count_sync(stream: Iterator[bytes], on_sent: Callable[[int], None]) -> Iterator[bytes]:

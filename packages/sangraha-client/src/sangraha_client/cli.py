@@ -21,7 +21,13 @@ import httpx
 from sangraha_core import ObjectRecord, ObjectStatus
 
 from ._client import Client
-from ._constants import DEFAULT_BASE_URL, DEFAULT_WAIT_TIMEOUT, ENV_API_KEY, ENV_URL
+from ._constants import (
+    DEFAULT_BASE_URL,
+    DEFAULT_WAIT_TIMEOUT,
+    ENV_API_KEY,
+    ENV_URL,
+    ENV_WRITE_URL,
+)
 from ._exceptions import (
     APIConnectionError,
     APIStatusError,
@@ -66,7 +72,11 @@ def _build_parser() -> argparse.ArgumentParser:
         default=os.environ.get(ENV_URL) or DEFAULT_BASE_URL,
         help=f"the service (default ${ENV_URL}, then {DEFAULT_BASE_URL})",
     )
-    parser.add_argument("--write-url", help="the write service, when it runs apart")
+    parser.add_argument(
+        "--write-url",
+        default=os.environ.get(ENV_WRITE_URL) or None,
+        help=f"the write service, when it runs apart (default ${ENV_WRITE_URL}, then --url)",
+    )
     parser.add_argument("--api-key", help=f"bearer key (default ${ENV_API_KEY})")
     parser.add_argument("--json", action="store_true", help="print JSON, for scripts")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)

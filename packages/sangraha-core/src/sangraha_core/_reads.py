@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
-from urllib.parse import quote
+from urllib.parse import quote, unquote_to_bytes
 
 from ._constants import MAX_KEY_LENGTH
 from ._digest import Digest
@@ -41,6 +41,7 @@ __all__ = [
     "ReadPlan",
     "Representation",
     "content_disposition",
+    "decode_header_value",
     "encode_header_value",
     "etag_for",
     "http_date",
@@ -71,6 +72,8 @@ _ATTR_SAFE = "!#$&+^`|"
 # A user metadata value goes out as it is only when HTTP cannot alter or reject it.
 _PLAIN_VALUE_RE = re.compile(r"[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?")
 _EXT_VALUE_PREFIX = "UTF-8''"
+# RFC 8187 value-chars: attr-char or a percent-encoded octet.
+_EXT_VALUE_RE = re.compile(r"(?:[A-Za-z0-9!#$&+\-.^_`|~]|%[0-9A-Fa-f]{2})*")
 
 
 class ObjectFailedError(ObjectNotFoundError):
@@ -308,6 +311,29 @@ def encode_header_value(value: str) -> str:
     if _PLAIN_VALUE_RE.fullmatch(value) and not value.startswith(_EXT_VALUE_PREFIX):
         return value
     return _EXT_VALUE_PREFIX + quote(value, safe=_ATTR_SAFE, errors="surrogatepass")
+
+
+def decode_header_value(value: str) -> str:
+    """The user metadata value a header carries: the inverse of :func:`encode_header_value`.
+
+    A value in the ``UTF-8''<percent-encoded>`` form is decoded; any other value is taken
+    as it is, so plain text sent by hand keeps working. Raise
+    :class:`InvalidMetadataError` when the encoded form is malformed or not UTF-8, rather
+    than store text the sender did not mean.
+    """
+    if not value.startswith(_EXT_VALUE_PREFIX):
+        return value
+    encoded = value[len(_EXT_VALUE_PREFIX) :]
+    if not _EXT_VALUE_RE.fullmatch(encoded):
+        raise InvalidMetadataError(
+            f"malformed UTF-8'' metadata value {value!r}: only attr-chars and %XX may follow"
+        )
+    try:
+        return unquote_to_bytes(encoded).decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidMetadataError(
+            f"UTF-8'' metadata value {value!r} does not decode as UTF-8"
+        ) from None
 
 
 # -- the answer --------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from sangraha_core import (
     InvalidRequestError,
     ObjectTooLargeError,
     UnsupportedContentTypeError,
+    decode_header_value,
 )
 
 __all__ = [
@@ -136,7 +137,10 @@ def parse_idempotency_key(value: str | None) -> str | None:
 
 
 def user_metadata(headers: Headers) -> dict[str, str]:
-    """``X-Sangraha-Meta-<name>: <value>`` headers as ``{name: value}`` (values in UTF-8).
+    """``X-Sangraha-Meta-<name>: <value>`` headers as ``{name: value}``.
+
+    A value is raw UTF-8 or, for text HTTP cannot carry as it is, the RFC 8187 form
+    ``UTF-8''<percent-encoded UTF-8>`` that reads answer with (malformed: a 400).
 
     Names and sizes are checked by the core; a name sent twice is refused here, because
     silently keeping one value would lose the other.
@@ -150,7 +154,8 @@ def user_metadata(headers: Headers) -> dict[str, str]:
         if short in metadata:
             raise InvalidMetadataError(f"metadata {short!r} is sent more than once")
         try:
-            metadata[short] = raw_value.decode("utf-8").strip()
+            text = raw_value.decode("utf-8").strip()
         except UnicodeDecodeError:
             raise InvalidMetadataError(f"metadata value of {short!r} is not UTF-8") from None
+        metadata[short] = decode_header_value(text)
     return metadata
