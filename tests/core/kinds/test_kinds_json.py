@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 
 from sangraha_core import InvalidContentError, UnsupportedContentTypeError
-from sangraha_core.kinds import MAX_JSON_DEPTH, MAX_JSON_TOKEN, inspect
-from sangraha_core.kinds import _json
+from sangraha_core.kinds import MAX_JSON_DEPTH, MAX_JSON_TOKEN, _json, inspect
 from sangraha_core.kinds._json import _Surrogates
 
 CORPUS = Path(__file__).resolve().parents[3].parent / "shared" / "corpus" / "json-test-suite"
