@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from sangraha_core import Backends, Settings
 from sangraha_core.web import configure_logging, install_web
 from sangraha_getter.app import build_router as getter_router
+from sangraha_getter.cache import ReadCache
 from sangraha_receiver.objects import build_router as receiver_router
 from sangraha_receiver.uploads import build_router as uploads_router
 from sangraha_worker import Worker
@@ -34,6 +35,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         backends = Backends.from_settings(settings)
         app.state.backends = backends
+        # Every write of this process goes through these backends, so reads by key may
+        # be cached here: the metadata store tells the cache of each change.
+        cache = ReadCache(backends, coherent_keys=True)
+        app.state.read_cache = cache
         worker = Worker(backends, recover_on_start=True)
         worker.start()
         logger.info("sangraha serving from %s", settings.data_dir.resolve())
@@ -41,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             worker.stop(timeout=30)
+            await cache.close()
             backends.close()
 
     app = FastAPI(
@@ -62,4 +68,15 @@ def serve(host: str = "127.0.0.1", port: int = 8000, data_dir: Path | None = Non
 
     configure_logging()
     settings = Settings(data_dir=data_dir) if data_dir is not None else Settings()
-    uvicorn.run(create_app(settings), host=host, port=port, log_config=None)
+    # uvloop and httptools when installed ("auto"). No access log: a formatted line per
+    # request is a large share of a small request's cost, and ObservabilityMiddleware
+    # already counts and times every request.
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        loop="auto",
+        http="auto",
+        log_config=None,
+        access_log=False,
+    )

@@ -30,7 +30,10 @@ from sangraha_core import (
     resolve_by_id,
     resolve_by_key,
 )
+from sangraha_core.storage import BlobStore
 from sangraha_core.web import backends_of, problem_response
+
+from .cache import MAX_CACHED_BLOB, read_cache
 
 __all__ = ["BlobStreamResponse", "failed_problem", "router", "serve"]
 
@@ -86,15 +89,36 @@ def failed_problem(error: ObjectFailedError, request: Request) -> Response:
 
 
 async def serve(request: Request, rep: Representation, *, cache_control: str) -> Response:
-    """Answer a GET or HEAD of ``rep``; the core decides status, bytes and headers."""
+    """Answer a GET or HEAD of ``rep``; the core decides status, bytes and headers.
+
+    Small content is answered whole from the read cache, filled on a miss; larger
+    content is streamed.
+    """
     plan = plan_read(rep, request.headers, method=request.method, cache_control=cache_control)
     if request.method == "HEAD" or not plan.has_body:
         return Response(status_code=plan.status, headers=plan.headers)
     blobs = backends_of(request).blobs
+    if rep.size <= MAX_CACHED_BLOB:
+        cache = read_cache(request)
+        data = await cache.blob(rep.digest)
+        if data is None:
+            data = await run_in_threadpool(_read_whole, blobs, rep.digest)
+            await cache.keep_blob(rep.digest, data)
+        return Response(data[plan.start : plan.end], status_code=plan.status, headers=plan.headers)
     chunks = await run_in_threadpool(
         blobs.get, blob_key(rep.digest), start=plan.start, end=plan.end
     )
     return BlobStreamResponse(chunks, status_code=plan.status, headers=plan.headers)
+
+
+def _read_whole(blobs: BlobStore, digest: Digest) -> bytes:
+    chunks = blobs.get(blob_key(digest))
+    try:
+        return b"".join(chunks)
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
 
 
 async def _serve_record(request: Request, record: ObjectRecord, cache_control: str) -> Response:
@@ -105,11 +129,17 @@ async def _serve_record(request: Request, record: ObjectRecord, cache_control: s
 
 
 async def _by_key(request: Request, bucket: str, key: str, version: str | None) -> Response:
-    metadata = backends_of(request).metadata
-    try:
-        record = await run_in_threadpool(resolve_by_key, metadata, bucket, key, version)
-    except ObjectFailedError as error:
-        return failed_problem(error, request)
+    reads = read_cache(request)
+    record = reads.record(bucket, key) if version is None else None
+    if record is None:
+        epoch = reads.epoch
+        metadata = backends_of(request).metadata
+        try:
+            record = await run_in_threadpool(resolve_by_key, metadata, bucket, key, version)
+        except ObjectFailedError as error:
+            return failed_problem(error, request)
+        if version is None:
+            reads.keep_record(record, epoch)
     # The latest version of a key can change; one named version never does.
     cache = CACHE_REVALIDATE if version is None else CACHE_IMMUTABLE
     return await _serve_record(request, record, cache)

@@ -170,6 +170,23 @@ def _record(row: Row[Any], metadata: dict[str, str]) -> ObjectRecord:
     )
 
 
+def _object_row(record: ObjectRecord) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "bucket": record.bucket,
+        "key": record.key,
+        "status": record.status.value,
+        "kind": record.kind.value,
+        "content_type": record.content_type,
+        "size": record.size,
+        "digest": str(record.digest),
+        "created_at": record.created_at,
+        "updated_at": record.updated_at,
+        "extracted": json.dumps(record.extracted),
+        "error": record.error,
+    }
+
+
 class SqlMetadataStore:
     """The :class:`~sangraha_core.metadata.MetadataStore` on SQLite or PostgreSQL."""
 
@@ -181,6 +198,7 @@ class SqlMetadataStore:
         # transactions must take turns on it.
         memory = self._sqlite and engine.url.database in (None, "", ":memory:")
         self._serial: AbstractContextManager[Any] = threading.RLock() if memory else nullcontext()
+        self._key_listeners: list[Callable[[str, str], None]] = []
 
     @classmethod
     def from_url(cls, url: str, **engine_options: Any) -> SqlMetadataStore:
@@ -252,6 +270,16 @@ class SqlMetadataStore:
                     raise MetadataUnavailableError(f"metadata connection lost: {exc.orig}") from exc
                 raise
 
+    def on_key_change(self, callback: Callable[[str, str], None]) -> None:
+        """Call ``callback(bucket, key)`` after each commit of this store that may change
+        which version a key reads (a version made ready, a delete), so a cache in the same
+        process can drop what it holds. Changes made by other processes are not seen."""
+        self._key_listeners.append(callback)
+
+    def _key_changed(self, bucket: str, key: str) -> None:
+        for callback in self._key_listeners:
+            callback(bucket, key)
+
     def _insert(self, table: Any) -> pg.Insert | sqlite.Insert:
         return pg.insert(table) if self._dialect == "postgresql" else sqlite.insert(table)
 
@@ -284,44 +312,37 @@ class SqlMetadataStore:
         return found[0] if found else None
 
     def create_object(self, record: ObjectRecord) -> None:
+        self.create_objects([record])
+
+    def create_objects(self, records: Sequence[ObjectRecord]) -> None:
+        """Insert several records in one transaction: all of them, or none.
+
+        One commit for many records, for bulk loads (the benchmarks seed listings with it).
+        """
+        rows = [_object_row(record) for record in records]
+        meta_rows = [
+            {
+                "object_id": record.id,
+                "name": name,
+                "value": value,
+                "bucket": record.bucket,
+                "key": record.key,
+            }
+            for record in records
+            for name, value in record.metadata.items()
+        ]
+
         def create(conn: Connection) -> None:
-            conn.execute(
-                objects.insert().values(
-                    id=record.id,
-                    bucket=record.bucket,
-                    key=record.key,
-                    status=record.status.value,
-                    kind=record.kind.value,
-                    content_type=record.content_type,
-                    size=record.size,
-                    digest=str(record.digest),
-                    created_at=record.created_at,
-                    updated_at=record.updated_at,
-                    extracted=json.dumps(record.extracted),
-                    error=record.error,
-                )
-            )
-            if record.metadata:
-                conn.execute(
-                    object_metadata.insert(),
-                    [
-                        {
-                            "object_id": record.id,
-                            "name": name,
-                            "value": value,
-                            "bucket": record.bucket,
-                            "key": record.key,
-                        }
-                        for name, value in record.metadata.items()
-                    ],
-                )
+            if rows:
+                conn.execute(objects.insert(), rows)
+            if meta_rows:
+                conn.execute(object_metadata.insert(), meta_rows)
 
         try:
             self._run(create)
         except IntegrityError as exc:
-            raise InvalidRequestError(
-                f"an object record with id {record.id!r} already exists"
-            ) from exc
+            ids = ", ".join(repr(record.id) for record in records[:3])
+            raise InvalidRequestError(f"an object record with id {ids} already exists") from exc
 
     def get_object(self, object_id: str) -> ObjectRecord:
         record = self._run(lambda conn: self._load_one(conn, object_id), write=False)
@@ -465,7 +486,10 @@ class SqlMetadataStore:
             )
             return FinalizeResult(self._load_one(conn, object_id), created)
 
-        return self._run(finalize)
+        result = self._run(finalize)
+        if result.record is not None:
+            self._key_changed(result.record.bucket, result.record.key)
+        return result
 
     def _take_reference(self, conn: Connection, digest: Digest, size: int) -> bool:
         """Add one reference to ``digest``; True when its row had to be created."""
@@ -522,7 +546,10 @@ class SqlMetadataStore:
             conn.execute(delete(objects).where(objects.c.id.in_([row.id for row in rows])))
             return len(rows)
 
-        return self._run(remove)
+        deleted = self._run(remove)
+        if deleted:
+            self._key_changed(bucket, key)
+        return deleted
 
     def pending_before(self, cutoff: datetime, *, limit: int = 100) -> list[ObjectRecord]:
         stmt = (
