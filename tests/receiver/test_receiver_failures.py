@@ -12,6 +12,7 @@ from typing import Any
 import anyio
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 
 from sangraha_core import Backends, ObjectStatus
 from sangraha_core.metadata.sql import SqlMetadataStore
@@ -66,12 +67,20 @@ async def _put(backends: Backends, path: str, **kwargs: Any) -> httpx.Response:
         return await c.put(path, **kwargs)
 
 
+def _unavailable(backend: str) -> float:
+    return (
+        REGISTRY.get_sample_value("sangraha_backend_unavailable_total", {"backend": backend}) or 0.0
+    )
+
+
 async def test_broker_down_is_503_and_leaves_nothing(dead_broker: Backends) -> None:
+    before = _unavailable("queue")
     response = await _put(
         dead_broker, "/v1/buckets/bucket-ok/objects/x.json", content=JSON_BODY, headers=JSON
     )
 
     assert_problem(response, 503, "unavailable")
+    assert _unavailable("queue") == before + 1
     assert response.headers["retry-after"] == "2"
     assert records(dead_broker, "bucket-ok") == []
     assert staging_keys(dead_broker) == []

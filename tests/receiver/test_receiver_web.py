@@ -25,6 +25,8 @@ async def test_probes_and_metrics_answer(embedded_client: httpx.AsyncClient) -> 
     assert metrics.status_code == 200
     assert 'service="receiver"' in metrics.text
     assert "sangraha_http_requests_total" in metrics.text
+    # The upload's job waits on the (in-process) queue: the backlog is reported as it is.
+    assert "sangraha_queue_depth 1.0" in metrics.text
 
 
 async def test_openapi_describes_the_write_routes(embedded_client: httpx.AsyncClient) -> None:

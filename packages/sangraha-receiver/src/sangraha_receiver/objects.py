@@ -19,7 +19,7 @@ from sangraha_core.web import backends_of, problem_response
 from .body import BodyReader
 from .headers import check_content_length, parse_upload_headers
 
-__all__ = ["MAX_WAIT", "build_router"]
+__all__ = ["MAX_WAIT", "answer_accepted", "build_router"]
 
 #: The longest ``?wait=`` a client may ask for, in seconds.
 MAX_WAIT = 60.0
@@ -149,6 +149,11 @@ async def _upload(request: Request, bucket: str, key: str | None, wait: float) -
             "the client went away before the body was complete",
             instance=request.url.path,
         )
+    return await answer_accepted(ingest, record, wait)
+
+
+async def answer_accepted(ingest: Ingest, record: ObjectRecord, wait: float) -> Response:
+    """202 with the queued record; with ``wait``, 200 once processing finished in time."""
     status = 202
     if wait > 0:
         record = await anyio.to_thread.run_sync(partial(ingest.wait, record, wait))

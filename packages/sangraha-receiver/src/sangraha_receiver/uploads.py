@@ -19,7 +19,6 @@ from sangraha_core import (
     Digest,
     Ingest,
     ObjectRecord,
-    ObjectStatus,
     PartRecord,
     Uploads,
     UploadSession,
@@ -28,7 +27,7 @@ from sangraha_core.web import backends_of, problem_response
 
 from .body import BodyReader
 from .headers import check_content_length, declared_digest
-from .objects import MAX_WAIT
+from .objects import MAX_WAIT, answer_accepted
 
 __all__ = ["OpenUpload", "build_router"]
 
@@ -151,17 +150,8 @@ def build_router() -> APIRouter:
         wait: Annotated[float, Query(ge=0, le=MAX_WAIT)] = 0.0,
     ) -> Response:
         backends = backends_of(request)
-        record: ObjectRecord = await anyio.to_thread.run_sync(Uploads(backends).complete, upload_id)
-        status = 202
-        if wait > 0:
-            record = await anyio.to_thread.run_sync(partial(Ingest(backends).wait, record, wait))
-            if record.status is not ObjectStatus.PENDING:
-                status = 200
-        return JSONResponse(
-            record.model_dump(mode="json"),
-            status_code=status,
-            headers={"Location": f"/v1/objects/{record.id}"},
-        )
+        record = await anyio.to_thread.run_sync(Uploads(backends).complete, upload_id)
+        return await answer_accepted(Ingest(backends), record, wait)
 
     @router.delete(
         "/v1/uploads/{upload_id}",

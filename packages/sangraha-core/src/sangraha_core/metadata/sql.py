@@ -13,8 +13,6 @@ returns), but the last commits before a power loss or kernel crash may be lost. 
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import threading
 from collections import Counter
@@ -25,7 +23,6 @@ from typing import Any, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
-    Row,
     and_,
     create_engine,
     delete,
@@ -33,6 +30,7 @@ from sqlalchemy import (
     exists,
     literal,
     select,
+    text,
     tuple_,
     update,
 )
@@ -62,7 +60,6 @@ from .._exceptions import (
 )
 from .._models import (
     ListQuery,
-    ObjectKind,
     ObjectRecord,
     ObjectStatus,
     Page,
@@ -72,6 +69,16 @@ from .._models import (
     utcnow,
 )
 from ._protocol import FinalizeResult
+from ._rows import (
+    RecordPage,
+    decode_cursor,
+    encode_cursor,
+    object_row,
+    part_values,
+    record_from_row,
+    session_from_row,
+    successor,
+)
 from ._schema import (
     blobs,
     idempotency_keys,
@@ -96,6 +103,10 @@ _RETRY_SQLSTATES = frozenset({"40001", "40P01"})
 _WRITE_ATTEMPTS = 5
 
 
+#: Bulk inserts of at least this many records refresh the planner's statistics at once.
+_ANALYZE_AFTER = 1000
+
+
 def _sqlite_on_connect(synchronous: str) -> Callable[[Any, Any], None]:
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         # The driver's own implicit BEGIN is turned off so ours (below) is the only one.
@@ -113,78 +124,6 @@ def _sqlite_on_connect(synchronous: str) -> Callable[[Any, Any], None]:
 def _sqlite_on_begin(conn: Connection) -> None:
     mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
     conn.exec_driver_sql(f"BEGIN {mode}")
-
-
-def _encode_cursor(key: str, object_id: str) -> str:
-    raw = json.dumps([key, object_id], separators=(",", ":"), ensure_ascii=False)
-    return base64.urlsafe_b64encode(raw.encode("utf-8")).decode("ascii").rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[str, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        value = json.loads(raw.decode("utf-8"))
-        if isinstance(value, list) and len(value) == 2 and all(isinstance(v, str) for v in value):
-            key, object_id = value
-            key.encode("utf-8")  # lone surrogates cannot reach the database
-            return key, object_id
-    except (ValueError, binascii.Error, UnicodeError):
-        pass
-    raise InvalidRequestError(f"invalid cursor {cursor[:64]!r}: pass back a next_cursor value")
-
-
-def _successor(prefix: str) -> str | None:
-    """The smallest string greater than every string starting with ``prefix``."""
-    chars = list(prefix)
-    while chars:
-        last = ord(chars.pop())
-        if last < 0x10FFFF:
-            nxt = last + 1
-            if 0xD800 <= nxt <= 0xDFFF:  # surrogates cannot be encoded; jump past them
-                nxt = 0xE000
-            return "".join(chars) + chr(nxt)
-    return None
-
-
-#: Parametrised once: building ``Page[ObjectRecord]`` anew costs more than a page query.
-_RecordPage = Page[ObjectRecord]
-
-
-def _record(row: Row[Any], metadata: dict[str, str]) -> ObjectRecord:
-    m = row._mapping
-    extracted = m["extracted"]
-    return ObjectRecord(
-        id=m["id"],
-        bucket=m["bucket"],
-        key=m["key"],
-        status=ObjectStatus(m["status"]),
-        kind=ObjectKind(m["kind"]),
-        content_type=m["content_type"],
-        size=m["size"],
-        digest=Digest(m["digest"]),
-        created_at=m["created_at"],
-        updated_at=m["updated_at"],
-        metadata=metadata,
-        extracted={} if extracted == "{}" else json.loads(extracted),
-        error=m["error"],
-    )
-
-
-def _object_row(record: ObjectRecord) -> dict[str, Any]:
-    return {
-        "id": record.id,
-        "bucket": record.bucket,
-        "key": record.key,
-        "status": record.status.value,
-        "kind": record.kind.value,
-        "content_type": record.content_type,
-        "size": record.size,
-        "digest": str(record.digest),
-        "created_at": record.created_at,
-        "updated_at": record.updated_at,
-        "extracted": json.dumps(record.extracted),
-        "error": record.error,
-    }
 
 
 class SqlMetadataStore:
@@ -305,7 +244,7 @@ class SqlMetadataStore:
             ).where(object_metadata.c.object_id.in_(ids))
         ):
             meta[object_id][name] = value
-        return [_record(row, meta[row.id]) for row in rows]
+        return [record_from_row(row, meta[row.id]) for row in rows]
 
     def _load_one(self, conn: Connection, object_id: str) -> ObjectRecord | None:
         found = self._load(conn, select(objects).where(objects.c.id == object_id))
@@ -319,7 +258,7 @@ class SqlMetadataStore:
 
         One commit for many records, for bulk loads (the benchmarks seed listings with it).
         """
-        rows = [_object_row(record) for record in records]
+        rows = [object_row(record) for record in records]
         meta_rows = [
             {
                 "object_id": record.id,
@@ -343,6 +282,11 @@ class SqlMetadataStore:
         except IntegrityError as exc:
             ids = ", ".join(repr(record.id) for record in records[:3])
             raise InvalidRequestError(f"an object record with id {ids} already exists") from exc
+        if len(records) >= _ANALYZE_AFTER and not self._sqlite:
+            # Until autovacuum next analyzes (up to a minute), PostgreSQL would plan listings
+            # with the statistics of the smaller table and pick a nested loop that runs
+            # seconds a page; a bulk load refreshes them itself.
+            self._run(lambda conn: conn.execute(text("ANALYZE objects, object_metadata")))
 
     def get_object(self, object_id: str) -> ObjectRecord:
         record = self._run(lambda conn: self._load_one(conn, object_id), write=False)
@@ -414,7 +358,7 @@ class SqlMetadataStore:
         """Versions in (key, id) order. ``created_after`` is inclusive, ``created_before``
         exclusive. With ``latest_only``, a version is listed when no newer version of its
         key also matches the filters."""
-        after = _decode_cursor(query.cursor) if query.cursor else None
+        after = decode_cursor(query.cursor) if query.cursor else None
         o = objects
         pairs = sorted(query.metadata.items())
         stmt: Select[Any]
@@ -437,7 +381,7 @@ class SqlMetadataStore:
         if query.prefix:
             # A key range instead of LIKE: no wildcard escaping, and an index range scan.
             conds.append(order_key >= query.prefix)
-            upper = _successor(query.prefix)
+            upper = successor(query.prefix)
             if upper is not None:
                 conds.append(order_key < upper)
         if query.latest_only:
@@ -457,8 +401,8 @@ class SqlMetadataStore:
         next_cursor = None
         if len(items) > query.limit:
             items = items[: query.limit]
-            next_cursor = _encode_cursor(items[-1].key, items[-1].id)
-        return _RecordPage(items=items, next_cursor=next_cursor)
+            next_cursor = encode_cursor(items[-1].key, items[-1].id)
+        return RecordPage(items=items, next_cursor=next_cursor)
 
     def finalize_ready(
         self, object_id: str, *, digest: Digest, size: int, extracted: dict[str, Any]
@@ -669,7 +613,7 @@ class SqlMetadataStore:
             if session.parts:
                 conn.execute(
                     upload_parts.insert(),
-                    [_part_values(session.id, part) for part in session.parts],
+                    [part_values(session.id, part) for part in session.parts],
                 )
 
         try:
@@ -694,7 +638,7 @@ class SqlMetadataStore:
                     number=part.number, size=part.size, etag=part.etag, digest=Digest(part.digest)
                 )
             )
-        return [_session(row, parts[row.id]) for row in rows]
+        return [session_from_row(row, parts[row.id]) for row in rows]
 
     def get_upload(self, upload_id: str) -> UploadSession:
         found = self._run(
@@ -706,7 +650,7 @@ class SqlMetadataStore:
         return found[0]
 
     def put_part(self, upload_id: str, part: PartRecord) -> None:
-        values = _part_values(upload_id, part)
+        values = part_values(upload_id, part)
         stmt = (
             self._insert(upload_parts)
             .values(**values)
@@ -751,36 +695,3 @@ class SqlMetadataStore:
     def delete_upload(self, upload_id: str) -> None:
         """Delete a session and its parts; deleting an unknown session does nothing."""
         self._run(lambda conn: conn.execute(delete(uploads).where(uploads.c.id == upload_id)))
-
-
-def _part_values(upload_id: str, part: PartRecord) -> dict[str, Any]:
-    return {
-        "upload_id": upload_id,
-        "number": part.number,
-        "size": part.size,
-        "etag": part.etag,
-        "digest": str(part.digest),
-    }
-
-
-def _session(row: Row[Any], parts: Sequence[PartRecord]) -> UploadSession:
-    m = row._mapping
-    return UploadSession(
-        id=m["id"],
-        bucket=m["bucket"],
-        key=m["key"],
-        content_type=m["content_type"],
-        kind=ObjectKind(m["kind"]),
-        size=m["size"],
-        digest=None if m["digest"] is None else Digest(m["digest"]),
-        metadata=json.loads(m["metadata"]),
-        status=UploadStatus(m["status"]),
-        created_at=m["created_at"],
-        expires_at=m["expires_at"],
-        parts=list(parts),
-        min_part_size=m["min_part_size"],
-        max_part_size=m["max_part_size"],
-        max_parts=m["max_parts"],
-        object_id=m["object_id"],
-        multipart_id=m["multipart_id"],
-    )

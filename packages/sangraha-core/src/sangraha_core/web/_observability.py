@@ -6,6 +6,7 @@ per request stays a few microseconds.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import json
 import logging
@@ -15,14 +16,19 @@ import time
 import uuid
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .._exceptions import SangrahaError
+
 __all__ = [
     "BYTES_IN",
     "BYTES_OUT",
+    "QUEUE_DEPTH",
+    "UNAVAILABLE",
     "ObservabilityMiddleware",
     "configure_logging",
     "metrics_endpoint",
@@ -46,6 +52,13 @@ LATENCY = Histogram(
 )
 BYTES_IN = Counter("sangraha_bytes_in_total", "Body bytes received", ["service"])
 BYTES_OUT = Counter("sangraha_bytes_out_total", "Body bytes sent", ["service"])
+UNAVAILABLE = Counter(
+    "sangraha_backend_unavailable_total",
+    "Requests answered 503 because a backend could not be reached (a refused publish counts "
+    "under queue)",
+    ["backend"],
+)
+QUEUE_DEPTH = Gauge("sangraha_queue_depth", "Jobs waiting in the processing queue")
 
 
 class _JsonFormatter(logging.Formatter):
@@ -125,4 +138,9 @@ class ObservabilityMiddleware:
 
 
 async def metrics_endpoint(request: Request) -> Response:
+    backends = getattr(request.app.state, "backends", None)
+    if backends is not None:
+        # Read at scrape time: the broker is the one place that knows the backlog.
+        with contextlib.suppress(SangrahaError):
+            QUEUE_DEPTH.set(await run_in_threadpool(backends.queue.depth))
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse, Response
 
 from .. import _exceptions as exc
 from .._constants import RETRY_AFTER_SECONDS
+from ._observability import UNAVAILABLE
 
 __all__ = ["PROBLEM_BASE", "install_problem_handlers", "problem_for", "problem_response"]
 
@@ -48,6 +49,16 @@ _HTTP_SLUGS = {
     415: ("unsupported-content-type", "Unsupported content type"),
     422: ("invalid-request", "Invalid request"),
 }
+
+
+def _backend_name(error: exc.BackendUnavailableError) -> str:
+    if isinstance(error, exc.QueueUnavailableError):
+        return "queue"
+    if isinstance(error, exc.MetadataUnavailableError):
+        return "metadata"
+    if isinstance(error, exc.BlobStoreUnavailableError):
+        return "blobs"
+    return "other"
 
 
 def problem_response(
@@ -88,6 +99,7 @@ def problem_for(error: BaseException, *, instance: str | None = None) -> Respons
                 headers["Content-Range"] = f"bytes */{error.size}"
             elif isinstance(error, exc.BackendUnavailableError):
                 logger.warning("backend unavailable: %s", error)
+                UNAVAILABLE.labels(_backend_name(error)).inc()
             return problem_response(
                 status,
                 slug,

@@ -1,0 +1,139 @@
+"""Rows to models and back, and the opaque listing cursor: the store's pure helpers."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Row
+
+from .._digest import Digest
+from .._exceptions import InvalidRequestError
+from .._models import (
+    ObjectKind,
+    ObjectRecord,
+    ObjectStatus,
+    Page,
+    PartRecord,
+    UploadSession,
+    UploadStatus,
+)
+
+__all__ = [
+    "RecordPage",
+    "decode_cursor",
+    "encode_cursor",
+    "object_row",
+    "part_values",
+    "record_from_row",
+    "session_from_row",
+    "successor",
+]
+
+
+def encode_cursor(key: str, object_id: str) -> str:
+    raw = json.dumps([key, object_id], separators=(",", ":"), ensure_ascii=False)
+    return base64.urlsafe_b64encode(raw.encode("utf-8")).decode("ascii").rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[str, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        value = json.loads(raw.decode("utf-8"))
+        if isinstance(value, list) and len(value) == 2 and all(isinstance(v, str) for v in value):
+            key, object_id = value
+            key.encode("utf-8")  # lone surrogates cannot reach the database
+            return key, object_id
+    except (ValueError, binascii.Error, UnicodeError):
+        pass
+    raise InvalidRequestError(f"invalid cursor {cursor[:64]!r}: pass back a next_cursor value")
+
+
+def successor(prefix: str) -> str | None:
+    """The smallest string greater than every string starting with ``prefix``."""
+    chars = list(prefix)
+    while chars:
+        last = ord(chars.pop())
+        if last < 0x10FFFF:
+            nxt = last + 1
+            if 0xD800 <= nxt <= 0xDFFF:  # surrogates cannot be encoded; jump past them
+                nxt = 0xE000
+            return "".join(chars) + chr(nxt)
+    return None
+
+
+#: Parametrised once: building ``Page[ObjectRecord]`` anew costs more than a page query.
+RecordPage = Page[ObjectRecord]
+
+
+def record_from_row(row: Row[Any], metadata: dict[str, str]) -> ObjectRecord:
+    m = row._mapping
+    extracted = m["extracted"]
+    return ObjectRecord(
+        id=m["id"],
+        bucket=m["bucket"],
+        key=m["key"],
+        status=ObjectStatus(m["status"]),
+        kind=ObjectKind(m["kind"]),
+        content_type=m["content_type"],
+        size=m["size"],
+        digest=Digest(m["digest"]),
+        created_at=m["created_at"],
+        updated_at=m["updated_at"],
+        metadata=metadata,
+        extracted={} if extracted == "{}" else json.loads(extracted),
+        error=m["error"],
+    )
+
+
+def object_row(record: ObjectRecord) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "bucket": record.bucket,
+        "key": record.key,
+        "status": record.status.value,
+        "kind": record.kind.value,
+        "content_type": record.content_type,
+        "size": record.size,
+        "digest": str(record.digest),
+        "created_at": record.created_at,
+        "updated_at": record.updated_at,
+        "extracted": json.dumps(record.extracted),
+        "error": record.error,
+    }
+
+
+def part_values(upload_id: str, part: PartRecord) -> dict[str, Any]:
+    return {
+        "upload_id": upload_id,
+        "number": part.number,
+        "size": part.size,
+        "etag": part.etag,
+        "digest": str(part.digest),
+    }
+
+
+def session_from_row(row: Row[Any], parts: Sequence[PartRecord]) -> UploadSession:
+    m = row._mapping
+    return UploadSession(
+        id=m["id"],
+        bucket=m["bucket"],
+        key=m["key"],
+        content_type=m["content_type"],
+        kind=ObjectKind(m["kind"]),
+        size=m["size"],
+        digest=None if m["digest"] is None else Digest(m["digest"]),
+        metadata=json.loads(m["metadata"]),
+        status=UploadStatus(m["status"]),
+        created_at=m["created_at"],
+        expires_at=m["expires_at"],
+        parts=list(parts),
+        min_part_size=m["min_part_size"],
+        max_part_size=m["max_part_size"],
+        max_parts=m["max_parts"],
+        object_id=m["object_id"],
+        multipart_id=m["multipart_id"],
+    )
