@@ -190,6 +190,10 @@ $("more").addEventListener("click", () => list(true));
 $("upload").addEventListener("click", upload);
 $("delete").addEventListener("click", remove);
 $("download").addEventListener("click", download);
+// A link such as /console?bucket=docs&prefix=reports/ opens that listing directly.
+const query = new URLSearchParams(window.location.search);
+if (query.get("prefix")) { $("prefix").value = query.get("prefix"); }
+if (query.get("bucket")) { $("bucket").value = query.get("bucket"); list(false); }
 </script>
 </body>
 </html>

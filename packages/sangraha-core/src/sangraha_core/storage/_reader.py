@@ -90,6 +90,12 @@ class BlobReader(io.RawIOBase):
     At most one chunk of the stream is held in memory.
 
     Wrap it in ``io.BufferedReader`` when the consumer makes many tiny reads.
+
+    ``observe`` sees the blob's bytes from offset 0 on, each byte once and in order, as the
+    streams fetch them: a consumer that reads front to back (a JSON parser) shows it the
+    whole blob, so it can be hashed without reading it again. Bytes the consumer skips or
+    reads out of order end the run; ``observed`` says where it stopped, so that the caller
+    can fetch only the rest.
     """
 
     def __init__(
@@ -98,6 +104,8 @@ class BlobReader(io.RawIOBase):
         key: str,
         size: int | None = None,
         buffer_size: int = _DEFAULT_BUFFER_SIZE,
+        *,
+        observe: Callable[[memoryview], None] | None = None,
     ) -> None:
         super().__init__()
         self._store = store
@@ -109,6 +117,8 @@ class BlobReader(io.RawIOBase):
         # Where the open stream will resume, and what of its last chunk is still unread.
         self._stream_pos = 0
         self._pending = memoryview(b"")
+        self._observe = observe
+        self._observed = 0
 
     @property
     def name(self) -> str:
@@ -117,6 +127,11 @@ class BlobReader(io.RawIOBase):
     @property
     def size(self) -> int:
         return self._size
+
+    @property
+    def observed(self) -> int:
+        """How many leading bytes ``observe`` has seen (also readable after ``close``)."""
+        return self._observed
 
     def readable(self) -> bool:
         return True
@@ -156,8 +171,7 @@ class BlobReader(io.RawIOBase):
                 # The blob shrank under us (a concurrent overwrite): report end of file.
                 self._drop_stream()
                 return 0
-            self._pending = memoryview(chunk)
-            self._stream_pos += len(chunk)
+            self._pending = self._fetched(chunk)
         n = min(out.nbytes, self._pending.nbytes, self._size - self._pos)
         out[:n] = self._pending[:n]
         self._pending = self._pending[n:]
@@ -181,14 +195,23 @@ class BlobReader(io.RawIOBase):
                 skip -= self._pending.nbytes
                 self._pending = memoryview(b"")
                 for chunk in self._stream:
-                    self._stream_pos += len(chunk)
+                    fetched = self._fetched(chunk)
                     if len(chunk) > skip:
-                        self._pending = memoryview(chunk)[skip:]
+                        self._pending = fetched[skip:]
                         return
                     skip -= len(chunk)
         self._drop_stream()
         self._stream = self._store.get(self._key, start=self._pos, end=self._size)
         self._stream_pos = self._pos
+
+    def _fetched(self, chunk: bytes) -> memoryview:
+        """Account for ``chunk``, just taken from the open stream; show ``observe`` its news."""
+        view = memoryview(chunk)
+        start, self._stream_pos = self._stream_pos, self._stream_pos + len(chunk)
+        if self._observe is not None and start <= self._observed < self._stream_pos:
+            self._observe(view[self._observed - start :])
+            self._observed = self._stream_pos
+        return view
 
     def _drop_stream(self) -> None:
         stream, self._stream = self._stream, None

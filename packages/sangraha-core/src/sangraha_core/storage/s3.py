@@ -43,6 +43,9 @@ T = TypeVar("T")
 
 #: Streams of unknown length are cut into parts of this size: the most a put holds in memory.
 DEFAULT_PART_SIZE = 8 * 1024 * 1024
+#: A part sent through ``upload_part`` is spooled to a temporary file past this size: the
+#: receiver takes several parts of one upload at once, and each may be up to 5 GiB.
+PART_SPOOL_MEMORY = 1024 * 1024
 #: copy_object takes at most 5 GiB; above that a copy goes part by part, still server-side.
 DEFAULT_COPY_THRESHOLD = MAX_PART_SIZE
 DEFAULT_COPY_PART_SIZE = 512 * 1024 * 1024
@@ -324,8 +327,9 @@ class S3BlobStore:
             raise InvalidPartError(f"part numbers run from 1 to {MAX_PARTS}, got {part_number}")
         if isinstance(data, bytes | bytearray | memoryview):
             return self._send_part(key, upload_id, part_number, bytes(data), len(data))
-        # S3 needs the length up front: spool the part, to disk once it outgrows a part size.
-        with tempfile.SpooledTemporaryFile(max_size=self._part_size) as spool:
+        # S3 needs the length up front: spool the part, to disk once it outgrows a small
+        # buffer, so parts received in parallel cost disk, not a part size of memory each.
+        with tempfile.SpooledTemporaryFile(max_size=PART_SPOOL_MEMORY) as spool:
             size = 0
             for chunk in data:
                 size += len(chunk)
