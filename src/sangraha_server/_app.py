@@ -13,6 +13,7 @@ from sangraha_core import Backends, Settings
 from sangraha_core.web import configure_logging, install_web
 from sangraha_getter.app import build_router as getter_router
 from sangraha_getter.cache import ReadCache
+from sangraha_getter.fastpath import ReadFastPath
 from sangraha_receiver.objects import build_router as receiver_router
 from sangraha_receiver.uploads import build_router as uploads_router
 from sangraha_worker import Worker
@@ -55,6 +56,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Object store for JSON documents, images and PDFs",
         lifespan=lifespan,
     )
+    # Added before install_web so it runs inside its middlewares: answers from the read
+    # cache still get a request id, are counted and need the API key.
+    app.add_middleware(ReadFastPath)
     install_web(app, service="sangraha", api_key=settings.api_key)
     app.include_router(receiver_router())
     app.include_router(uploads_router())

@@ -1,5 +1,6 @@
 """Large objects against both topologies: an interrupted parallel upload and download that
-resume, and every service's memory staying flat while an object many times its bound moves.
+resume, and every service's memory staying flat while an object many times its bound moves,
+in one PUT and in parts sent in parallel.
 """
 
 from __future__ import annotations
@@ -14,12 +15,17 @@ import pytest
 
 from benchmarks._measure import MIB, Sampler
 from benchmarks.large_objects import resume_scenario, service_pids, wait_ready, write_pdf
+from sangraha_client import Client
 from tests._topology import Topology
 
 pytestmark = pytest.mark.timeout(300)
 
 #: How much any service may grow over its resident size before the transfer.
 RSS_BOUND = 150 * MIB
+#: The most any service may hold at its peak, whatever it moves.
+PEAK_BOUND = 150 * MIB
+#: Parts several times the S3 store's in-memory spool, 4 in flight at once.
+PART_SIZE = 32 * MIB
 #: Several times the bound, so that holding the object (or a good part of it) shows.
 LARGE = 450 * MIB
 
@@ -70,8 +76,14 @@ def test_memory_stays_flat_while_a_large_object_moves(topology: Topology, tmp_pa
         tail = hashlib.sha256()
         while chunk := file.read(MIB):
             tail.update(chunk)
+        with Client(base_url=topology.read_url, write_url=topology.write_url, timeout=300) as sdk:
+            parts = sdk.upload_file(
+                bucket, "parts.pdf", path, threshold=0, part_size=PART_SIZE, concurrency=4
+            )
+        assert wait_ready(topology, bucket, "parts.pdf", timeout=240)["status"] == "ready"
     assert got.hexdigest() == tail.hexdigest()
-    assert record["digest"] == f"sha256:{expected.hexdigest()}"
+    assert record["digest"] == str(parts.digest) == f"sha256:{expected.hexdigest()}"
     for name, usage in sampler.usage.items():
         grown = usage.peak_rss - usage.start_rss
         assert grown < RSS_BOUND, f"{name} grew {grown / MIB:.0f} MiB moving {LARGE / MIB:.0f} MiB"
+        assert usage.peak_rss < PEAK_BOUND, f"{name} peaked at {usage.peak_rss / MIB:.0f} MiB"

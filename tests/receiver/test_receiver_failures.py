@@ -103,7 +103,9 @@ async def test_unexpected_error_is_a_bare_500(
     def explode(*args: object, **kwargs: object) -> None:
         raise RuntimeError("secret internals")
 
+    # Staging goes through ``put_unpublished`` on stores that have it, else ``put``.
     monkeypatch.setattr(embedded.blobs, "put", explode)
+    monkeypatch.setattr(embedded.blobs, "put_unpublished", explode)
     app = create_app(backends=embedded)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://r") as c:

@@ -5,15 +5,18 @@ calls it once per delivery and settles the delivery from what it returns or rais
 
 1. Look the record up. Deleted while pending, or no longer pending (a redelivery after a
    crash between the last side effect and the ack): drop the staging copy, ``SKIPPED``.
-2. Read the staged bytes once through a ``Hasher``; digest and size must equal the record's
-   (the receiver hashed them as they arrived), else the staging copy is corrupt: ``FAILED``.
-3. Validate the kind and extract its metadata (``kinds.inspect``). Invalid: ``FAILED``.
-4. Copy the bytes to their content address unless they are there already (deduplication);
+2. Validate the kind and extract its metadata (``kinds.inspect``), hashing the staged bytes
+   as the validator reads them: a small object is read into memory once, a large one is
+   hashed while the validator reads it front to back, and only the bytes it skipped (a PDF
+   is parsed from its end) are fetched once more, for the hash alone. Digest and size must
+   equal the record's (the receiver hashed them as they arrived), else the staging copy is
+   corrupt: ``FAILED``, whatever the validator said. Invalid: ``FAILED``.
+3. Copy the bytes to their content address unless they are there already (deduplication);
    the copy happens inside the store, never through this process.
-5. In one metadata transaction, take a reference on the blob and mark the record ready.
+4. In one metadata transaction, take a reference on the blob and mark the record ready.
    Should a concurrent garbage collection have deleted the bytes just before the reference
    existed, the store says ``blob_created`` and the bytes are copied again.
-6. Drop the staging copy: ``DONE``.
+5. Drop the staging copy: ``DONE``.
 
 Every step is safe to repeat, so a message delivered twice does no harm. Invalid content is
 a final answer (``FAILED``, never retried). Anything else that goes wrong (an unreachable
@@ -41,7 +44,7 @@ from ._exceptions import (
 from ._ingest import staging_key
 from ._messages import ProcessObject
 from ._models import ObjectRecord, ObjectStatus
-from .storage import BlobStore
+from .storage import BlobStore, StagingWrites
 from .storage._reader import BlobReader
 
 __all__ = ["SMALL_OBJECT_SIZE", "Outcome", "process_object"]
@@ -125,8 +128,10 @@ class _Rejected(Exception):
 def _verify_and_inspect(
     blobs: BlobStore, staged: str, record: ObjectRecord
 ) -> tuple[Digest, int, dict[str, Any]]:
+    if record.size > SMALL_OBJECT_SIZE:
+        return _verify_and_inspect_large(blobs, staged, record)
     hasher = Hasher()
-    small: bytearray | None = bytearray() if record.size <= SMALL_OBJECT_SIZE else None
+    small: bytearray | None = bytearray()
     for chunk in _chunks(blobs.get(staged)):
         hasher.update(chunk)
         if small is not None:
@@ -134,28 +139,56 @@ def _verify_and_inspect(
                 small = None  # larger than recorded: the check below refuses it anyway
             else:
                 small += chunk
+    digest = _checked(record, hasher)
+    assert small is not None  # bytes beyond the record's size fail the check above
+    with io.BytesIO(bytes(small)) as file:
+        extracted = _inspect(record, file)
+    return digest, hasher.size, extracted
+
+
+def _verify_and_inspect_large(
+    blobs: BlobStore, staged: str, record: ObjectRecord
+) -> tuple[Digest, int, dict[str, Any]]:
+    """One read of the staged bytes where the validator reads them in order."""
+    hasher = Hasher()
+    reader = BlobReader(blobs, staged, size=record.size, observe=hasher.update)
+    rejected: _Rejected | None = None
+    # Buffered: parsers make many small reads, each of which would otherwise be a call
+    # into the store.
+    with io.BufferedReader(reader) as file:
+        try:
+            extracted = _inspect(record, file)
+        except _Rejected as exc:
+            # Corrupt staging takes precedence: finish the hash before giving this reason.
+            rejected = exc
+    # What the validator skipped, up to the blob's real end, so extra bytes show too.
+    for chunk in _chunks(blobs.get(staged, start=reader.observed)):
+        hasher.update(chunk)
+    digest = _checked(record, hasher)
+    if rejected is not None:
+        raise rejected
+    return digest, hasher.size, extracted
+
+
+def _checked(record: ObjectRecord, hasher: Hasher) -> Digest:
+    """The staged bytes' digest, refused unless it and their size are the record's."""
     digest = hasher.digest()
     if digest != record.digest or hasher.size != record.size:
         raise _Rejected(
             f"the staged bytes are corrupt: expected {record.digest} ({record.size} bytes), "
             f"found {digest} ({hasher.size} bytes)"
         )
+    return digest
 
-    if small is not None:
-        file: BinaryIO = io.BytesIO(bytes(small))
-    else:
-        # Buffered: parsers make many small reads, each of which would otherwise be a
-        # call into the store.
-        file = io.BufferedReader(BlobReader(blobs, staged, size=record.size))
-    with file:
-        try:
-            # Errors of the file itself (a store outage) propagate unchanged: transient.
-            extracted = kinds.inspect(record.content_type, file)
-        except InvalidContentError as exc:
-            raise _Rejected(exc.reason) from exc
-        except UnsupportedContentTypeError as exc:
-            raise _Rejected(str(exc)) from exc
-    return digest, hasher.size, extracted
+
+def _inspect(record: ObjectRecord, file: BinaryIO) -> dict[str, Any]:
+    try:
+        # Errors of the file itself (a store outage) propagate unchanged: transient.
+        return kinds.inspect(record.content_type, file)
+    except InvalidContentError as exc:
+        raise _Rejected(exc.reason) from exc
+    except UnsupportedContentTypeError as exc:
+        raise _Rejected(str(exc)) from exc
 
 
 def _chunks(stream: Iterator[bytes]) -> Iterator[bytes]:
@@ -181,6 +214,10 @@ def _fail(backends: Backends, record: ObjectRecord, reason: str) -> Outcome:
 def _discard(blobs: BlobStore, key: str) -> None:
     """Delete a staging copy, best effort: an orphan is swept later by the collector."""
     try:
-        blobs.delete(key)
+        if isinstance(blobs, StagingWrites):
+            # No directory fsync: a staging copy a crash brings back is such an orphan.
+            blobs.discard(key)
+        else:
+            blobs.delete(key)
     except Exception as exc:
         logger.warning("could not delete %s (the collector will): %r", key, exc)

@@ -17,14 +17,24 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from fastapi import Request
+from starlette.responses import Response
 
-from sangraha_core import Backends, Digest, ObjectRecord
+from sangraha_core import (
+    CACHE_REVALIDATE,
+    Backends,
+    Digest,
+    ObjectRecord,
+    Representation,
+    etag_for,
+    plan_read,
+)
 from sangraha_core.web import backends_of
 
-__all__ = ["MAX_CACHED_BLOB", "ReadCache", "read_cache"]
+__all__ = ["MAX_CACHED_BLOB", "CachedKey", "ReadCache", "read_cache"]
 
 logger = logging.getLogger("sangraha_getter.cache")
 
@@ -95,6 +105,43 @@ class _RedisBlobs:
         await self._client.aclose()
 
 
+RawHeaders = list[tuple[bytes, bytes]]
+
+
+def _raw_headers(plan_headers: dict[str, str], status: int) -> RawHeaders:
+    # Starlette's own encoding (names lowercased, latin-1), so an answer built from these
+    # is byte for byte what the content route's ``Response`` sends.
+    return Response(status_code=status, headers=plan_headers).raw_headers
+
+
+@dataclass(frozen=True, slots=True)
+class CachedKey:
+    """What a key reads, with the headers of its plain answers worked out once.
+
+    ``ok_headers`` answer a ``GET`` or ``HEAD`` without conditions or ranges (200);
+    ``not_modified_headers`` a request whose ``If-None-Match`` names ``etag`` (304).
+    """
+
+    record: ObjectRecord
+    etag: str
+    ok_headers: RawHeaders
+    not_modified_headers: RawHeaders
+
+    @classmethod
+    def of(cls, record: ObjectRecord) -> CachedKey:
+        # The same planner as the content route, so the two answers cannot drift apart.
+        rep = Representation.of_record(record)
+        etag = etag_for(rep.digest)
+        ok = plan_read(rep, {}, cache_control=CACHE_REVALIDATE)
+        not_modified = plan_read(rep, {"if-none-match": etag}, cache_control=CACHE_REVALIDATE)
+        return cls(
+            record=record,
+            etag=etag,
+            ok_headers=_raw_headers(ok.headers, ok.status),
+            not_modified_headers=_raw_headers(not_modified.headers, not_modified.status),
+        )
+
+
 class ReadCache:
     """Small blobs by digest; with ``coherent_keys``, the ready record a key reads from.
 
@@ -117,7 +164,7 @@ class ReadCache:
             _RedisBlobs(url) if url else _MemoryBlobs(blob_budget)
         )
         self._lock = threading.Lock()
-        self._keys: OrderedDict[tuple[str, str], ObjectRecord] = OrderedDict()
+        self._keys: OrderedDict[tuple[str, str], CachedKey] = OrderedDict()
         self._key_entries = key_entries
         self._epoch = 0
         store: Any = backends.metadata
@@ -133,6 +180,11 @@ class ReadCache:
         return self._epoch
 
     def record(self, bucket: str, key: str) -> ObjectRecord | None:
+        found = self.cached_key(bucket, key)
+        return None if found is None else found.record
+
+    def cached_key(self, bucket: str, key: str) -> CachedKey | None:
+        """What ``key`` reads, with its answers' headers, when it is cached."""
         if not self.caches_keys:
             return None
         with self._lock:
@@ -141,16 +193,20 @@ class ReadCache:
                 self._keys.move_to_end((bucket, key))
             return found
 
-    def keep_record(self, record: ObjectRecord, epoch: int) -> None:
-        """Keep ``record`` as what its key reads, unless a change came after ``epoch``."""
-        if not self.caches_keys:
-            return
+    def keep_record(self, record: ObjectRecord, epoch: int) -> CachedKey | None:
+        """Keep ``record`` as what its key reads, unless a change came after ``epoch``;
+        the entry kept, or ``None``."""
+        if not self.caches_keys or epoch != self._epoch:
+            return None
+        # Outside the lock: writers' invalidations must not wait on header building.
+        entry = CachedKey.of(record)
         with self._lock:
             if epoch != self._epoch:
-                return
-            self._keys[(record.bucket, record.key)] = record
+                return None
+            self._keys[(record.bucket, record.key)] = entry
             if len(self._keys) > self._key_entries:
                 self._keys.popitem(last=False)
+        return entry
 
     def forget_key(self, bucket: str, key: str) -> None:
         """What ``key`` reads has changed (a new ready version, a delete)."""

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import anyio
+import anyio.to_thread
 from fastapi import APIRouter, Request
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.responses import Response, StreamingResponse
@@ -30,12 +31,20 @@ from sangraha_core import (
     resolve_by_id,
     resolve_by_key,
 )
+from sangraha_core.metadata import MetadataStore
 from sangraha_core.storage import BlobStore
 from sangraha_core.web import backends_of, problem_response
 
-from .cache import MAX_CACHED_BLOB, read_cache
+from .cache import MAX_CACHED_BLOB, CachedKey, ReadCache, read_cache
 
-__all__ = ["BlobStreamResponse", "failed_problem", "router", "serve"]
+__all__ = [
+    "BlobStreamResponse",
+    "failed_problem",
+    "latest_record",
+    "router",
+    "serve",
+    "small_blob",
+]
 
 router = APIRouter(tags=["content"])
 
@@ -99,16 +108,27 @@ async def serve(request: Request, rep: Representation, *, cache_control: str) ->
         return Response(status_code=plan.status, headers=plan.headers)
     blobs = backends_of(request).blobs
     if rep.size <= MAX_CACHED_BLOB:
-        cache = read_cache(request)
-        data = await cache.blob(rep.digest)
-        if data is None:
-            data = await run_in_threadpool(_read_whole, blobs, rep.digest)
-            await cache.keep_blob(rep.digest, data)
+        data = await small_blob(read_cache(request), blobs, rep.digest)
         return Response(data[plan.start : plan.end], status_code=plan.status, headers=plan.headers)
     chunks = await run_in_threadpool(
         blobs.get, blob_key(rep.digest), start=plan.start, end=plan.end
     )
     return BlobStreamResponse(chunks, status_code=plan.status, headers=plan.headers)
+
+
+async def small_blob(
+    cache: ReadCache,
+    blobs: BlobStore,
+    digest: Digest,
+    limiter: anyio.CapacityLimiter | None = None,
+) -> bytes:
+    """The whole content of a blob of at most ``MAX_CACHED_BLOB`` bytes: from the cache,
+    or read in a worker thread (of ``limiter``) and kept."""
+    data = await cache.blob(digest)
+    if data is None:
+        data = await anyio.to_thread.run_sync(_read_whole, blobs, digest, limiter=limiter)
+        await cache.keep_blob(digest, data)
+    return data
 
 
 def _read_whole(blobs: BlobStore, digest: Digest) -> bytes:
@@ -128,18 +148,32 @@ async def _serve_record(request: Request, record: ObjectRecord, cache_control: s
 # -- by key ------------------------------------------------------------------------------
 
 
+async def latest_record(
+    cache: ReadCache,
+    metadata: MetadataStore,
+    bucket: str,
+    key: str,
+    limiter: anyio.CapacityLimiter | None = None,
+) -> tuple[ObjectRecord, CachedKey | None]:
+    """The latest ready record of a key, looked up in a worker thread (of ``limiter``),
+    and the cache entry kept for it (``None`` when a change raced the lookup)."""
+    epoch = cache.epoch
+    record = await anyio.to_thread.run_sync(resolve_by_key, metadata, bucket, key, limiter=limiter)
+    return record, cache.keep_record(record, epoch)
+
+
 async def _by_key(request: Request, bucket: str, key: str, version: str | None) -> Response:
     reads = read_cache(request)
     record = reads.record(bucket, key) if version is None else None
     if record is None:
-        epoch = reads.epoch
         metadata = backends_of(request).metadata
         try:
-            record = await run_in_threadpool(resolve_by_key, metadata, bucket, key, version)
+            if version is None:
+                record, _ = await latest_record(reads, metadata, bucket, key)
+            else:
+                record = await run_in_threadpool(resolve_by_key, metadata, bucket, key, version)
         except ObjectFailedError as error:
             return failed_problem(error, request)
-        if version is None:
-            reads.keep_record(record, epoch)
     # The latest version of a key can change; one named version never does.
     cache = CACHE_REVALIDATE if version is None else CACHE_IMMUTABLE
     return await _serve_record(request, record, cache)

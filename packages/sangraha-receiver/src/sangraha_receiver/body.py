@@ -45,6 +45,13 @@ class BodyReader:
                 size += len(chunk)
         return b"".join(parts)
 
+    async def read_all(self) -> list[bytes]:
+        """The rest of the body as a list of blocks, for a body known to be small."""
+        blocks: list[bytes] = []
+        while block := await self.read_block():
+            blocks.append(block)
+        return blocks
+
     def blocks(self) -> Iterator[bytes]:
         """The body as blocks; to be consumed in a thread started by ``anyio.to_thread``."""
         while True:

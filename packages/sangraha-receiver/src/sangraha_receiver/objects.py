@@ -5,6 +5,7 @@ Routes parse and answer; ``sangraha_core.Ingest`` does the work, in a worker thr
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import partial
 from typing import Annotated, Any
 
@@ -24,6 +25,10 @@ __all__ = ["MAX_WAIT", "answer_accepted", "build_router"]
 #: The longest ``?wait=`` a client may ask for, in seconds.
 MAX_WAIT = 60.0
 
+
+#: Bodies up to this size are read whole on the event loop and accepted in one thread call;
+#: larger ones stream through the thread block by block, so their memory stays flat.
+_WHOLE_BODY_LIMIT = 256 * 1024
 
 _PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 _UPLOAD_OPENAPI: dict[str, Any] = {
@@ -128,17 +133,21 @@ async def _upload(request: Request, bucket: str, key: str | None, wait: float) -
     )
     parsed = parse_upload_headers(request.headers)
     reader = BodyReader(request.stream())
-    accept = partial(
-        ingest.accept,
-        bucket,
-        key,
-        parsed.content_type,
-        reader.blocks(),
-        declared_digest=parsed.declared_digest,
-        metadata=parsed.metadata,
-        idempotency_key=parsed.idempotency_key,
-    )
     try:
+        chunks: Iterable[bytes] = reader.blocks()
+        if _small_body(request.headers.get("content-length")):
+            # Read here on the loop: the thread then runs without hopping back for blocks.
+            chunks = await reader.read_all()
+        accept = partial(
+            ingest.accept,
+            bucket,
+            key,
+            parsed.content_type,
+            chunks,
+            declared_digest=parsed.declared_digest,
+            metadata=parsed.metadata,
+            idempotency_key=parsed.idempotency_key,
+        )
         record = await anyio.to_thread.run_sync(accept)
     except ClientDisconnect:
         # Nobody is listening; the store dropped the partial write. Answer for the logs.
@@ -150,6 +159,15 @@ async def _upload(request: Request, bucket: str, key: str | None, wait: float) -
             instance=request.url.path,
         )
     return await answer_accepted(ingest, record, wait)
+
+
+def _small_body(content_length: str | None) -> bool:
+    """Whether a body declares a size small enough to read whole on the loop."""
+    return (
+        content_length is not None
+        and content_length.isdigit()
+        and (int(content_length) <= _WHOLE_BODY_LIMIT)
+    )
 
 
 async def answer_accepted(ingest: Ingest, record: ObjectRecord, wait: float) -> Response:

@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
-    and_,
+    bindparam,
     create_engine,
     delete,
     event,
@@ -107,6 +107,34 @@ _WRITE_ATTEMPTS = 5
 _ANALYZE_AFTER = 1000
 
 
+def _with_metadata(chosen: Select[Any]) -> Select[Any]:
+    """The rows of ``chosen`` (one record at most), each repeated once per metadata entry
+    (``meta_name``, ``meta_value``; NULL when it has none): a record in one statement."""
+    found = chosen.subquery("found")
+    return select(
+        found,
+        object_metadata.c.name.label("meta_name"),
+        object_metadata.c.value.label("meta_value"),
+    ).select_from(found.outerjoin(object_metadata, object_metadata.c.object_id == found.c.id))
+
+
+# Built once: building and coercing a statement costs more CPU than SQLite takes to run it,
+# and reads by key or id are the hot path of every cold read. The newest ready version of
+# a key, or else its newest pending one (which says "still processing" rather than "no
+# such object"): one statement, so one snapshot without a transaction around it.
+_LATEST_READY = _with_metadata(
+    select(objects)
+    .where(
+        objects.c.bucket == bindparam("bucket"),
+        objects.c.key == bindparam("key"),
+        objects.c.status.in_([ObjectStatus.READY.value, ObjectStatus.PENDING.value]),
+    )
+    .order_by((objects.c.status == ObjectStatus.READY.value).desc(), objects.c.id.desc())
+    .limit(1)
+)
+_BY_ID = _with_metadata(select(objects).where(objects.c.id == bindparam("object_id")))
+
+
 def _sqlite_on_connect(synchronous: str) -> Callable[[Any, Any], None]:
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         # The driver's own implicit BEGIN is turned off so ours (below) is the only one.
@@ -123,7 +151,8 @@ def _sqlite_on_connect(synchronous: str) -> Callable[[Any, Any], None]:
 
 def _sqlite_on_begin(conn: Connection) -> None:
     mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
-    conn.exec_driver_sql(f"BEGIN {mode}")
+    if mode:
+        conn.exec_driver_sql(f"BEGIN {mode}")
 
 
 class SqlMetadataStore:
@@ -180,22 +209,29 @@ class SqlMetadataStore:
 
     # -- transactions -----------------------------------------------------------------
     @contextmanager
-    def _transaction(self, *, write: bool) -> Iterator[Connection]:
+    def _transaction(self, *, write: bool, snapshot: bool = True) -> Iterator[Connection]:
         with self._serial, self._engine.connect() as conn:
             if write and self._sqlite:
                 conn.execution_options(sqlite_begin="IMMEDIATE")
+            elif not snapshot and self._sqlite:
+                # One statement reads one snapshot by itself: no BEGIN, and the COMMIT
+                # finds no transaction to end.
+                conn.execution_options(sqlite_begin="")
             with conn.begin():
                 yield conn
 
-    def _run(self, fn: Callable[[Connection], _T], *, write: bool = True) -> _T:
+    def _run(
+        self, fn: Callable[[Connection], _T], *, write: bool = True, snapshot: bool = True
+    ) -> _T:
         """Run ``fn`` in one transaction; map lost or unreachable databases to
         ``MetadataUnavailableError`` and re-run a transaction PostgreSQL aborted to break a
-        deadlock."""
+        deadlock. ``snapshot=False`` is for a read of a single statement, which needs no
+        transaction around it on SQLite."""
         attempt = 0
         while True:
             attempt += 1
             try:
-                with self._transaction(write=write) as conn:
+                with self._transaction(write=write, snapshot=snapshot) as conn:
                     return fn(conn)
             except (OperationalError, InterfaceError) as exc:
                 sqlstate = getattr(exc.orig, "sqlstate", None)
@@ -288,35 +324,37 @@ class SqlMetadataStore:
             # seconds a page; a bulk load refreshes them itself.
             self._run(lambda conn: conn.execute(text("ANALYZE objects, object_metadata")))
 
+    @staticmethod
+    def _load_joined(
+        conn: Connection, stmt: Select[Any], params: dict[str, str]
+    ) -> ObjectRecord | None:
+        """The record a :func:`_with_metadata` statement finds, or ``None``."""
+        rows = conn.execute(stmt, params).all()
+        if not rows:
+            return None
+        meta = {row.meta_name: row.meta_value for row in rows if row.meta_name is not None}
+        return record_from_row(rows[0], meta)
+
     def get_object(self, object_id: str) -> ObjectRecord:
-        record = self._run(lambda conn: self._load_one(conn, object_id), write=False)
+        record = self._run(
+            lambda conn: self._load_joined(conn, _BY_ID, {"object_id": object_id}),
+            write=False,
+            snapshot=False,
+        )
         if record is None:
             raise ObjectNotFoundError(f"no object version with id {object_id!r}")
         return record
 
     def get_latest(self, bucket: str, key: str) -> ObjectRecord:
-        def latest(conn: Connection) -> tuple[list[ObjectRecord], bool]:
-            same_key = and_(objects.c.bucket == bucket, objects.c.key == key)
-            ready = self._load(
-                conn,
-                select(objects)
-                .where(same_key, objects.c.status == ObjectStatus.READY.value)
-                .order_by(objects.c.id.desc())
-                .limit(1),
-            )
-            if ready:
-                return ready, False
-            pending = conn.execute(
-                select(literal(1))
-                .where(same_key, objects.c.status == ObjectStatus.PENDING.value)
-                .limit(1)
-            ).first()
-            return [], pending is not None
-
-        found, pending = self._run(latest, write=False)
-        if found:
-            return found[0]
-        if pending:
+        same_key = {"bucket": bucket, "key": key}
+        found = self._run(
+            lambda conn: self._load_joined(conn, _LATEST_READY, same_key),
+            write=False,
+            snapshot=False,
+        )
+        if found is not None:
+            if found.status is ObjectStatus.READY:
+                return found
             raise ObjectPendingError(f"{bucket}/{key} is still being processed")
         raise ObjectNotFoundError(f"no object {key!r} in bucket {bucket!r}")
 

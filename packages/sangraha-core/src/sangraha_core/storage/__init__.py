@@ -1,6 +1,6 @@
 """Blob stores: the protocol, and the backends behind it (``file``, ``s3``)."""
 
-from ._protocol import BlobInfo, BlobStore, Data, PartResult, PutMode, PutResult
+from ._protocol import BlobInfo, BlobStore, Data, PartResult, PutMode, PutResult, StagingWrites
 from ._reader import BlobReader
 
 __all__ = [
@@ -11,4 +11,5 @@ __all__ = [
     "PartResult",
     "PutMode",
     "PutResult",
+    "StagingWrites",
 ]

@@ -8,7 +8,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol, runtime_checkable
 
-__all__ = ["BlobInfo", "BlobStore", "Data", "PartResult", "PutMode", "PutResult"]
+__all__ = [
+    "BlobInfo",
+    "BlobStore",
+    "Data",
+    "PartResult",
+    "PutMode",
+    "PutResult",
+    "StagingWrites",
+]
 
 #: What ``put`` and ``upload_part`` take: the whole value, or an iterator of chunks that is
 #: consumed once, in order (the caller never holds more than one chunk).
@@ -94,3 +102,24 @@ class BlobStore(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class StagingWrites(Protocol):
+    """Optional extras of a blob store, for copies nothing reads until they are published
+    elsewhere (an upload's staging copy, named by its record). Stores without them get
+    plain ``put`` and ``delete``.
+    """
+
+    def put_unpublished(self, key: str, data: Data) -> PutResult:
+        """Write a new ``key`` whose name need not be durable until ``sync_dirs``, so that
+        many such writes share one flush; the bytes themselves are durable on return."""
+        ...
+
+    def sync_dirs(self, keys: Iterable[str]) -> None:
+        """Make the names of ``keys`` durable."""
+        ...
+
+    def discard(self, key: str) -> None:
+        """Delete ``key`` without waiting for the deletion to reach the disk."""
+        ...

@@ -105,7 +105,7 @@ class BlobReader(io.RawIOBase):
         size: int | None = None,
         buffer_size: int = _DEFAULT_BUFFER_SIZE,
         *,
-        observe: Callable[[memoryview], None] | None = None,
+        observe: Callable[[bytes], None] | None = None,
     ) -> None:
         super().__init__()
         self._store = store
@@ -209,7 +209,8 @@ class BlobReader(io.RawIOBase):
         view = memoryview(chunk)
         start, self._stream_pos = self._stream_pos, self._stream_pos + len(chunk)
         if self._observe is not None and start <= self._observed < self._stream_pos:
-            self._observe(view[self._observed - start :])
+            # A copy only when a re-read overlaps what was seen, which sequential reads never do.
+            self._observe(chunk if start == self._observed else chunk[self._observed - start :])
             self._observed = self._stream_pos
         return view
 

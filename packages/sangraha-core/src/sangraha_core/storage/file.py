@@ -10,7 +10,7 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Self
@@ -86,6 +86,7 @@ class FileBlobStore:
         return self._root
 
     def put(self, key: str, data: Data, *, mode: PutMode = "overwrite") -> PutResult:
+        """Write ``key`` whole: a temporary file, fsynced, renamed into place."""
         path = self._path(key)
         tmp, size, etag = self._write_temporary(data, limit=None)
         try:
@@ -93,6 +94,32 @@ class FileBlobStore:
         finally:
             _unlink_quietly(tmp)
         return PutResult(key=key, size=size, etag=etag)
+
+    def put_unpublished(self, key: str, data: Data) -> PutResult:
+        """Write a new ``key`` nothing reads until the caller publishes it elsewhere.
+
+        The bytes are written in place (no temporary file, rename or clean-up; the name
+        must not exist) and fsynced, but the directory's fsync is left to a later
+        ``sync_dirs``, so that many such puts share one. Until then a crash may lose the
+        name; a crash mid-write leaves a partial file no record names, which the collector
+        sweeps like any orphan.
+        """
+        size, etag = self._write_new(self._path(key), key, data)
+        return PutResult(key=key, size=size, etag=etag)
+
+    def sync_dirs(self, keys: Iterable[str]) -> None:
+        """Make the names of ``keys`` durable: one fsync per distinct directory."""
+        for folder in {self._path(key).parent for key in keys}:
+            _fsync_dir(folder)
+
+    def discard(self, key: str) -> None:
+        """Delete ``key`` without waiting for the directory to reach the disk.
+
+        For copies nobody may rely on being gone (staging): should a crash bring one back,
+        it is an orphan the collector sweeps like any other.
+        """
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            self._path(key).unlink()
 
     def get(self, key: str, *, start: int = 0, end: int | None = None) -> Iterator[bytes]:
         file = self._open(key)
@@ -253,21 +280,36 @@ class FileBlobStore:
         fd, name = tempfile.mkstemp(dir=self._root / _TMP_DIR)
         tmp = Path(name)
         try:
-            with open(fd, "wb") as out:
-                chunks = [data] if isinstance(data, bytes | bytearray | memoryview) else data
-                size = 0
-                for chunk in chunks:
-                    size += len(chunk)
-                    if limit is not None and size > limit:
-                        raise InvalidPartError(f"a part may hold at most {limit} bytes")
-                    out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
-                st = os.fstat(out.fileno())
+            st = _fill(fd, data, limit)
         except BaseException:
             _unlink_quietly(tmp)
             raise
         return tmp, st.st_size, _etag(st)
+
+    def _write_new(self, path: Path, key: str, data: Data) -> tuple[int, str]:
+        """Write ``data`` to ``path``, which must not exist, and fsync it: size and etag."""
+        # A concurrent delete may prune a parent directory we just made: try again.
+        for _ in range(5):
+            self._make_parents(path, key)
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+            except FileNotFoundError:
+                continue
+            except FileExistsError:
+                if path.is_dir():
+                    raise _blob_is_directory(key) from None
+                raise BlobExistsError(f"a blob already exists under {key!r}") from None
+            except (IsADirectoryError, NotADirectoryError):
+                raise _blob_is_directory(key) from None
+            break
+        else:
+            raise BlobStoreUnavailableError(f"could not create the directories for {key!r}")
+        try:
+            st = _fill(fd, data, None)
+        except BaseException:
+            _unlink_quietly(path)
+            raise
+        return st.st_size, _etag(st)
 
     def _install(self, tmp: Path, path: Path, key: str, *, create: bool) -> None:
         # A concurrent delete may prune a parent directory we just made: try again.
@@ -384,6 +426,21 @@ class FileBlobStore:
                         os.unlink(entry.path)
                 except OSError:
                     continue
+
+
+def _fill(fd: int, data: Data, limit: int | None) -> os.stat_result:
+    """Write ``data`` to the new file ``fd`` (closed after), fsync it; its final stat."""
+    with open(fd, "wb") as out:
+        chunks = [data] if isinstance(data, bytes | bytearray | memoryview) else data
+        size = 0
+        for chunk in chunks:
+            size += len(chunk)
+            if limit is not None and size > limit:
+                raise InvalidPartError(f"a part may hold at most {limit} bytes")
+            out.write(chunk)
+        out.flush()
+        os.fsync(out.fileno())
+        return os.fstat(out.fileno())
 
 
 def _part_name(part_number: int) -> str:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import builtins
 import contextlib
-import io
 import itertools
 import math
 import os
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from typing import IO, TYPE_CHECKING, Any, Self, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
@@ -41,10 +40,12 @@ __all__ = ["S3BlobStore"]
 
 T = TypeVar("T")
 
-#: Streams of unknown length are cut into parts of this size: the most a put holds in memory.
+#: Streams of unknown length are cut into parts of this size.
 DEFAULT_PART_SIZE = 8 * 1024 * 1024
-#: A part sent through ``upload_part`` is spooled to a temporary file past this size: the
-#: receiver takes several parts of one upload at once, and each may be up to 5 GiB.
+#: A part (of a streamed put, or sent through ``upload_part``) is spooled to a temporary
+#: file past this size: the receiver takes several uploads and parts at once, and each
+#: part held in memory would cost its size per thread (freed memory stays with the thread's
+#: malloc arena, so the process keeps the high-water mark of all of them).
 PART_SPOOL_MEMORY = 1024 * 1024
 #: copy_object takes at most 5 GiB; above that a copy goes part by part, still server-side.
 DEFAULT_COPY_THRESHOLD = MAX_PART_SIZE
@@ -205,15 +206,16 @@ class S3BlobStore:
         if isinstance(data, bytes | bytearray | memoryview):
             return self._put_object(key, bytes(data), len(data), create=create)
         parts = _parts(data, self._part_size)
-        first = next(parts, None)
-        if first is None or first.getbuffer().nbytes < self._part_size:
-            # The whole stream fit in one part: a single PutObject.
-            body = first or io.BytesIO()
-            return self._put_object(key, body, body.getbuffer().nbytes, create=create)
-        # Handed over in a list the callee empties, so no frame keeps the first part alive.
-        pending = [first]
-        del first
-        return self._put_multipart(key, pending, parts, create=create)
+        try:
+            first = next(parts, None)
+            if first is None:
+                return self._put_object(key, b"", 0, create=create)
+            if first.tell() < self._part_size:
+                # The whole stream fit in one part: a single PutObject.
+                return self._put_object(key, first, first.tell(), create=create)
+            return self._put_multipart(key, first, parts, create=create)
+        finally:
+            parts.close()
 
     def get(self, key: str, *, start: int = 0, end: int | None = None) -> Iterator[bytes]:
         validate_key(key)
@@ -457,7 +459,7 @@ class S3BlobStore:
             self._head_bucket()
 
     def _put_object(
-        self, key: str, body: bytes | io.BytesIO, size: int, *, create: bool
+        self, key: str, body: bytes | IO[bytes], size: int, *, create: bool
     ) -> PutResult:
         args: dict[str, Any] = {"Bucket": self._bucket, "Key": key, "ContentLength": size}
         if create:
@@ -468,8 +470,8 @@ class S3BlobStore:
     def _put_multipart(
         self,
         key: str,
-        pending: builtins.list[io.BytesIO],
-        rest: Iterator[io.BytesIO],
+        first: IO[bytes],
+        rest: Iterator[IO[bytes]],
         *,
         create: bool,
     ) -> PutResult:
@@ -478,13 +480,10 @@ class S3BlobStore:
         upload_id = self.create_multipart(key)
         try:
             parts: builtins.list[PartResult] = []
-            body: io.BytesIO | None = pending.pop()
-            while body is not None:
-                size = body.getbuffer().nbytes
+            # Each spool is closed by ``rest`` as the next is taken: one part at a time.
+            for body in itertools.chain([first], rest):
+                size = body.tell()
                 parts.append(self._send_part(key, upload_id, len(parts) + 1, body, size))
-                # Drop this part before reading the next: one part in memory at a time.
-                body = None
-                body = next(rest, None)
             return self.complete_multipart(key, upload_id, parts, create=create)
         except BaseException:
             self._abort_quietly(key, upload_id)
@@ -516,20 +515,23 @@ class _RangeNotSatisfiable(SangrahaError):
     """S3 answered 416; ``get`` turns it into an empty read or an ``InvalidRangeError``."""
 
 
-def _parts(chunks: Iterable[bytes], part_size: int) -> Iterator[io.BytesIO]:
-    """Regroup ``chunks`` into buffers of at least ``part_size`` bytes (the last may be less).
+def _parts(chunks: Iterable[bytes], part_size: int) -> Generator[IO[bytes], None, None]:
+    """Regroup ``chunks`` into spools of at least ``part_size`` bytes (the last may be less),
+    each positioned at its end and closed when the next is asked for (or the generator is).
 
-    A ``BytesIO`` rather than joined bytes: botocore streams it to the socket, so a part is
-    held once, not twice.
+    A spool rather than joined bytes: botocore streams it to the socket, and beyond
+    ``PART_SPOOL_MEMORY`` it lives on disk, so a streamed put holds about that much.
     """
-    buffer = io.BytesIO()
-    for chunk in chunks:
-        buffer.write(chunk)
-        if buffer.tell() >= part_size:
-            yield buffer
-            buffer = io.BytesIO()
-    if buffer.tell():
-        yield buffer
+    stream = iter(chunks)
+    while True:
+        with tempfile.SpooledTemporaryFile(max_size=PART_SPOOL_MEMORY) as spool:
+            for chunk in stream:
+                spool.write(chunk)
+                if spool.tell() >= part_size:
+                    break
+            if not spool.tell():
+                return
+            yield spool
 
 
 def _rewound(body: bytes | IO[bytes]) -> bytes | IO[bytes]:
