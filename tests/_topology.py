@@ -153,6 +153,12 @@ def create_database(admin_url: str, prefix: str = "sangraha") -> tuple[str, Call
     return f"{admin_url.rsplit('/', 1)[0]}/{name}", drop
 
 
+def _settings_env(settings: dict[str, str]) -> dict[str, str]:
+    """``SANGRAHA_<NAME>`` variables; a short pending timeout unless the caller sets one, so
+    tests see the reconciler at work within seconds."""
+    return {f"SANGRAHA_{name.upper()}": value for name, value in settings.items()}
+
+
 def _env(**values: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SANGRAHA_")}
     env.update(values)
@@ -164,10 +170,7 @@ def embedded(tmp: Path, **settings: str) -> Topology:
     ``SANGRAHA_<NAME>`` variables."""
     port = free_port()
     data = tmp / "data"
-    env = _env(
-        SANGRAHA_PENDING_TIMEOUT="3",
-        **{f"SANGRAHA_{name.upper()}": value for name, value in settings.items()},
-    )
+    env = _env(**_settings_env({"pending_timeout": "3", **settings}))
     server = Service(
         "sangraha serve",
         [str(BIN / "sangraha"), "serve", "--port", str(port), "--data-dir", str(data)],
@@ -206,9 +209,8 @@ def distributed(
         SANGRAHA_METADATA_URL=db_url,
         SANGRAHA_QUEUE_URL=f"amqp://guest:guest@127.0.0.1:{broker.port}/%2F",
         SANGRAHA_QUEUE_PREFIX=f"e2e{RUN_ID}{uuid.uuid4().hex[:6]}.",
-        SANGRAHA_PENDING_TIMEOUT="3",
         **AWS_ENV,
-        **{f"SANGRAHA_{name.upper()}": value for name, value in settings.items()},
+        **_settings_env({"pending_timeout": "3", **settings}),
     )
     wport, rport = free_port(), free_port()
     receiver = Service(
