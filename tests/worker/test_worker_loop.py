@@ -330,3 +330,43 @@ def test_reconciler_cutoff_is_in_the_past(backends: Backends) -> None:
     fresh = stage(backends, JSON_BODY, publish=False)
     assert backends.metadata.pending_before(utcnow() - timedelta(seconds=60)) == []
     assert [r.id for r in backends.metadata.pending_before(utcnow())] == [fresh.id]
+
+
+@pytest.mark.parametrize("heartbeat", [True, False])
+def test_a_long_job_is_not_published_again_while_it_runs(
+    backends: Backends, monkeypatch: pytest.MonkeyPatch, heartbeat: bool
+) -> None:
+    """The heartbeat keeps a running job's record fresh; without it the reconciler would
+    queue the same object again while the first delivery still processes it."""
+    from sangraha_worker import worker as worker_module
+
+    if not heartbeat:
+        monkeypatch.setattr(Worker, "_heartbeat", lambda self: 0)
+    real = worker_module.process_object
+    published: list[str] = []
+    publish = backends.queue.publish
+
+    def counting_publish(message: Any) -> None:
+        published.append(message.object_id)
+        publish(message)
+
+    def slow(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(2.0)
+        return real(*args, **kwargs)
+
+    record = stage(backends, JSON_BODY)
+    monkeypatch.setattr(worker_module, "process_object", slow)
+    monkeypatch.setattr(backends.queue, "publish", counting_publish)
+    worker = Worker(backends, pending_timeout=0.6, reconcile_interval=0.1, **FAST)
+    worker.start()
+    try:
+        deadline = time.monotonic() + 10
+        while backends.metadata.get_object(record.id).status is ObjectStatus.PENDING:
+            assert time.monotonic() < deadline, "not processed in time"
+            time.sleep(0.05)
+    finally:
+        assert worker.stop(timeout=10)
+    if heartbeat:
+        assert published == []
+    else:
+        assert published, "the reconciler should have queued the running job again"

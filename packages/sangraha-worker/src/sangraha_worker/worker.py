@@ -20,13 +20,13 @@ import logging
 import signal
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
 
-from sangraha_core import Backends, BackendUnavailableError, ProcessObject
+from sangraha_core import Backends, BackendUnavailableError, ProcessObject, utcnow
 from sangraha_core._processing import Outcome, process_object
 from sangraha_core.queue import Consumer, Delivery
 
@@ -173,6 +173,10 @@ class Worker:
         )
         self.collector = Collector(backends, staging_grace=staging_grace)
 
+        self._pending_timeout = self.reconciler.pending_timeout
+        # Objects being processed now (a duplicate delivery may run one twice), for the
+        # heartbeat.
+        self._running: Counter[str] = Counter()
         self.jobs_complete = 0
         self.jobs_failed = 0
         self.jobs_retried = 0
@@ -212,6 +216,10 @@ class Worker:
                     "sangraha-reconciler",
                     lambda: self._every(self.reconcile_interval, self.reconciler.run_once),
                 )
+            self._spawn(
+                "sangraha-heartbeat",
+                lambda: self._every(self._pending_timeout / 3, self._heartbeat),
+            )
             if self.gc_interval > 0:
                 self._spawn(
                     "sangraha-collector",
@@ -320,10 +328,21 @@ class Worker:
         healthy = True
         try:
             self._call(self.on_job_start, ctx)
+            with self._lock:
+                self._running[message.object_id] += 1
+            waited = (utcnow() - message.enqueued_at).total_seconds()
+            if waited > self._pending_timeout / 3:
+                # It queued long enough that the heartbeat's first beat could come too late.
+                self.backends.metadata.touch(message.object_id)
             try:
                 ctx.outcome = process_object(self.backends, message)
             except Exception as exc:
                 ctx.error = exc
+            finally:
+                with self._lock:
+                    self._running[message.object_id] -= 1
+                    if not self._running[message.object_id]:
+                        del self._running[message.object_id]
             try:
                 self._settle(delivery, ctx)
             except Exception:
@@ -418,6 +437,15 @@ class Worker:
         self._threads.append(thread)
         thread.start()
         return thread
+
+    def _heartbeat(self) -> int:
+        """Touch the records of the jobs running now, so the reconciler does not publish a
+        large object again merely because processing it outlasts ``pending_timeout``."""
+        with self._lock:
+            running = list(self._running)
+        for object_id in running:
+            self.backends.metadata.touch(object_id)
+        return len(running)
 
     def _every(self, interval: float, action: Callable[[], int]) -> None:
         while not self._stopping.wait(interval):
