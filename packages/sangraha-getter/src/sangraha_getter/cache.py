@@ -118,8 +118,8 @@ def _raw_headers(plan_headers: dict[str, str], status: int) -> RawHeaders:
 class CachedKey:
     """What a key reads, with the headers of its plain answers worked out once.
 
-    ``ok_headers`` answer a ``GET`` or ``HEAD`` without conditions or ranges (200);
-    ``not_modified_headers`` a request whose ``If-None-Match`` names ``etag`` (304).
+    ``ok_headers`` answer a ``GET`` or ``HEAD`` without a range whose ``If-None-Match``,
+    if any, does not name ``etag`` (200); ``not_modified_headers`` one whose does (304).
     """
 
     record: ObjectRecord
