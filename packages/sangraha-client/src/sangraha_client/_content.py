@@ -14,7 +14,7 @@ import pathlib
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from typing import BinaryIO, cast
 
-from sangraha_core import CONTENT_TYPES, Digest
+from sangraha_core import CONTENT_TYPES, Digest, detect
 
 from ._constants import STREAM_CHUNK_SIZE
 
@@ -41,16 +41,10 @@ _FALLBACK_TYPE = "application/octet-stream"
 
 def sniff_content_type(head: bytes) -> str | None:
     """Name the kind from the first bytes, as the service's own detection would."""
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if head.startswith((b"GIF87a", b"GIF89a")):
-        return "image/gif"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp"
-    if head.startswith(b"%PDF-"):
-        return "application/pdf"
+    found = detect(head)
+    if found in CONTENT_TYPES:
+        return found
+    # JSON has no magic number: judge by its first token.
     stripped = head.lstrip(b" \t\r\n\xef\xbb\xbf")
     if (
         stripped[:1] in (b"{", b"[", b'"')

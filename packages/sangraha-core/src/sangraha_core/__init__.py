@@ -31,7 +31,8 @@ from ._exceptions import (
     UploadNotFoundError,
     UploadStateError,
 )
-from ._ingest import Ingest, media_type, staging_key
+from ._ingest import Ingest, staging_key
+from ._media import detect, media_type
 from ._messages import ProcessObject, deserialize, serialize
 from ._models import (
     CONTENT_TYPES,
@@ -136,6 +137,7 @@ __all__ = [
     "content_disposition",
     "decode_header_value",
     "deserialize",
+    "detect",
     "encode_header_value",
     "etag_for",
     "http_date",

@@ -39,15 +39,15 @@ from ._exceptions import (
     ObjectNotFoundError,
     ObjectTooLargeError,
     SangrahaError,
-    UnsupportedContentTypeError,
 )
+from ._media import media_type
 from ._messages import ProcessObject
-from ._models import CONTENT_TYPES, ObjectKind, ObjectRecord, ObjectStatus, new_id, utcnow
+from ._models import ObjectRecord, ObjectStatus, new_id, utcnow
 from ._names import validate_bucket, validate_key, validate_metadata
 from .metadata import MetadataStore
 from .storage import BlobStore, StagingWrites
 
-__all__ = ["GroupCommit", "Ingest", "media_type", "staging_key"]
+__all__ = ["GroupCommit", "Ingest", "staging_key"]
 
 _T = TypeVar("_T")
 
@@ -63,23 +63,6 @@ _MAX_POLL = 0.2
 def staging_key(object_id: str) -> str:
     """Where an accepted upload waits for the worker."""
     return f"{STAGING_PREFIX}/{object_id}"
-
-
-def media_type(content_type: str) -> tuple[str, ObjectKind]:
-    """The bare, lowercased media type of a ``Content-Type`` value, and the kind it names.
-
-    Parameters (``; charset=utf-8``) are ignored; an unknown type raises
-    ``UnsupportedContentTypeError`` naming the accepted ones.
-    """
-    bare = content_type.split(";", 1)[0].strip().lower()
-    try:
-        return bare, CONTENT_TYPES[bare]
-    except KeyError:
-        accepted = ", ".join(CONTENT_TYPES)
-        shown = repr(bare) if bare else "none"
-        raise UnsupportedContentTypeError(
-            f"unsupported Content-Type {shown}; use one of {accepted}"
-        ) from None
 
 
 class Ingest:

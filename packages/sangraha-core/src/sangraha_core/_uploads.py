@@ -23,7 +23,8 @@ from ._exceptions import (
     UploadNotFoundError,
     UploadStateError,
 )
-from ._ingest import _counted, media_type, staging_key
+from ._ingest import _counted, staging_key
+from ._media import media_type
 from ._messages import ProcessObject
 from ._models import (
     ObjectRecord,

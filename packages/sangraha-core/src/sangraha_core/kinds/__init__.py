@@ -5,7 +5,7 @@ the type that an object's first bytes announce. The limits are exported so that 
 and documentation can state them.
 """
 
-from ._detect import HEAD_SIZE, detect
+from .._media import HEAD_SIZE, detect
 from ._image import MAX_ANIMATION_PIXELS, MAX_IMAGE_PIXELS, MAX_WEBP_SIZE
 from ._inspect import inspect
 from ._json import MAX_JSON_DEPTH, MAX_JSON_KEYS, MAX_JSON_TOKEN

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any, BinaryIO
 
 from .._exceptions import InvalidContentError
-from ._detect import HEAD_SIZE, describe, detect, media_type
+from .._media import HEAD_SIZE, describe, detect, media_type
 from ._image import inspect_image
 from ._json import inspect_json
 from ._pdf import inspect_pdf
@@ -33,7 +33,7 @@ def inspect(content_type: str, file: BinaryIO) -> dict[str, Any]:
     valid object of that type. Errors raised by ``file`` itself propagate unchanged, so a
     storage fault is never reported as bad content. The result is JSON-serialisable.
     """
-    declared = media_type(content_type)
+    declared, _ = media_type(content_type)
     source = Source(file)
     try:
         head = source.read_at(0, HEAD_SIZE)

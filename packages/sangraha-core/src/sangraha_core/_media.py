@@ -1,13 +1,14 @@
-"""Magic numbers: which content type the first bytes of an object name.
+"""Media types: what a declared ``Content-Type`` names, and what the first bytes say.
 
-Sniffing comes before any parse, so that a JPEG uploaded as ``image/png`` fails with a
-reason a person understands rather than with a PNG decoder's complaint.
+Light on purpose (no parser behind it), so the SDK guesses a type the way the service
+checks it. Sniffing comes before any parse, so that a JPEG uploaded as ``image/png``
+fails with a reason a person understands rather than with a PNG decoder's complaint.
 """
 
 from __future__ import annotations
 
-from .._exceptions import UnsupportedContentTypeError
-from .._models import CONTENT_TYPES
+from ._exceptions import UnsupportedContentTypeError
+from ._models import CONTENT_TYPES, ObjectKind
 
 __all__ = ["HEAD_SIZE", "describe", "detect", "media_type"]
 
@@ -61,16 +62,18 @@ def describe(content_type: str) -> str:
     return _DESCRIPTIONS.get(content_type, content_type)
 
 
-def media_type(content_type: str) -> str:
-    """The declared type without parameters, lower-cased; it must be one Sangraha stores.
+def media_type(content_type: str) -> tuple[str, ObjectKind]:
+    """The bare, lowercased media type of a ``Content-Type`` value, and the kind it names.
 
-    ``application/json; charset=utf-8`` is ``application/json``: parameters are ignored
-    (JSON is UTF-8 whatever a charset parameter says, and the images and PDF have none).
+    Parameters (``; charset=utf-8``) are ignored; an unknown type raises
+    ``UnsupportedContentTypeError`` naming the accepted ones.
     """
-    media = content_type.split(";", 1)[0].strip().lower()
-    if media not in CONTENT_TYPES:
+    bare = content_type.split(";", 1)[0].strip().lower()
+    try:
+        return bare, CONTENT_TYPES[bare]
+    except KeyError:
+        accepted = ", ".join(CONTENT_TYPES)
+        shown = repr(bare) if bare else "none"
         raise UnsupportedContentTypeError(
-            f"unsupported content type {content_type!r}; expected one of "
-            + ", ".join(sorted(CONTENT_TYPES))
-        )
-    return media
+            f"unsupported Content-Type {shown}; use one of {accepted}"
+        ) from None
