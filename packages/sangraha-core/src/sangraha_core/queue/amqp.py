@@ -40,10 +40,11 @@ import tenacity
 from pika.adapters.blocking_connection import BlockingChannel
 from pika.spec import Basic, BasicProperties
 
-from .._exceptions import DeserializationError, MessageStateError, QueueUnavailableError
+from .._exceptions import DeserializationError, QueueUnavailableError
 from .._messages import ProcessObject, deserialize, serialize
 from ._amqp_link import BROKER_ERRORS, Link, connection_parameters
 from ._amqp_topology import DEFAULT_RETRY_TIERS, Topology
+from ._delivery import SettleOnce
 
 __all__ = ["DEFAULT_RETRY_TIERS", "AmqpConsumer", "AmqpDelivery", "AmqpQueue"]
 
@@ -252,7 +253,7 @@ class AmqpQueue:
             raise QueueUnavailableError(f"could not {what} on the broker: {error!r}") from error
 
 
-class AmqpDelivery:
+class AmqpDelivery(SettleOnce):
     """One message from an ``AmqpConsumer``; settle it exactly once, from its thread."""
 
     def __init__(
@@ -263,20 +264,10 @@ class AmqpDelivery:
         message: ProcessObject,
         redelivered: bool,
     ) -> None:
+        super().__init__(message, redelivered)
         self._consumer = consumer
         self._channel = channel
         self._tag = delivery_tag
-        self._message = message
-        self._redelivered = redelivered
-        self._settled = False
-
-    @property
-    def message(self) -> ProcessObject:
-        return self._message
-
-    @property
-    def redelivered(self) -> bool:
-        return self._redelivered
 
     def ack(self) -> None:
         self._claim()
@@ -293,14 +284,6 @@ class AmqpDelivery:
         self._claim()
         logger.warning("dead-lettering job %s: %s", self._message.job_id, reason)
         self._on_channel("dead-letter", lambda ch: ch.basic_nack(self._tag, requeue=False))
-
-    def _ensure_unsettled(self) -> None:
-        if self._settled:
-            raise MessageStateError(f"delivery of job {self._message.job_id} is already settled")
-
-    def _claim(self) -> None:
-        self._ensure_unsettled()
-        self._settled = True
 
     def _on_channel(self, what: str, action: Callable[[BlockingChannel], None]) -> None:
         if not self._channel.is_open:

@@ -16,8 +16,9 @@ from collections import deque
 from collections.abc import Callable
 from typing import Self
 
-from .._exceptions import MessageStateError, QueueUnavailableError
+from .._exceptions import QueueUnavailableError
 from .._messages import ProcessObject
+from ._delivery import SettleOnce
 
 __all__ = ["MemoryConsumer", "MemoryDelivery", "MemoryQueue"]
 
@@ -109,22 +110,12 @@ class MemoryQueue:
         self._dead.append((message, reason))
 
 
-class MemoryDelivery:
+class MemoryDelivery(SettleOnce):
     """One message from a ``MemoryConsumer``; settle it exactly once."""
 
     def __init__(self, consumer: MemoryConsumer, message: ProcessObject, redelivered: bool) -> None:
+        super().__init__(message, redelivered)
         self._consumer = consumer
-        self._message = message
-        self._redelivered = redelivered
-        self._settled = False
-
-    @property
-    def message(self) -> ProcessObject:
-        return self._message
-
-    @property
-    def redelivered(self) -> bool:
-        return self._redelivered
 
     def ack(self) -> None:
         self._consumer._settle(self, "ack", None)
@@ -192,11 +183,7 @@ class MemoryConsumer:
     ) -> None:
         queue = self._queue
         with queue._cond:
-            if delivery._settled:
-                raise MessageStateError(
-                    f"delivery of job {delivery.message.job_id} is already settled"
-                )
-            delivery._settled = True
+            delivery._claim()
             if self._unsettled.pop(id(delivery), None) is None:
                 # Its consumer closed first and the message went back to the queue.
                 logger.warning(
