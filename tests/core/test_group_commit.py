@@ -12,7 +12,7 @@ import pytest
 
 from sangraha_core import Backends, Ingest, ListQuery, ObjectRecord, Settings
 from sangraha_core._exceptions import BlobExistsError, MetadataUnavailableError
-from sangraha_core._ingest import GroupCommit
+from sangraha_core._group_commit import GroupCommit
 from sangraha_core.queue.memory import MemoryQueue
 from sangraha_core.storage.file import FileBlobStore
 

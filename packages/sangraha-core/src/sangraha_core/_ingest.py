@@ -21,14 +21,13 @@ a pending record without a message is published again by the reconciler.
 
 from __future__ import annotations
 
-import copy
 import logging
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Generic, Protocol, TypeVar, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from ._backends import Backends
 from ._constants import STAGING_PREFIX
@@ -40,6 +39,7 @@ from ._exceptions import (
     ObjectTooLargeError,
     SangrahaError,
 )
+from ._group_commit import GroupCommit
 from ._media import media_type
 from ._messages import ProcessObject
 from ._models import ObjectRecord, ObjectStatus, new_id, utcnow
@@ -47,12 +47,7 @@ from ._names import validate_bucket, validate_key, validate_metadata
 from .metadata import MetadataStore
 from .storage import BlobStore, StagingWrites
 
-__all__ = ["GroupCommit", "Ingest", "staging_key"]
-
-_T = TypeVar("_T")
-
-#: The most uploads one group commit makes durable together.
-_MAX_BATCH = 256
+__all__ = ["Ingest", "staging_key"]
 
 logger = logging.getLogger("sangraha_core.ingest")
 
@@ -268,73 +263,6 @@ def _counted(chunks: Iterable[bytes], hasher: Hasher, limit: int) -> Iterator[by
 
 
 # -- group commit ----------------------------------------------------------------------------
-
-
-class _Entry(Generic[_T]):
-    __slots__ = ("done", "error", "item")
-
-    def __init__(self, item: _T) -> None:
-        self.item = item
-        self.done = False
-        self.error: BaseException | None = None
-
-
-class GroupCommit(Generic[_T]):
-    """Commit the items of many threads together, each ``run`` returning once its own item
-    is committed (or raising what the commit of its batch raised).
-
-    No timer: a thread that finds no commit in progress commits at once, so a lone request
-    waits for nothing. Items arriving while a commit runs queue up, and when it ends the
-    first of them commits every queued item (up to ``max_batch``) in one call. Under load
-    the batches therefore grow by themselves to what arrives during one commit.
-    """
-
-    def __init__(
-        self, commit: Callable[[Sequence[_T]], None], *, max_batch: int = _MAX_BATCH
-    ) -> None:
-        self._commit = commit
-        self._max_batch = max_batch
-        self._cond = threading.Condition()
-        self._queue: list[_Entry[_T]] = []
-        self._busy = False
-
-    def run(self, item: _T) -> None:
-        entry = _Entry(item)
-        with self._cond:
-            self._queue.append(entry)
-            while True:
-                while self._busy and not entry.done:
-                    self._cond.wait()
-                if entry.done:
-                    break
-                batch = self._queue[: self._max_batch]
-                del self._queue[: self._max_batch]
-                self._busy = True
-                self._cond.release()
-                error: BaseException | None = None
-                try:
-                    self._commit([queued.item for queued in batch])
-                except BaseException as exc:
-                    error = exc
-                finally:
-                    self._cond.acquire()
-                    for queued in batch:
-                        queued.done = True
-                        queued.error = error
-                    self._busy = False
-                    self._cond.notify_all()
-        if entry.error is not None:
-            raise _own_copy(entry.error) from entry.error.__cause__
-
-
-def _own_copy(error: BaseException) -> BaseException:
-    """A copy of a batch's error for one of its threads: raising one object in many threads
-    at once would tangle their tracebacks."""
-    try:
-        twin = copy.copy(error)
-    except Exception:
-        return error
-    return twin.with_traceback(None)
 
 
 @runtime_checkable
