@@ -14,7 +14,7 @@ import pytest
 
 from sangraha_core import ConfigurationError, ProcessObject, QueueUnavailableError, serialize
 from sangraha_core.queue._amqp_topology import Topology
-from sangraha_core.queue.amqp import DEFAULT_RETRY_TIERS, AmqpQueue
+from sangraha_core.queue.amqp import CONSUMER_HEARTBEAT, DEFAULT_RETRY_TIERS, AmqpQueue
 
 pytestmark = pytest.mark.rabbitmq
 
@@ -245,3 +245,21 @@ def test_an_unreachable_broker_fails_fast() -> None:
             queue.consumer()
     finally:
         queue.close()
+
+
+def test_consumers_ask_for_a_long_heartbeat(amqp_queue: AmqpQueue, queue_prefix: str) -> None:
+    """A job may run for minutes between two ``receive`` calls; its consumer connection must
+    not be taken for dead meanwhile, while the other connections keep the broker's."""
+    consumer = amqp_queue.consumer()
+    try:
+        assert consumer.receive(0.1) is None
+        listed = rabbitmqctl(
+            "list_connections", "--no-table-headers", "timeout", "client_properties"
+        )
+        ours = [line for line in listed.splitlines() if f'"{queue_prefix}sangraha ' in line]
+        timeouts = {line.split("\t", 1)[0] for line in ours if "sangraha consumer" in line}
+        assert timeouts == {str(CONSUMER_HEARTBEAT)}
+        others = {line.split("\t", 1)[0] for line in ours if "sangraha consumer" not in line}
+        assert others and str(CONSUMER_HEARTBEAT) not in others
+    finally:
+        consumer.close()

@@ -46,7 +46,7 @@ from ._amqp_link import BROKER_ERRORS, Link, connection_parameters
 from ._amqp_topology import DEFAULT_RETRY_TIERS, Topology
 from ._delivery import SettleOnce
 
-__all__ = ["DEFAULT_RETRY_TIERS", "AmqpConsumer", "AmqpDelivery", "AmqpQueue"]
+__all__ = ["CONSUMER_HEARTBEAT", "DEFAULT_RETRY_TIERS", "AmqpConsumer", "AmqpDelivery", "AmqpQueue"]
 
 logger = logging.getLogger("sangraha_core.queue.amqp")
 
@@ -253,6 +253,10 @@ class AmqpQueue:
             raise QueueUnavailableError(f"could not {what} on the broker: {error!r}") from error
 
 
+#: Seconds between heartbeats on consumer connections, unless the URL sets ``heartbeat``.
+CONSUMER_HEARTBEAT = 600
+
+
 class AmqpDelivery(SettleOnce):
     """One message from an ``AmqpConsumer``; settle it exactly once, from its thread."""
 
@@ -311,7 +315,12 @@ class AmqpConsumer:
     def __init__(self, queue: AmqpQueue, *, prefetch: int = 1) -> None:
         self.queue = queue
         self._prefetch = max(1, prefetch)
-        self._link = Link(queue._params("consumer"))
+        params = queue._params("consumer")
+        if "heartbeat" not in queue.url:
+            # Heartbeats are only answered inside ``receive``; a long job (a multi-GB object)
+            # must not look like a dead peer, so consumers ask for a long interval.
+            params.heartbeat = CONSUMER_HEARTBEAT
+        self._link = Link(params)
         self._buffer: deque[tuple[BlockingChannel, Basic.Deliver, bytes]] = deque()
         self._closed = False
         self._connect()
