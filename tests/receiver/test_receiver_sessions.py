@@ -8,7 +8,7 @@ import os
 import httpx
 import pytest
 
-from sangraha_core import Backends, Digest, ObjectStatus, staging_key
+from sangraha_core import Backends, Digest, ObjectStatus, QueueUnavailableError, staging_key
 from tests.receiver._support import assert_problem, content_digest, drain, staged_bytes
 
 pytestmark = pytest.mark.anyio
@@ -157,3 +157,29 @@ async def test_open_validates_like_a_put(client: httpx.AsyncClient, bucket: str)
     assert_problem(bad_type, 415, "unsupported-content-type")
     bad_body = await client.post(f"/v1/buckets/{bucket}/uploads", json={"content_type": 3})
     assert_problem(bad_body, 400, "invalid-request")
+
+
+async def test_complete_after_a_broker_outage_can_be_repeated(
+    client: httpx.AsyncClient, backends: Backends, bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 503 from ``complete`` (parts joined, job not queued) is answered by repeating it."""
+    data = _body(PART + 100)
+    session = await _open(client, bucket, "again.json", data)
+    sid = session["id"]
+    await client.put(f"/v1/uploads/{sid}/parts/1", content=data[:PART])
+    await client.put(f"/v1/uploads/{sid}/parts/2", content=data[PART:])
+
+    publish = backends.queue.publish
+
+    def down(message: object) -> None:
+        raise QueueUnavailableError("the broker is down")
+
+    monkeypatch.setattr(backends.queue, "publish", down)
+    assert_problem(await client.post(f"/v1/uploads/{sid}/complete"), 503, "unavailable")
+    monkeypatch.setattr(backends.queue, "publish", publish)
+
+    done = await client.post(f"/v1/uploads/{sid}/complete")
+    assert done.status_code == 202, done.text
+    assert done.json()["digest"] == str(Digest.of(data))
+    assert staged_bytes(backends, str(sid)) == data
+    assert [m.object_id for m in drain(backends)] == [sid]

@@ -178,11 +178,15 @@ class Uploads:
 
         staged = staging_key(session.id)
         assert session.multipart_id is not None
-        self.backends.blobs.complete_multipart(
-            staged,
-            session.multipart_id,
-            [PartResult(part_number=p.number, size=p.size, etag=p.etag) for p in parts],
-        )
+        # An earlier ``complete`` may have joined the parts and then failed to record or
+        # queue the object (a 503): the store's multipart upload is gone, the joined bytes
+        # are not, and this attempt carries on from them.
+        if not self.backends.blobs.exists(staged):
+            self.backends.blobs.complete_multipart(
+                staged,
+                session.multipart_id,
+                [PartResult(part_number=p.number, size=p.size, etag=p.etag) for p in parts],
+            )
         hasher = Hasher()
         stream = self.backends.blobs.get(staged)
         try:
