@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import pathlib
 
 import httpx
 import pytest
 
-from sangraha_client import AsyncClient, Client, ServiceUnavailableError
+from sangraha_client import AsyncClient, ChecksumMismatchError, Client, ServiceUnavailableError
 from sangraha_client._transfers import ChunkedUpload, advance, choose_part_size, sidecar_path
 from tests.client.fake_sangraha import FakeSangraha, problem
 
@@ -58,7 +59,28 @@ def test_the_flow_against_a_fake_server_state(tmp_path: pathlib.Path) -> None:
     assert len(batches[1]) == -(-len(DATA) // 16)
     assert batches[2] == [f"POST /v1/uploads/{next(iter(fake.sessions))}/complete"]
     assert fake.objects[("docs", "rows.json")][0] == DATA
+    # The whole file's digest, worked out while the parts went, is declared at complete.
+    (complete,) = [r for r in fake.requests if r.url.path.endswith("/complete")]
+    assert json.loads(complete.content) == {"digest": f"sha256:{hashlib.sha256(DATA).hexdigest()}"}
     assert not sidecar_path(path).exists()
+
+
+def test_parts_that_arrive_altered_fail_the_complete(tmp_path: pathlib.Path) -> None:
+    fake = FakeSangraha(min_part=16)
+    path = make_file(tmp_path)
+
+    def alter_part_2(request: httpx.Request) -> httpx.Response | None:
+        if request.url.path.endswith("/parts/2"):
+            (session,) = fake.sessions.values()
+            session.parts[2] = b"x" * 16
+            return httpx.Response(200, json={"number": 2, "size": 16, "etag": "e"})
+        return None
+
+    fake.intercept = alter_part_2
+    client = Client(base_url="http://x.test", transport=fake.transport())
+    with pytest.raises(ChecksumMismatchError):
+        client.upload_file("docs", "rows.json", path, threshold=0, part_size=16)
+    assert ("docs", "rows.json") not in fake.objects
 
 
 def test_sync_chunked_upload_resumes_after_an_interruption(tmp_path: pathlib.Path) -> None:

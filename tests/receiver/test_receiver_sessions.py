@@ -118,6 +118,41 @@ async def test_complete_refuses_gaps_small_parts_and_wrong_digests(
     assert drain(backends, timeout=0.3) == []
 
 
+async def test_a_digest_may_be_declared_at_complete_instead(
+    client: httpx.AsyncClient, backends: Backends, bucket: str
+) -> None:
+    data = _body(PART + 7)
+
+    async def upload(key: str, **declared: object) -> str:
+        session = await _open(client, bucket, key, data, **declared)
+        sid = str(session["id"])
+        await client.put(f"/v1/uploads/{sid}/parts/1", content=data[:PART])
+        await client.put(f"/v1/uploads/{sid}/parts/2", content=data[PART:])
+        return sid
+
+    sid = await upload("late.json", digest=None)
+    wrong = {"digest": str(Digest.of(b"other"))}
+    response = await client.post(f"/v1/uploads/{sid}/complete", json=wrong)
+    assert_problem(response, 400, "checksum-mismatch")
+    assert not backends.blobs.exists(staging_key(sid))
+
+    # Declared at both ends, the two must agree with each other and with the bytes.
+    sid = await upload("both.json")
+    response = await client.post(f"/v1/uploads/{sid}/complete", json=wrong)
+    assert_problem(response, 400, "checksum-mismatch")
+
+    sid = await upload("right.json", digest=None)
+    right = {"digest": str(Digest.of(data))}
+    response = await client.post(f"/v1/uploads/{sid}/complete", json=right)
+    assert response.status_code == 202, response.text
+    assert response.json()["digest"] == right["digest"]
+    assert staged_bytes(backends, sid) == data
+
+    sid = await upload("typo.json", digest=None)
+    response = await client.post(f"/v1/uploads/{sid}/complete", json={"digest": "sha256:zz"})
+    assert "digest" in str(assert_problem(response, 400, "invalid-request")["detail"])
+
+
 async def test_part_checksum_and_bounds(client: httpx.AsyncClient, bucket: str) -> None:
     session = await _open(client, bucket, "c.json", b"[]", size=2)
     sid = session["id"]

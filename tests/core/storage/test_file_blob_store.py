@@ -73,7 +73,18 @@ def test_lowered_min_part_size_is_enforced(store: FileBlobStore) -> None:
     with pytest.raises(UploadNotFoundError):
         store.upload_part("k", upload_id, 3, b"late")
     assert os.listdir(store.root / ".multipart") == []
+    store.close()  # the parts go in the background; close waits for them
     assert os.listdir(store.root / ".tmp") == []
+
+
+def test_parts_a_crash_left_behind_go_when_a_store_opens(tmp_path: Path) -> None:
+    store = FileBlobStore(tmp_path / "root", min_part_size=4)
+    upload_id = store.create_multipart("k")
+    store.upload_part("k", upload_id, 1, b"abcd")
+    # As a crash would leave it: moved aside for deletion, never deleted.
+    os.rename(store.root / ".multipart" / upload_id, store.root / ".tmp" / "0123.gone")
+    fresh = FileBlobStore(tmp_path / "root", min_part_size=4)
+    assert os.listdir(fresh.root / ".tmp") == []
 
 
 def test_multipart_checks_parts(store: FileBlobStore) -> None:

@@ -17,7 +17,7 @@ from sangraha_core import (
     InvalidPartError,
     InvalidRangeError,
 )
-from sangraha_core.storage import BlobReader, BlobStore
+from sangraha_core.storage import BlobReader, BlobStore, ObservedJoin
 
 MiB = 1024 * 1024
 
@@ -228,6 +228,25 @@ def test_multipart_any_order_and_resent_parts(blob_store: BlobStore) -> None:
     assert data == _part_data(1, MIN_PART_SIZE) + _part_data(2, MIN_PART_SIZE) + b"tail"
     # Multipart internals never show in a listing.
     assert [info.key for info in blob_store.list()] == ["mp/obj"]
+
+
+def test_an_observed_join_shows_every_byte_in_order(blob_store: BlobStore) -> None:
+    if not isinstance(blob_store, ObservedJoin):
+        pytest.skip("an optional extra this store does without")
+    upload_id = blob_store.create_multipart("seen")
+    parts = [
+        blob_store.upload_part("seen", upload_id, 2, _part_data(2, MIN_PART_SIZE)),
+        blob_store.upload_part("seen", upload_id, 3, b"tail"),
+        blob_store.upload_part("seen", upload_id, 1, _part_data(1, MIN_PART_SIZE)),
+    ]
+    seen = bytearray()
+    # The object is there once the call returns, and not before every byte was shown.
+    result = blob_store.complete_multipart_observed(
+        "seen", upload_id, parts, lambda chunk: seen.extend(chunk)
+    )
+    expected = _part_data(1, MIN_PART_SIZE) + _part_data(2, MIN_PART_SIZE) + b"tail"
+    assert bytes(seen) == expected == read(blob_store, "seen")
+    assert result.size == len(expected)
 
 
 def test_multipart_min_part_size(blob_store: BlobStore) -> None:

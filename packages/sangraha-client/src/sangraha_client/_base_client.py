@@ -512,11 +512,14 @@ class BaseClient:
     def _get_upload_options(self, upload_id: str) -> RequestOptions:
         return RequestOptions("GET", self._url(self._upload_path(upload_id), write=True))
 
-    def _complete_upload_options(self, upload_id: str) -> RequestOptions:
+    def _complete_upload_options(
+        self, upload_id: str, *, digest: Digest | None = None
+    ) -> RequestOptions:
         return RequestOptions(
             "POST",
             self._url(f"{self._upload_path(upload_id)}/complete", write=True),
             headers={"Idempotency-Key": str(uuid.uuid4())},
+            json_data=None if digest is None else {"digest": str(digest)},
         )
 
     def _abort_upload_options(self, upload_id: str) -> RequestOptions:

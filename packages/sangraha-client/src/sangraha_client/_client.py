@@ -398,8 +398,12 @@ class Client(BaseClient):
     def get_upload(self, upload_id: str) -> UploadSession:
         return self._parse_session(self._request(self._get_upload_options(upload_id)))
 
-    def complete_upload(self, upload_id: str) -> ObjectRecord:
-        return self._parse_record(self._request(self._complete_upload_options(upload_id)))
+    def complete_upload(self, upload_id: str, *, digest: str | None = None) -> ObjectRecord:
+        """Join the parts; ``digest`` (``sha256:<hex>``), if given, must be the whole's."""
+        options = self._complete_upload_options(
+            upload_id, digest=Digest(digest) if digest is not None else None
+        )
+        return self._parse_record(self._request(options))
 
     def abort_upload(self, upload_id: str) -> None:
         self._request(self._abort_upload_options(upload_id))
@@ -794,8 +798,12 @@ class AsyncClient(BaseClient):
     async def get_upload(self, upload_id: str) -> UploadSession:
         return self._parse_session(await self._request(self._get_upload_options(upload_id)))
 
-    async def complete_upload(self, upload_id: str) -> ObjectRecord:
-        return self._parse_record(await self._request(self._complete_upload_options(upload_id)))
+    async def complete_upload(self, upload_id: str, *, digest: str | None = None) -> ObjectRecord:
+        """Join the parts; ``digest`` (``sha256:<hex>``), if given, must be the whole's."""
+        options = self._complete_upload_options(
+            upload_id, digest=Digest(digest) if digest is not None else None
+        )
+        return self._parse_record(await self._request(options))
 
     async def abort_upload(self, upload_id: str) -> None:
         await self._request(self._abort_upload_options(upload_id))

@@ -16,6 +16,7 @@ import os
 import pathlib
 import threading
 from collections.abc import Generator, Mapping
+from concurrent.futures import Future
 from typing import IO, Any
 
 import httpx
@@ -134,13 +135,6 @@ class ChunkedUpload:
     def _remove_sidecar(self) -> None:
         self.sidecar.unlink(missing_ok=True)
 
-    def _file_hash(self) -> Digest:
-        h = hashlib.sha256()
-        with self.path.open("rb") as f:
-            while chunk := f.read(STREAM_CHUNK_SIZE):
-                h.update(chunk)
-        return Digest.from_hex(h.hexdigest())
-
     def flow(self) -> UploadFlow:
         c = self.client
         stat = self.path.stat()
@@ -183,7 +177,7 @@ class ChunkedUpload:
                     self.key,
                     content_type=self.content_type,
                     size=self.total,
-                    digest=self._file_hash(),
+                    digest=None,
                     metadata=self.metadata,
                 )
             ]
@@ -212,11 +206,19 @@ class ChunkedUpload:
                 continue
             todo.append(c._upload_part_options(session.id, number, body))
         self.advance_progress(already)
-        if todo:
-            yield todo
+        # The digest of the whole file is worked out while its parts go up, and declared
+        # when they are joined.
+        stop = threading.Event()
+        hashing = _hash_in_background(self.path, stop)
+        try:
+            if todo:
+                yield todo
+            digest = hashing.result()
+        finally:
+            stop.set()
 
         try:
-            (resp,) = yield [c._complete_upload_options(session.id)]
+            (resp,) = yield [c._complete_upload_options(session.id, digest=digest)]
         except (NotFoundError, UploadStateError) as exc:
             # A retried complete can land after the first one went through: look it up.
             try:
@@ -229,6 +231,25 @@ class ChunkedUpload:
             (resp,) = yield [c._record_by_id_options(done.object_id)]
         self._remove_sidecar()
         return c._parse_record(resp)
+
+
+def _hash_in_background(path: pathlib.Path, stop: threading.Event) -> Future[Digest]:
+    """The digest of the file at ``path``, from a thread; it gives up once ``stop`` is set."""
+    future: Future[Digest] = Future()
+
+    def run() -> None:
+        h = hashlib.sha256()
+        try:
+            with path.open("rb") as f:
+                while not stop.is_set() and (chunk := f.read(STREAM_CHUNK_SIZE)):
+                    h.update(chunk)
+        except BaseException as exc:
+            future.set_exception(exc)
+        else:
+            future.set_result(Digest.from_hex(h.hexdigest()))
+
+    threading.Thread(target=run, name="sangraha-file-digest", daemon=True).start()
+    return future
 
 
 class Download:

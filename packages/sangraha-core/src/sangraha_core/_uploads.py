@@ -3,7 +3,8 @@
 A session's id is also the id of the object it makes, and its bytes are assembled at that
 object's staging key, so ``complete`` hands the worker exactly what a single PUT would have.
 Parts never pass through the service twice: the blob store's multipart machinery joins
-them; ``complete`` reads the result once, to hash it.
+them, and ``complete`` hashes the result: while the store joins it where the store can show
+the bytes as it goes (the file store), by reading it once after where it cannot (S3).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from ._models import (
     utcnow,
 )
 from ._names import validate_bucket, validate_key, validate_metadata
-from .storage import PartResult
+from .storage import ObservedJoin, PartResult
 
 __all__ = ["Uploads"]
 
@@ -146,11 +147,13 @@ class Uploads:
         self.backends.metadata.put_part(upload_id, part)
         return part
 
-    def complete(self, upload_id: str) -> ObjectRecord:
+    def complete(self, upload_id: str, *, digest: Digest | None = None) -> ObjectRecord:
         """Assemble the parts, check the whole, and queue the object for processing.
 
-        Completing a completed session answers its record again, so a client whose first
-        ``complete`` timed out can simply repeat it.
+        ``digest`` declares the whole object's digest here rather than at ``open`` (a
+        client can then hash its file while the parts go up); every digest declared must
+        match. Completing a completed session answers its record again, so a client whose
+        first ``complete`` timed out can simply repeat it.
         """
         session = self.backends.metadata.get_upload(upload_id)
         if session.status is UploadStatus.COMPLETED and session.object_id is not None:
@@ -177,35 +180,18 @@ class Uploads:
             raise ObjectTooLargeError(f"objects may be at most {limit} bytes", limit=limit)
 
         staged = staging_key(session.id)
-        assert session.multipart_id is not None
-        # An earlier ``complete`` may have joined the parts and then failed to record or
-        # queue the object (a 503): the store's multipart upload is gone, the joined bytes
-        # are not, and this attempt carries on from them.
-        if not self.backends.blobs.exists(staged):
-            self.backends.blobs.complete_multipart(
-                staged,
-                session.multipart_id,
-                [PartResult(part_number=p.number, size=p.size, etag=p.etag) for p in parts],
-            )
-        hasher = Hasher()
-        stream = self.backends.blobs.get(staged)
-        try:
-            for chunk in stream:
-                hasher.update(chunk)
-        finally:
-            close = getattr(stream, "close", None)
-            if close is not None:
-                close()
-        digest = hasher.digest()
-        if session.digest is not None and session.digest != digest:
+        hasher = self._join(session, staged, parts)
+        actual = hasher.digest()
+        wrong = next((d for d in (session.digest, digest) if d is not None and d != actual), None)
+        if wrong is not None:
             self.backends.blobs.delete(staged)
             self.backends.metadata.finish_upload(
                 upload_id, status=UploadStatus.ABORTED, object_id=None
             )
             raise ChecksumMismatchError(
-                f"the assembled object's digest is {digest}, not the declared {session.digest}",
-                expected=str(session.digest),
-                actual=str(digest),
+                f"the assembled object's digest is {actual}, not the declared {wrong}",
+                expected=str(wrong),
+                actual=str(actual),
             )
         now = utcnow()
         record = ObjectRecord(
@@ -216,7 +202,7 @@ class Uploads:
             kind=session.kind,
             content_type=session.content_type,
             size=hasher.size,
-            digest=digest,
+            digest=actual,
             created_at=now,
             updated_at=now,
             metadata=session.metadata,
@@ -248,6 +234,32 @@ class Uploads:
                 self._abort_blob(session)
             self.backends.metadata.delete_upload(session.id)
         return len(expired)
+
+    def _join(self, session: UploadSession, staged: str, parts: list[PartRecord]) -> Hasher:
+        """Join the parts into the staged object; the hasher that saw all of its bytes."""
+        blobs = self.backends.blobs
+        hasher = Hasher()
+        # An earlier ``complete`` may have joined the parts and then failed to record or
+        # queue the object (a 503): the store's multipart upload is gone, the joined bytes
+        # are not, and this attempt carries on from them.
+        if not blobs.exists(staged):
+            assert session.multipart_id is not None
+            joined = [PartResult(part_number=p.number, size=p.size, etag=p.etag) for p in parts]
+            if isinstance(blobs, ObservedJoin):
+                blobs.complete_multipart_observed(
+                    staged, session.multipart_id, joined, hasher.update
+                )
+                return hasher
+            blobs.complete_multipart(staged, session.multipart_id, joined)
+        stream = blobs.get(staged)
+        try:
+            for chunk in stream:
+                hasher.update(chunk)
+        finally:
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()
+        return hasher
 
     def _open_session(self, upload_id: str) -> UploadSession:
         session = self.get(upload_id)

@@ -48,6 +48,18 @@ class OpenUpload(BaseModel):
     metadata: dict[str, str] = Field(default_factory=dict, description="User metadata.")
 
 
+class CompleteUpload(BaseModel):
+    """The optional body of ``complete``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    digest: Digest | None = Field(
+        default=None,
+        description="`sha256:<hex>` of the whole object, if not declared when the session "
+        "opened (a client can hash its file while the parts go up).",
+    )
+
+
 def _session_json(session: UploadSession, status: int = 200) -> JSONResponse:
     return JSONResponse(
         session.model_dump(mode="json"),
@@ -148,9 +160,13 @@ def build_router() -> APIRouter:
         request: Request,
         upload_id: str,
         wait: Annotated[float, Query(ge=0, le=MAX_WAIT)] = 0.0,
+        body: CompleteUpload | None = None,
     ) -> Response:
         backends = backends_of(request)
-        record = await anyio.to_thread.run_sync(Uploads(backends).complete, upload_id)
+        digest = body.digest if body is not None else None
+        record = await anyio.to_thread.run_sync(
+            partial(Uploads(backends).complete, upload_id, digest=digest)
+        )
         return await answer_accepted(Ingest(backends), record, wait)
 
     @router.delete(

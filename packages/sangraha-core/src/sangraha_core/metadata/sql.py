@@ -14,7 +14,9 @@ returns), but the last commits before a power loss or kernel crash may be lost. 
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
@@ -141,12 +143,27 @@ def _sqlite_on_connect(synchronous: str) -> Callable[[Any, Any], None]:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {int(_SQLITE_BUSY_TIMEOUT * 1000)}")
-        cursor.execute("PRAGMA journal_mode = WAL")
+        _use_wal(cursor)
         cursor.execute(f"PRAGMA synchronous = {synchronous}")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
 
     return on_connect
+
+
+def _use_wal(cursor: Any) -> None:
+    # Turning a new database to WAL takes a lock SQLite does not wait for through
+    # busy_timeout, so processes opening a fresh database together can see "database is
+    # locked" here; it happens once per database file, and a short retry gets past it.
+    deadline = time.monotonic() + _SQLITE_BUSY_TIMEOUT
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def _sqlite_on_begin(conn: Connection) -> None:

@@ -1,6 +1,15 @@
 """Blob stores: the protocol, and the backends behind it (``file``, ``s3``)."""
 
-from ._protocol import BlobInfo, BlobStore, Data, PartResult, PutMode, PutResult, StagingWrites
+from ._protocol import (
+    BlobInfo,
+    BlobStore,
+    Data,
+    ObservedJoin,
+    PartResult,
+    PutMode,
+    PutResult,
+    StagingWrites,
+)
 from ._reader import BlobReader
 
 __all__ = [
@@ -8,6 +17,7 @@ __all__ = [
     "BlobReader",
     "BlobStore",
     "Data",
+    "ObservedJoin",
     "PartResult",
     "PutMode",
     "PutResult",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol, runtime_checkable
@@ -12,6 +12,7 @@ __all__ = [
     "BlobInfo",
     "BlobStore",
     "Data",
+    "ObservedJoin",
     "PartResult",
     "PutMode",
     "PutResult",
@@ -122,4 +123,23 @@ class StagingWrites(Protocol):
 
     def discard(self, key: str) -> None:
         """Delete ``key`` without waiting for the deletion to reach the disk."""
+        ...
+
+
+@runtime_checkable
+class ObservedJoin(Protocol):
+    """Optional extra of a blob store that joins multipart parts itself: it can show the
+    joined bytes to the caller while it joins them, so digesting the new object costs no
+    second read of it. Stores without it get ``complete_multipart`` and a read back.
+    """
+
+    def complete_multipart_observed(
+        self,
+        key: str,
+        upload_id: str,
+        parts: builtins.list[PartResult],
+        observe: Callable[[bytes], object],
+    ) -> PutResult:
+        """Do what ``complete_multipart`` does, passing every byte of the joined object to
+        ``observe``, in order, before the object appears."""
         ...

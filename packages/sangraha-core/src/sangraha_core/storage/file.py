@@ -8,9 +8,11 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Self
@@ -41,6 +43,8 @@ _UPLOAD_ID_RE = re.compile(r"[0-9a-f]{32}")
 _KEY_FILE = "key"
 #: Temporary files older than this are leftovers of a crash, removed when a store opens.
 _STALE_TMP_SECONDS = 24 * 3600.0
+#: Suffix of a folder moved under ``.tmp/`` to be deleted: nothing uses it any more.
+_GONE_SUFFIX = ".gone"
 
 
 class FileBlobStore:
@@ -61,6 +65,8 @@ class FileBlobStore:
     def __init__(self, root: str | os.PathLike[str], *, min_part_size: int = MIN_PART_SIZE) -> None:
         self._root = Path(root).resolve()
         self._min_part_size = min_part_size
+        self._cleaner: ThreadPoolExecutor | None = None
+        self._cleaner_lock = threading.Lock()
         try:
             (self._root / _TMP_DIR).mkdir(parents=True, exist_ok=True)
             (self._root / _MULTIPART_DIR).mkdir(exist_ok=True)
@@ -166,7 +172,7 @@ class FileBlobStore:
         tmp = Path(name)
         try:
             with src, open(fd, "wb") as out:
-                _copy_range(src, out)
+                _append(src.fileno(), out)
                 out.flush()
                 os.fsync(out.fileno())
             self._install(tmp, dest, destination, create=False)
@@ -220,38 +226,34 @@ class FileBlobStore:
     def complete_multipart(
         self, key: str, upload_id: str, parts: builtins.list[PartResult]
     ) -> PutResult:
-        path = self._path(key)
-        folder = self._upload_dir(key, upload_id)
-        files = self._check_parts(folder, parts)
-        fd, name = tempfile.mkstemp(dir=self._root / _TMP_DIR)
-        tmp = Path(name)
-        try:
-            with open(fd, "wb") as out:
-                for part in files:
-                    with open(part, "rb") as src:
-                        _copy_range(src, out)
-                out.flush()
-                os.fsync(out.fileno())
-                st = os.fstat(out.fileno())
-            self._install(tmp, path, key, create=False)
-        finally:
-            _unlink_quietly(tmp)
-        shutil.rmtree(folder, ignore_errors=True)
-        return PutResult(key=key, size=st.st_size, etag=_etag(st))
+        return self._join(key, upload_id, parts, None)
+
+    def complete_multipart_observed(
+        self,
+        key: str,
+        upload_id: str,
+        parts: builtins.list[PartResult],
+        observe: Callable[[bytes], object],
+    ) -> PutResult:
+        return self._join(key, upload_id, parts, observe)
 
     def abort_multipart(self, key: str, upload_id: str) -> None:
         try:
             folder = self._upload_dir(key, upload_id)
         except UploadNotFoundError:
             return
-        shutil.rmtree(folder, ignore_errors=True)
+        self._remove_folder(folder)
 
     def check(self) -> None:
         if not (self._root / _TMP_DIR).is_dir() or not os.access(self._root, os.W_OK):
             raise BlobStoreUnavailableError(f"the blob directory {self._root} is not writable")
 
     def close(self) -> None:
-        """Nothing to release: every call opens and closes its own files."""
+        """Finish deleting the folders of completed and aborted multipart uploads."""
+        with self._cleaner_lock:
+            cleaner, self._cleaner = self._cleaner, None
+        if cleaner is not None:
+            cleaner.shutdown(wait=True)
 
     # -- internals -------------------------------------------------------------------------
 
@@ -268,6 +270,41 @@ class FileBlobStore:
         if not path.is_relative_to(self._root):
             raise InvalidNameError(f"object key {key!r} leaves the store")
         return path
+
+    def _join(
+        self,
+        key: str,
+        upload_id: str,
+        parts: builtins.list[PartResult],
+        observe: Callable[[bytes], object] | None,
+    ) -> PutResult:
+        path = self._path(key)
+        folder = self._upload_dir(key, upload_id)
+        files = self._check_parts(folder, parts)
+        fd, name = tempfile.mkstemp(dir=self._root / _TMP_DIR)
+        tmp = Path(name)
+        try:
+            with open(fd, "wb") as out, ThreadPoolExecutor(1) as observer:
+                for file, part in files:
+                    with open(file, "rb") as src:
+                        # Both passes read this one open file: a part re-sent meanwhile
+                        # replaces the name, not these bytes.
+                        if _etag(os.fstat(src.fileno())) != part.etag:
+                            raise InvalidPartError(f"part {part.part_number} changed")
+                        # The kernel copies while another thread shows the same bytes
+                        # (page cache) to ``observe``: one pass's time, not two.
+                        shown = observer.submit(_show, src.fileno(), observe) if observe else None
+                        _append(src.fileno(), out)
+                        if shown is not None:
+                            shown.result()
+                out.flush()
+                os.fsync(out.fileno())
+                st = os.fstat(out.fileno())
+            self._install(tmp, path, key, create=False)
+        finally:
+            _unlink_quietly(tmp)
+        self._remove_folder(folder)
+        return PutResult(key=key, size=st.st_size, etag=_etag(st))
 
     def _open(self, key: str) -> IO[bytes]:
         try:
@@ -394,11 +431,14 @@ class FileBlobStore:
             raise missing
         return folder
 
-    def _check_parts(self, folder: Path, parts: builtins.list[PartResult]) -> builtins.list[Path]:
+    def _check_parts(
+        self, folder: Path, parts: builtins.list[PartResult]
+    ) -> builtins.list[tuple[Path, PartResult]]:
+        """Each part's file, in order, with the part it must still be."""
         if not parts:
             raise InvalidPartError("a multipart upload needs at least one part")
         ordered = sorted(parts, key=lambda part: part.part_number)
-        files: builtins.list[Path] = []
+        files: builtins.list[tuple[Path, PartResult]] = []
         for index, part in enumerate(ordered):
             if index and part.part_number == ordered[index - 1].part_number:
                 raise InvalidPartError(f"part {part.part_number} is listed twice")
@@ -414,15 +454,33 @@ class FileBlobStore:
                     f"part {part.part_number} holds {st.st_size} bytes; every part but the "
                     f"last must hold at least {self._min_part_size}"
                 )
-            files.append(file)
+            files.append((file, part))
         return files
+
+    def _remove_folder(self, folder: Path) -> None:
+        """Delete a multipart upload's folder without making the caller wait for it.
+
+        Freeing gigabytes of parts takes the file system a while; the rename makes the
+        upload gone at once, and a folder a crash leaves behind goes when a store next opens.
+        """
+        gone = self._root / _TMP_DIR / f"{uuid.uuid4().hex}{_GONE_SUFFIX}"
+        try:
+            os.rename(folder, gone)
+        except FileNotFoundError:
+            return
+        with self._cleaner_lock:
+            if self._cleaner is None:
+                self._cleaner = ThreadPoolExecutor(1, thread_name_prefix="sangraha-file-cleanup")
+            self._cleaner.submit(shutil.rmtree, gone, ignore_errors=True)
 
     def _remove_stale_temporaries(self) -> None:
         cutoff = time.time() - _STALE_TMP_SECONDS
         with os.scandir(self._root / _TMP_DIR) as entries:
             for entry in entries:
                 try:
-                    if entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                    if entry.name.endswith(_GONE_SUFFIX) and entry.is_dir(follow_symlinks=False):
+                        shutil.rmtree(entry.path, ignore_errors=True)
+                    elif entry.stat(follow_symlinks=False).st_mtime < cutoff:
                         os.unlink(entry.path)
                 except OSError:
                     continue
@@ -468,15 +526,32 @@ def _blob_is_directory(key: str) -> InvalidNameError:
     )
 
 
-def _copy_range(src: IO[bytes], out: IO[bytes]) -> None:
-    """Append the rest of ``src`` to ``out``, in the kernel where it can."""
+def _append(src: int, out: IO[bytes]) -> None:
+    """Append all of the file ``src`` to ``out``, in the kernel where it can.
+
+    Reads at explicit offsets, so another thread may read ``src`` at the same time.
+    """
     out.flush()
+    offset = 0
     try:
-        while os.copy_file_range(src.fileno(), out.fileno(), CHUNK_SIZE * 8):
-            pass
+        while copied := os.copy_file_range(src, out.fileno(), CHUNK_SIZE * 8, offset):
+            offset += copied
+        return
     except (AttributeError, OSError):
         # No copy_file_range here (or not across these filesystems): copy in chunks.
-        shutil.copyfileobj(src, out, CHUNK_SIZE)
+        pass
+    while chunk := os.pread(src, CHUNK_SIZE, offset):
+        out.write(chunk)
+        offset += len(chunk)
+    out.flush()
+
+
+def _show(src: int, observe: Callable[[bytes], object]) -> None:
+    """Pass all of the file ``src`` to ``observe`` in chunks, reading at explicit offsets."""
+    offset = 0
+    while chunk := os.pread(src, CHUNK_SIZE, offset):
+        observe(chunk)
+        offset += len(chunk)
 
 
 def _fsync_dir(folder: Path) -> None:
