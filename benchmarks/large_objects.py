@@ -6,7 +6,10 @@ and a bare ASGI baseline (``benchmarks/_baseline.py``) and prints one JSON line 
 * ``put``: one single-request PUT of the file; ``processing``: from its 202 to ``ready``;
 * ``chunked``: the SDK's ``upload_file`` in parts, 4 in parallel;
 * ``get``: one streamed GET of the content;
-* ``baseline``: the same PUT and GET through the bare app, and each case's ratio to it.
+* ``baseline``: the same PUT and GET through the bare app, and each case's ratio to it;
+* ``bare-s3``: the PDF files' multipart upload straight to the S3 endpoint the distributed
+  topology uses, with boto3 (``chunked_ratio_store``: the distributed chunked upload
+  against it), for what the store alone allows.
 
 Sizes are 100 MiB and 2 GiB (``--quick``: 100 MiB only), kinds a PDF holding one large
 image stream (as scans do) and a JSON array of records. Uploads and downloads do not
@@ -285,6 +288,44 @@ def _bench_baseline(
     return times
 
 
+def _bench_s3_store(
+    moto: MotoServer, files: dict[tuple[str, int], Path], report: Callable[[dict[str, Any]], None]
+) -> dict[int, float]:
+    """The PDF files' multipart uploads straight to the distributed topology's S3 endpoint
+    with boto3 (parts as the SDK sends them): what the store itself allows, in seconds by
+    size in MiB."""
+    import boto3
+    from boto3.s3.transfer import TransferConfig
+
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=moto.url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    bucket = f"bench-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    config = TransferConfig(
+        multipart_threshold=_PART_SIZE, multipart_chunksize=_PART_SIZE, max_concurrency=4
+    )
+    times: dict[int, float] = {}
+    for (kind, size), path in files.items():
+        if kind != "pdf":
+            continue
+        key = f"{kind}-{size}"
+
+        def upload(path: Path = path, key: str = key) -> None:
+            s3.upload_file(str(path), bucket, key, Config=config)
+
+        pids = {"moto": moto.pid}
+        times[round(size / MIB)] = _case(
+            report, "chunked", pids, size, upload, topology="bare-s3", kind=kind
+        )
+        s3.delete_object(Bucket=bucket, Key=key)
+    return times
+
+
 # -- the interrupted upload and download ----------------------------------------------------
 
 _CHILD = """
@@ -393,13 +434,13 @@ def resume_scenario(topo: Topology, path: Path, *, part_size: int) -> dict[str, 
 
 
 @contextlib.contextmanager
-def _topologies(tmp: Path) -> Iterator[list[Topology]]:
+def _topologies(tmp: Path) -> Iterator[tuple[list[Topology], MotoServer]]:
     moto = MotoServer()
     topos: list[Topology] = []
     try:
         topos.append(embedded(tmp / "embedded"))
         topos.append(distributed(tmp / "distributed", _POSTGRES_ADMIN, moto.url))
-        yield topos
+        yield topos, moto
     finally:
         for topo in topos:
             topo.stop()
@@ -449,7 +490,7 @@ def main(argv: list[str] | None = None) -> None:
             (tmp / sub).mkdir()
         if args.resume:
             path = write_pdf(tmp / "large.pdf", args.size_mib * MIB)
-            with _topologies(tmp) as topos:
+            with _topologies(tmp) as (topos, _):
                 for topo in topos:
                     _print(resume_scenario(topo, path, part_size=_PART_SIZE))
             return
@@ -467,9 +508,24 @@ def main(argv: list[str] | None = None) -> None:
             _print(line)
 
         baseline = _bench_baseline(tmp / "baseline", files, report)
-        with _topologies(tmp) as topos:
+        with _topologies(tmp) as (topos, moto):
+            store = _bench_s3_store(moto, files, report)
             for topo in topos:
                 _bench_topology(topo, files, baseline, report)
+            for line in list(lines):
+                if line["case"] == "chunked" and line["topology"] == "distributed":
+                    size_mib = line["size_mib"]
+                    ratio = round(store[size_mib] / line["seconds"], 2)
+                    kind = line["kind"]
+                    report(
+                        {
+                            "case": "chunked_ratio_store",
+                            "topology": "distributed",
+                            "kind": kind,
+                            "size_mib": size_mib,
+                            "ratio": ratio,
+                        }
+                    )
         for line in rss_summary(lines):
             _print(line)
 

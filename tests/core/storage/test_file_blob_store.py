@@ -1,9 +1,14 @@
-"""What only the file store has to get right: keys never leave its directory."""
+"""What only the file store has to get right: keys never leave its directory, and parts
+of a known size are written where they belong in the object."""
 
 from __future__ import annotations
 
+import fcntl
 import os
+import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -15,7 +20,7 @@ from sangraha_core import (
     UploadNotFoundError,
     open_blob_store,
 )
-from sangraha_core.storage import BlobStore
+from sangraha_core.storage import BlobStore, PartResult
 from sangraha_core.storage.file import FileBlobStore
 
 
@@ -128,3 +133,65 @@ def test_failed_stream_leaves_nothing_behind(store: FileBlobStore) -> None:
         store.put("k", broken())
     assert not store.exists("k")
     assert os.listdir(store.root / ".tmp") == []
+
+
+def test_equal_sized_parts_become_the_object_without_a_copy(store: FileBlobStore) -> None:
+    upload_id = store.create_multipart("k")
+    parts = [
+        store.upload_part_sized("k", upload_id, 3, b"ij", 2),
+        store.upload_part_sized("k", upload_id, 1, b"abcd", 4),
+        store.upload_part_sized("k", upload_id, 2, b"efgh", 4),
+    ]
+    slots = store.root / ".multipart" / upload_id / "slots-4"
+    inode = slots.stat().st_ino
+    seen = bytearray()
+    store.complete_multipart_observed("k", upload_id, parts, seen.extend)
+    assert b"".join(store.get("k")) == bytes(seen) == b"abcdefghij"
+    # The file the parts were written into is the object: only the short last part moved.
+    assert (store.root / "k").stat().st_ino == inode
+
+
+def test_a_part_sent_after_complete_cannot_touch_the_object(store: FileBlobStore) -> None:
+    upload_id = store.create_multipart("k")
+    parts = [store.upload_part_sized("k", upload_id, n, b"%d" % n * 4, 4) for n in (1, 2)]
+    store.complete_multipart("k", upload_id, parts)
+    with pytest.raises(UploadNotFoundError):
+        store.upload_part_sized("k", upload_id, 3, b"late", 4)
+    assert b"".join(store.get("k")) == b"11112222"
+
+
+def test_a_part_waiting_on_a_join_finds_the_upload_gone(store: FileBlobStore) -> None:
+    upload_id = store.create_multipart("k")
+    for n in (1, 2):
+        store.upload_part_sized("k", upload_id, n, b"%d" % n * 4, 4)
+    started = threading.Event()
+
+    def late_body() -> Iterator[bytes]:
+        started.set()
+        yield b"late"
+
+    slots = store.root / ".multipart" / upload_id / "slots-4"
+    # Hold the join's lock while a third part tries to write into the same file.
+    fd = os.open(slots, os.O_RDWR)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    with ThreadPoolExecutor(1) as pool:
+        late = pool.submit(store.upload_part_sized, "k", upload_id, 3, late_body(), 4)
+        time.sleep(0.2)
+        assert not started.is_set()
+        os.rename(slots, store.root / ".tmp" / "joined-elsewhere")
+        os.close(fd)
+        with pytest.raises(UploadNotFoundError):
+            late.result(timeout=10)
+    assert not started.is_set()
+
+
+def test_a_sized_part_sent_again_goes_aside_and_wins(store: FileBlobStore) -> None:
+    upload_id = store.create_multipart("k")
+    first = store.upload_part_sized("k", upload_id, 1, b"aaaa", 4)
+    again = store.upload_part_sized("k", upload_id, 1, b"bbbb", 4)
+    last = store.upload_part_sized("k", upload_id, 2, b"cc", 2)
+    with pytest.raises(InvalidPartError):
+        store.complete_multipart("k", upload_id, [PartResult(1, 4, "no-such-etag"), last])
+    store.complete_multipart("k", upload_id, [again, last])
+    assert b"".join(store.get("k")) == b"bbbbcc"
+    assert first.etag != again.etag

@@ -7,6 +7,7 @@ import io
 import threading
 import tracemalloc
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -17,7 +18,7 @@ from sangraha_core import (
     InvalidPartError,
     InvalidRangeError,
 )
-from sangraha_core.storage import BlobReader, BlobStore, ObservedJoin
+from sangraha_core.storage import BlobReader, BlobStore, ObservedJoin, PartResult, SizedParts
 
 MiB = 1024 * 1024
 
@@ -247,6 +248,78 @@ def test_an_observed_join_shows_every_byte_in_order(blob_store: BlobStore) -> No
     expected = _part_data(1, MIN_PART_SIZE) + _part_data(2, MIN_PART_SIZE) + b"tail"
     assert bytes(seen) == expected == read(blob_store, "seen")
     assert result.size == len(expected)
+
+
+def _sized(blob_store: BlobStore) -> SizedParts:
+    if not isinstance(blob_store, SizedParts):
+        pytest.skip("an optional extra this store does without")
+    return blob_store
+
+
+def test_sized_parts_in_any_order_in_parallel_and_resent(blob_store: BlobStore) -> None:
+    store = _sized(blob_store)
+    size = MIN_PART_SIZE
+    data = {n: _part_data(n, size) for n in range(1, 6)}
+    data[6] = b"short tail"
+
+    def send(n: int) -> PartResult:
+        return store.upload_part_sized("sized", upload_id, n, chunks(data[n], MiB), len(data[n]))
+
+    upload_id = blob_store.create_multipart("sized")
+    with ThreadPoolExecutor(4) as pool:
+        parts = dict(zip([6, 3, 1, 5, 2, 4], pool.map(send, [6, 3, 1, 5, 2, 4]), strict=True))
+    # Sent again with the same bytes, and with others: the last sending counts.
+    parts[2] = send(2)
+    data[4] = _part_data(44, size)
+    parts[4] = send(4)
+    # Unsized sends mix with sized ones.
+    data[5] = _part_data(55, size)
+    parts[5] = blob_store.upload_part("sized", upload_id, 5, data[5])
+    seen = bytearray()
+    listed = [parts[n] for n in (4, 1, 6, 2, 5, 3)]
+    if isinstance(blob_store, ObservedJoin):
+        blob_store.complete_multipart_observed("sized", upload_id, listed, seen.extend)
+    else:
+        blob_store.complete_multipart("sized", upload_id, listed)
+    expected = b"".join(data[n] for n in range(1, 7))
+    assert read(blob_store, "sized") == expected
+    assert bytes(seen) in (b"", expected)
+    assert [info.key for info in blob_store.list()] == ["sized"]
+
+
+def test_sized_parts_of_mixed_sizes_still_join(blob_store: BlobStore) -> None:
+    store = _sized(blob_store)
+    upload_id = blob_store.create_multipart("mixed")
+    sizes = [MIN_PART_SIZE + 3, MIN_PART_SIZE, MIN_PART_SIZE + 1, 7]
+    data = [_part_data(n + 1, size) for n, size in enumerate(sizes)]
+    parts = [
+        store.upload_part_sized("mixed", upload_id, n + 1, chunk, len(chunk))
+        for n, chunk in enumerate(data)
+    ]
+    blob_store.complete_multipart("mixed", upload_id, parts)
+    assert read(blob_store, "mixed") == b"".join(data)
+
+
+def test_a_sized_part_must_hold_its_size(blob_store: BlobStore) -> None:
+    store = _sized(blob_store)
+    upload_id = blob_store.create_multipart("exact")
+    body = _part_data(1, MIN_PART_SIZE)
+    with pytest.raises(InvalidPartError):
+        store.upload_part_sized("exact", upload_id, 1, body, MIN_PART_SIZE - 1)
+    with pytest.raises(InvalidPartError):
+        store.upload_part_sized("exact", upload_id, 1, body, MIN_PART_SIZE + 1)
+
+    def cut_short() -> Iterator[bytes]:
+        yield body[:MiB]
+        raise ConnectionError("the client went away")
+
+    with pytest.raises(ConnectionError):
+        store.upload_part_sized("exact", upload_id, 1, cut_short(), MIN_PART_SIZE)
+    # None of those failed sendings is taken for the part; a whole one is.
+    first = store.upload_part_sized("exact", upload_id, 1, body, MIN_PART_SIZE)
+    last = store.upload_part_sized("exact", upload_id, 2, b"end", 3)
+    blob_store.complete_multipart("exact", upload_id, [first, last])
+    assert read(blob_store, "exact") == body + b"end"
 
 
 def test_multipart_min_part_size(blob_store: BlobStore) -> None:

@@ -37,7 +37,7 @@ from ._models import (
     utcnow,
 )
 from ._names import validate_bucket, validate_key, validate_metadata
-from .storage import ObservedJoin, PartResult
+from .storage import ObservedJoin, PartResult, SizedParts
 
 __all__ = ["Uploads"]
 
@@ -119,23 +119,26 @@ class Uploads:
         chunks: Iterable[bytes],
         *,
         declared_digest: Digest | None = None,
+        size: int | None = None,
     ) -> PartRecord:
         """Store part ``number``; sending the same number again replaces it (retry-safe).
 
         A part whose bytes do not match ``declared_digest`` is not recorded: the session
-        keeps whatever it held for that number before.
+        keeps whatever it held for that number before. ``size``, when the request said it
+        (``Content-Length``), lets a store put the bytes straight where they belong.
         """
         session = self._open_session(upload_id)
         if not 1 <= number <= session.max_parts:
             raise InvalidPartError(f"part numbers run from 1 to {session.max_parts}, not {number}")
         assert session.multipart_id is not None
         hasher = Hasher()
-        result = self.backends.blobs.upload_part(
-            staging_key(session.id),
-            session.multipart_id,
-            number,
-            _counted(chunks, hasher, session.max_part_size),
-        )
+        blobs = self.backends.blobs
+        staged = staging_key(session.id)
+        data = _counted(chunks, hasher, session.max_part_size)
+        if size is not None and isinstance(blobs, SizedParts):
+            result = blobs.upload_part_sized(staged, session.multipart_id, number, data, size)
+        else:
+            result = blobs.upload_part(staged, session.multipart_id, number, data)
         digest = hasher.digest()
         if declared_digest is not None and declared_digest != digest:
             raise ChecksumMismatchError(

@@ -64,15 +64,17 @@ def parse_upload_headers(headers: Headers) -> UploadHeaders:
     )
 
 
-def check_content_length(value: str | None, limit: int) -> None:
-    """Refuse early a body that says it is too large; the stream check still decides."""
+def check_content_length(value: str | None, limit: int) -> int | None:
+    """The body's declared length, refused early if too large (the stream check still
+    decides); None if the body did not say."""
     if value is None:
-        return
+        return None
     text = value.strip()
     if not text.isdigit() or not text.isascii():
         raise InvalidRequestError(f"Content-Length must be a non-negative integer, got {value!r}")
     if int(text) > limit:
         raise ObjectTooLargeError(f"objects may be at most {limit} bytes", limit=limit)
+    return int(text)
 
 
 def declared_digest(headers: Headers) -> Digest | None:

@@ -116,13 +116,18 @@ def build_router() -> APIRouter:
         number: Annotated[int, Path(ge=1, le=MAX_PARTS)],
     ) -> Response:
         uploads = Uploads(backends_of(request))
-        check_content_length(request.headers.get("content-length"), uploads.max_part_size)
+        size = check_content_length(request.headers.get("content-length"), uploads.max_part_size)
         digest = declared_digest(request.headers)
         reader = BodyReader(request.stream())
         try:
             part = await anyio.to_thread.run_sync(
                 partial(
-                    uploads.put_part, upload_id, number, reader.blocks(), declared_digest=digest
+                    uploads.put_part,
+                    upload_id,
+                    number,
+                    reader.blocks(),
+                    declared_digest=digest,
+                    size=size,
                 )
             )
         except ClientDisconnect:

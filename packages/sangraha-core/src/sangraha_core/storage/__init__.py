@@ -8,6 +8,7 @@ from ._protocol import (
     PartResult,
     PutMode,
     PutResult,
+    SizedParts,
     StagingWrites,
 )
 from ._reader import BlobReader
@@ -21,5 +22,6 @@ __all__ = [
     "PartResult",
     "PutMode",
     "PutResult",
+    "SizedParts",
     "StagingWrites",
 ]

@@ -16,6 +16,7 @@ __all__ = [
     "PartResult",
     "PutMode",
     "PutResult",
+    "SizedParts",
     "StagingWrites",
 ]
 
@@ -142,4 +143,20 @@ class ObservedJoin(Protocol):
     ) -> PutResult:
         """Do what ``complete_multipart`` does, passing every byte of the joined object to
         ``observe``, in order, before the object appears."""
+        ...
+
+
+@runtime_checkable
+class SizedParts(Protocol):
+    """Optional extra of a blob store that joins multipart parts itself: told a part's size
+    before its bytes, it can write them straight to where they sit in the object, so that
+    ``complete_multipart`` has little or nothing left to copy. Stores without it get
+    ``upload_part``.
+    """
+
+    def upload_part_sized(
+        self, key: str, upload_id: str, part_number: int, data: Data, size: int
+    ) -> PartResult:
+        """Do what ``upload_part`` does for a part of exactly ``size`` bytes (refused as an
+        ``InvalidPartError`` if ``data`` holds more or fewer)."""
         ...

@@ -5,7 +5,6 @@ from __future__ import annotations
 import builtins
 import contextlib
 import os
-import re
 import shutil
 import tempfile
 import threading
@@ -18,17 +17,18 @@ from pathlib import Path
 from typing import IO, Self
 from urllib.parse import unquote, urlsplit
 
-from .._constants import CHUNK_SIZE, MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE
+from .._constants import MIN_PART_SIZE
 from .._exceptions import (
     BlobExistsError,
     BlobNotFoundError,
     BlobStoreUnavailableError,
     ConfigurationError,
     InvalidNameError,
-    InvalidPartError,
     UploadNotFoundError,
 )
 from .._names import validate_key
+from ._file_io import copy_range, etag, fill, fsync_dir, unlink_quietly
+from ._file_parts import PartFolder
 from ._protocol import BlobInfo, Data, PartResult, PutMode, PutResult
 from ._reader import ChunkStream, resolve_range
 
@@ -39,8 +39,6 @@ __all__ = ["FileBlobStore"]
 _TMP_DIR = ".tmp"
 _MULTIPART_DIR = ".multipart"
 _RESERVED = frozenset({_TMP_DIR, _MULTIPART_DIR})
-_UPLOAD_ID_RE = re.compile(r"[0-9a-f]{32}")
-_KEY_FILE = "key"
 #: Temporary files older than this are leftovers of a crash, removed when a store opens.
 _STALE_TMP_SECONDS = 24 * 3600.0
 #: Suffix of a folder moved under ``.tmp/`` to be deleted: nothing uses it any more.
@@ -65,11 +63,13 @@ class FileBlobStore:
     def __init__(self, root: str | os.PathLike[str], *, min_part_size: int = MIN_PART_SIZE) -> None:
         self._root = Path(root).resolve()
         self._min_part_size = min_part_size
+        self._tmp_dir = self._root / _TMP_DIR
+        self._multipart_dir = self._root / _MULTIPART_DIR
         self._cleaner: ThreadPoolExecutor | None = None
         self._cleaner_lock = threading.Lock()
         try:
-            (self._root / _TMP_DIR).mkdir(parents=True, exist_ok=True)
-            (self._root / _MULTIPART_DIR).mkdir(exist_ok=True)
+            self._tmp_dir.mkdir(parents=True, exist_ok=True)
+            self._multipart_dir.mkdir(exist_ok=True)
         except OSError as exc:
             raise BlobStoreUnavailableError(
                 f"cannot use {self._root} as a blob store: {exc}"
@@ -98,7 +98,7 @@ class FileBlobStore:
         try:
             self._install(tmp, path, key, create=mode == "create")
         finally:
-            _unlink_quietly(tmp)
+            unlink_quietly(tmp)
         return PutResult(key=key, size=size, etag=etag)
 
     def put_unpublished(self, key: str, data: Data) -> PutResult:
@@ -116,7 +116,7 @@ class FileBlobStore:
     def sync_dirs(self, keys: Iterable[str]) -> None:
         """Make the names of ``keys`` durable: one fsync per distinct directory."""
         for folder in {self._path(key).parent for key in keys}:
-            _fsync_dir(folder)
+            fsync_dir(folder)
 
     def discard(self, key: str) -> None:
         """Delete ``key`` without waiting for the directory to reach the disk.
@@ -160,24 +160,22 @@ class FileBlobStore:
             path.unlink()
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             return
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
         self._prune(path.parent)
 
     def copy(self, source: str, destination: str) -> None:
         dest = self._path(destination)
         if self._link_copy(source, dest, destination):
             return
-        src = self._open(source)
-        fd, name = tempfile.mkstemp(dir=self._root / _TMP_DIR)
+        fd, name = tempfile.mkstemp(dir=self._tmp_dir)
         tmp = Path(name)
         try:
-            with src, open(fd, "wb") as out:
-                _append(src.fileno(), out)
-                out.flush()
+            with self._open(source) as src, open(fd, "wb") as out:
+                copy_range(src.fileno(), 0, os.fstat(src.fileno()).st_size, out.fileno(), None)
                 os.fsync(out.fileno())
             self._install(tmp, dest, destination, create=False)
         finally:
-            _unlink_quietly(tmp)
+            unlink_quietly(tmp)
 
     def _link_copy(self, source: str, dest: Path, destination: str) -> bool:
         """Copy by a second hard link to the source's file; False where links cannot be made.
@@ -185,7 +183,7 @@ class FileBlobStore:
         Safe because no file here is ever written in place (every put writes a new file and
         renames it), and cheap: no byte is copied or fsynced again, only the directory.
         """
-        tmp = self._root / _TMP_DIR / uuid.uuid4().hex
+        tmp = self._tmp_dir / uuid.uuid4().hex
         try:
             os.link(self._path(source), tmp)
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
@@ -195,7 +193,7 @@ class FileBlobStore:
         try:
             self._install(tmp, dest, destination, create=False)
         finally:
-            _unlink_quietly(tmp)
+            unlink_quietly(tmp)
         return True
 
     def list(self, prefix: str = "") -> Iterator[BlobInfo]:
@@ -203,30 +201,20 @@ class FileBlobStore:
 
     def create_multipart(self, key: str) -> str:
         self._path(key)
-        upload_id = uuid.uuid4().hex
-        folder = self._root / _MULTIPART_DIR / upload_id
-        folder.mkdir()
-        (folder / _KEY_FILE).write_text(key, encoding="utf-8")
-        return upload_id
+        return PartFolder.create(self._multipart_dir, self._tmp_dir, key).upload_id
 
     def upload_part(self, key: str, upload_id: str, part_number: int, data: Data) -> PartResult:
-        if not 1 <= part_number <= MAX_PARTS:
-            raise InvalidPartError(f"part numbers run from 1 to {MAX_PARTS}, got {part_number}")
-        folder = self._upload_dir(key, upload_id)
-        tmp, size, etag = self._write_temporary(data, limit=MAX_PART_SIZE)
-        try:
-            # Replacing makes a re-sent part win whole; a concurrent abort leaves no folder.
-            os.replace(tmp, folder / _part_name(part_number))
-        except FileNotFoundError:
-            raise UploadNotFoundError(f"no multipart upload {upload_id!r} for {key!r}") from None
-        finally:
-            _unlink_quietly(tmp)
-        return PartResult(part_number=part_number, size=size, etag=etag)
+        return self._parts(key, upload_id).write(part_number, data, None)
+
+    def upload_part_sized(
+        self, key: str, upload_id: str, part_number: int, data: Data, size: int
+    ) -> PartResult:
+        return self._parts(key, upload_id).write(part_number, data, size)
 
     def complete_multipart(
         self, key: str, upload_id: str, parts: builtins.list[PartResult]
     ) -> PutResult:
-        return self._join(key, upload_id, parts, None)
+        return self._complete(key, upload_id, parts, None)
 
     def complete_multipart_observed(
         self,
@@ -235,17 +223,17 @@ class FileBlobStore:
         parts: builtins.list[PartResult],
         observe: Callable[[bytes], object],
     ) -> PutResult:
-        return self._join(key, upload_id, parts, observe)
+        return self._complete(key, upload_id, parts, observe)
 
     def abort_multipart(self, key: str, upload_id: str) -> None:
         try:
-            folder = self._upload_dir(key, upload_id)
+            folder = self._parts(key, upload_id).folder
         except UploadNotFoundError:
             return
         self._remove_folder(folder)
 
     def check(self) -> None:
-        if not (self._root / _TMP_DIR).is_dir() or not os.access(self._root, os.W_OK):
+        if not (self._tmp_dir).is_dir() or not os.access(self._root, os.W_OK):
             raise BlobStoreUnavailableError(f"the blob directory {self._root} is not writable")
 
     def close(self) -> None:
@@ -271,7 +259,10 @@ class FileBlobStore:
             raise InvalidNameError(f"object key {key!r} leaves the store")
         return path
 
-    def _join(
+    def _parts(self, key: str, upload_id: str) -> PartFolder:
+        return PartFolder.find(self._multipart_dir, self._tmp_dir, key, upload_id)
+
+    def _complete(
         self,
         key: str,
         upload_id: str,
@@ -279,32 +270,15 @@ class FileBlobStore:
         observe: Callable[[bytes], object] | None,
     ) -> PutResult:
         path = self._path(key)
-        folder = self._upload_dir(key, upload_id)
-        files = self._check_parts(folder, parts)
-        fd, name = tempfile.mkstemp(dir=self._root / _TMP_DIR)
-        tmp = Path(name)
+        upload = self._parts(key, upload_id)
+        joined = upload.join(parts, self._min_part_size, observe)
         try:
-            with open(fd, "wb") as out, ThreadPoolExecutor(1) as observer:
-                for file, part in files:
-                    with open(file, "rb") as src:
-                        # Both passes read this one open file: a part re-sent meanwhile
-                        # replaces the name, not these bytes.
-                        if _etag(os.fstat(src.fileno())) != part.etag:
-                            raise InvalidPartError(f"part {part.part_number} changed")
-                        # The kernel copies while another thread shows the same bytes
-                        # (page cache) to ``observe``: one pass's time, not two.
-                        shown = observer.submit(_show, src.fileno(), observe) if observe else None
-                        _append(src.fileno(), out)
-                        if shown is not None:
-                            shown.result()
-                out.flush()
-                os.fsync(out.fileno())
-                st = os.fstat(out.fileno())
-            self._install(tmp, path, key, create=False)
+            st = joined.stat()
+            self._install(joined, path, key, create=False)
         finally:
-            _unlink_quietly(tmp)
-        self._remove_folder(folder)
-        return PutResult(key=key, size=st.st_size, etag=_etag(st))
+            unlink_quietly(joined)
+        self._remove_folder(upload.folder)
+        return PutResult(key=key, size=st.st_size, etag=etag(st))
 
     def _open(self, key: str) -> IO[bytes]:
         try:
@@ -314,14 +288,14 @@ class FileBlobStore:
 
     def _write_temporary(self, data: Data, *, limit: int | None) -> tuple[Path, int, str]:
         """Write ``data`` to a new fsynced file under ``.tmp/``: its path, size and etag."""
-        fd, name = tempfile.mkstemp(dir=self._root / _TMP_DIR)
+        fd, name = tempfile.mkstemp(dir=self._tmp_dir)
         tmp = Path(name)
         try:
-            st = _fill(fd, data, limit)
+            st = fill(fd, data, limit)
         except BaseException:
-            _unlink_quietly(tmp)
+            unlink_quietly(tmp)
             raise
-        return tmp, st.st_size, _etag(st)
+        return tmp, st.st_size, etag(st)
 
     def _write_new(self, path: Path, key: str, data: Data) -> tuple[int, str]:
         """Write ``data`` to ``path``, which must not exist, and fsync it: size and etag."""
@@ -342,11 +316,11 @@ class FileBlobStore:
         else:
             raise BlobStoreUnavailableError(f"could not create the directories for {key!r}")
         try:
-            st = _fill(fd, data, None)
+            st = fill(fd, data, None)
         except BaseException:
-            _unlink_quietly(path)
+            unlink_quietly(path)
             raise
-        return st.st_size, _etag(st)
+        return st.st_size, etag(st)
 
     def _install(self, tmp: Path, path: Path, key: str, *, create: bool) -> None:
         # A concurrent delete may prune a parent directory we just made: try again.
@@ -365,7 +339,7 @@ class FileBlobStore:
                 raise BlobExistsError(f"a blob already exists under {key!r}") from None
             except (IsADirectoryError, NotADirectoryError):
                 raise _blob_is_directory(key) from None
-            _fsync_dir(path.parent)
+            fsync_dir(path.parent)
             return
         raise BlobStoreUnavailableError(f"could not create the directories for {key!r}")
 
@@ -383,7 +357,7 @@ class FileBlobStore:
                     raise _blob_is_directory(key) from None
             except NotADirectoryError:
                 raise _blob_is_directory(key) from None
-            _fsync_dir(folder.parent)
+            fsync_dir(folder.parent)
 
     def _prune(self, folder: Path) -> None:
         """Remove directories a delete left empty, so their names may become blobs again."""
@@ -418,52 +392,13 @@ class FileBlobStore:
                     continue
                 yield _info(name, st)
 
-    def _upload_dir(self, key: str, upload_id: str) -> Path:
-        missing = UploadNotFoundError(f"no multipart upload {upload_id!r} for {key!r}")
-        if not _UPLOAD_ID_RE.fullmatch(upload_id):
-            raise missing
-        folder = self._root / _MULTIPART_DIR / upload_id
-        try:
-            owner = (folder / _KEY_FILE).read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise missing from None
-        if owner != key:
-            raise missing
-        return folder
-
-    def _check_parts(
-        self, folder: Path, parts: builtins.list[PartResult]
-    ) -> builtins.list[tuple[Path, PartResult]]:
-        """Each part's file, in order, with the part it must still be."""
-        if not parts:
-            raise InvalidPartError("a multipart upload needs at least one part")
-        ordered = sorted(parts, key=lambda part: part.part_number)
-        files: builtins.list[tuple[Path, PartResult]] = []
-        for index, part in enumerate(ordered):
-            if index and part.part_number == ordered[index - 1].part_number:
-                raise InvalidPartError(f"part {part.part_number} is listed twice")
-            file = folder / _part_name(part.part_number)
-            try:
-                st = file.stat()
-            except FileNotFoundError:
-                raise InvalidPartError(f"part {part.part_number} was never uploaded") from None
-            if _etag(st) != part.etag:
-                raise InvalidPartError(f"part {part.part_number} does not match its etag")
-            if index < len(ordered) - 1 and st.st_size < self._min_part_size:
-                raise InvalidPartError(
-                    f"part {part.part_number} holds {st.st_size} bytes; every part but the "
-                    f"last must hold at least {self._min_part_size}"
-                )
-            files.append((file, part))
-        return files
-
     def _remove_folder(self, folder: Path) -> None:
         """Delete a multipart upload's folder without making the caller wait for it.
 
         Freeing gigabytes of parts takes the file system a while; the rename makes the
         upload gone at once, and a folder a crash leaves behind goes when a store next opens.
         """
-        gone = self._root / _TMP_DIR / f"{uuid.uuid4().hex}{_GONE_SUFFIX}"
+        gone = self._tmp_dir / f"{uuid.uuid4().hex}{_GONE_SUFFIX}"
         try:
             os.rename(folder, gone)
         except FileNotFoundError:
@@ -475,7 +410,7 @@ class FileBlobStore:
 
     def _remove_stale_temporaries(self) -> None:
         cutoff = time.time() - _STALE_TMP_SECONDS
-        with os.scandir(self._root / _TMP_DIR) as entries:
+        with os.scandir(self._tmp_dir) as entries:
             for entry in entries:
                 try:
                     if entry.name.endswith(_GONE_SUFFIX) and entry.is_dir(follow_symlinks=False):
@@ -486,35 +421,11 @@ class FileBlobStore:
                     continue
 
 
-def _fill(fd: int, data: Data, limit: int | None) -> os.stat_result:
-    """Write ``data`` to the new file ``fd`` (closed after), fsync it; its final stat."""
-    with open(fd, "wb") as out:
-        chunks = [data] if isinstance(data, bytes | bytearray | memoryview) else data
-        size = 0
-        for chunk in chunks:
-            size += len(chunk)
-            if limit is not None and size > limit:
-                raise InvalidPartError(f"a part may hold at most {limit} bytes")
-            out.write(chunk)
-        out.flush()
-        os.fsync(out.fileno())
-        return os.fstat(out.fileno())
-
-
-def _part_name(part_number: int) -> str:
-    return f"{part_number:05d}"
-
-
-def _etag(st: os.stat_result) -> str:
-    # Inode, mtime and size change whenever a put installs a new file; no need to hash.
-    return f"{st.st_ino:x}-{st.st_mtime_ns:x}-{st.st_size:x}"
-
-
 def _info(key: str, st: os.stat_result) -> BlobInfo:
     return BlobInfo(
         key=key,
         size=st.st_size,
-        etag=_etag(st),
+        etag=etag(st),
         last_modified=datetime.fromtimestamp(st.st_mtime, tz=UTC),
     )
 
@@ -524,44 +435,3 @@ def _blob_is_directory(key: str) -> InvalidNameError:
         f"object key {key!r} clashes with another key: in a file store a key cannot be "
         "both a blob and a prefix of other keys followed by '/'"
     )
-
-
-def _append(src: int, out: IO[bytes]) -> None:
-    """Append all of the file ``src`` to ``out``, in the kernel where it can.
-
-    Reads at explicit offsets, so another thread may read ``src`` at the same time.
-    """
-    out.flush()
-    offset = 0
-    try:
-        while copied := os.copy_file_range(src, out.fileno(), CHUNK_SIZE * 8, offset):
-            offset += copied
-        return
-    except (AttributeError, OSError):
-        # No copy_file_range here (or not across these filesystems): copy in chunks.
-        pass
-    while chunk := os.pread(src, CHUNK_SIZE, offset):
-        out.write(chunk)
-        offset += len(chunk)
-    out.flush()
-
-
-def _show(src: int, observe: Callable[[bytes], object]) -> None:
-    """Pass all of the file ``src`` to ``observe`` in chunks, reading at explicit offsets."""
-    offset = 0
-    while chunk := os.pread(src, CHUNK_SIZE, offset):
-        observe(chunk)
-        offset += len(chunk)
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _unlink_quietly(path: Path) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        path.unlink()
