@@ -15,6 +15,7 @@ import pytest
 
 from sangraha_core import (
     ConfigurationError,
+    Digest,
     InvalidNameError,
     InvalidPartError,
     UploadNotFoundError,
@@ -144,9 +145,9 @@ def test_equal_sized_parts_become_the_object_without_a_copy(store: FileBlobStore
     ]
     slots = store.root / ".multipart" / upload_id / "slots-4"
     inode = slots.stat().st_ino
-    seen = bytearray()
-    store.complete_multipart_observed("k", upload_id, parts, seen.extend)
-    assert b"".join(store.get("k")) == bytes(seen) == b"abcdefghij"
+    _, digest = store.complete_multipart_digest("k", upload_id, parts)
+    assert b"".join(store.get("k")) == b"abcdefghij"
+    assert digest == Digest.of(b"abcdefghij")
     # The file the parts were written into is the object: only the short last part moved.
     assert (store.root / "k").stat().st_ino == inode
 
@@ -195,3 +196,41 @@ def test_a_sized_part_sent_again_goes_aside_and_wins(store: FileBlobStore) -> No
     store.complete_multipart("k", upload_id, [again, last])
     assert b"".join(store.get("k")) == b"bbbbcc"
     assert first.etag != again.etag
+
+
+def _settle(store: FileBlobStore) -> None:
+    """Wait for the store's background thread to finish what it was given."""
+    store._background().submit(lambda: None).result(timeout=10)
+
+
+def test_the_front_of_an_upload_is_hashed_before_complete(store: FileBlobStore) -> None:
+    upload_id = store.create_multipart("k")
+    parts = [store.upload_part_sized("k", upload_id, n, b"%d" % n * 4, 4) for n in (2, 1, 3)]
+    parts.append(store.upload_part_sized("k", upload_id, 4, b"44", 2))
+    _settle(store)
+    running = store._running[upload_id]
+    hasher, hashed = running.take(sorted(parts, key=lambda p: p.part_number)) or (None, -1)
+    # Parts 1 to 3 sit in their slots; the short last part is the join's to copy and hash.
+    assert hashed == 12
+    assert hasher is not None and hasher.copy().hexdigest() == Digest.of(b"111122223333").hex
+    _, digest = store.complete_multipart_digest("k", upload_id, parts)
+    assert digest == Digest.of(b"11112222333344")
+
+
+@pytest.mark.parametrize("change", ["resent", "fewer", "none"])
+def test_a_front_hashed_ahead_still_gives_the_right_digest(
+    store: FileBlobStore, change: str
+) -> None:
+    upload_id = store.create_multipart("k")
+    parts = [store.upload_part_sized("k", upload_id, n, b"%d" % n * 4, 4) for n in (1, 2, 3)]
+    _settle(store)
+    if change == "resent":
+        parts[1] = store.upload_part_sized("k", upload_id, 2, b"xxxx", 4)
+    elif change == "fewer":
+        parts = parts[:2]
+    _, digest = store.complete_multipart_digest("k", upload_id, parts)
+    data = b"".join(store.get("k"))
+    assert digest == Digest.of(data)
+    assert (
+        data == {"resent": b"1111xxxx3333", "fewer": b"11112222", "none": b"111122223333"}[change]
+    )

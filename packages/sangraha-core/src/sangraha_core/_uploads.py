@@ -3,8 +3,8 @@
 A session's id is also the id of the object it makes, and its bytes are assembled at that
 object's staging key, so ``complete`` hands the worker exactly what a single PUT would have.
 Parts never pass through the service twice: the blob store's multipart machinery joins
-them, and ``complete`` hashes the result: while the store joins it where the store can show
-the bytes as it goes (the file store), by reading it once after where it cannot (S3).
+them, and ``complete`` hashes the result: the file store works the digest out as the parts
+land and as it joins them, and S3 has it read once after.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from ._models import (
     utcnow,
 )
 from ._names import validate_bucket, validate_key, validate_metadata
-from .storage import ObservedJoin, PartResult, SizedParts
+from .storage import DigestingJoin, PartResult, SizedParts
 
 __all__ = ["Uploads"]
 
@@ -183,8 +183,7 @@ class Uploads:
             raise ObjectTooLargeError(f"objects may be at most {limit} bytes", limit=limit)
 
         staged = staging_key(session.id)
-        hasher = self._join(session, staged, parts)
-        actual = hasher.digest()
+        actual, size = self._join(session, staged, parts)
         wrong = next((d for d in (session.digest, digest) if d is not None and d != actual), None)
         if wrong is not None:
             self.backends.blobs.delete(staged)
@@ -204,7 +203,7 @@ class Uploads:
             status=ObjectStatus.PENDING,
             kind=session.kind,
             content_type=session.content_type,
-            size=hasher.size,
+            size=size,
             digest=actual,
             created_at=now,
             updated_at=now,
@@ -238,22 +237,24 @@ class Uploads:
             self.backends.metadata.delete_upload(session.id)
         return len(expired)
 
-    def _join(self, session: UploadSession, staged: str, parts: list[PartRecord]) -> Hasher:
-        """Join the parts into the staged object; the hasher that saw all of its bytes."""
+    def _join(
+        self, session: UploadSession, staged: str, parts: list[PartRecord]
+    ) -> tuple[Digest, int]:
+        """Join the parts into the staged object: its digest and size."""
         blobs = self.backends.blobs
-        hasher = Hasher()
         # An earlier ``complete`` may have joined the parts and then failed to record or
         # queue the object (a 503): the store's multipart upload is gone, the joined bytes
         # are not, and this attempt carries on from them.
         if not blobs.exists(staged):
             assert session.multipart_id is not None
             joined = [PartResult(part_number=p.number, size=p.size, etag=p.etag) for p in parts]
-            if isinstance(blobs, ObservedJoin):
-                blobs.complete_multipart_observed(
-                    staged, session.multipart_id, joined, hasher.update
+            if isinstance(blobs, DigestingJoin):
+                result, digest = blobs.complete_multipart_digest(
+                    staged, session.multipart_id, joined
                 )
-                return hasher
+                return digest, result.size
             blobs.complete_multipart(staged, session.multipart_id, joined)
+        hasher = Hasher()
         stream = blobs.get(staged)
         try:
             for chunk in stream:
@@ -262,7 +263,7 @@ class Uploads:
             close = getattr(stream, "close", None)
             if close is not None:
                 close()
-        return hasher
+        return hasher.digest(), hasher.size
 
     def _open_session(self, upload_id: str) -> UploadSession:
         session = self.get(upload_id)

@@ -84,12 +84,14 @@ def copy_range(src: int, offset: int, length: int, dst: int, dst_offset: int | N
         raise InvalidPartError(f"expected {length} bytes to copy, found {done}")
 
 
-def show_range(src: int, offset: int, length: int, observe: Callable[[bytes], object]) -> None:
-    """Pass ``length`` bytes of ``src`` from ``offset`` to ``observe``, in order, in chunks."""
-    end = offset + length
+def show_range(src: int, offset: int, length: int, observe: Callable[[bytes], object]) -> int:
+    """Pass ``length`` bytes of ``src`` from ``offset`` to ``observe``, in order, in chunks;
+    how many there were (fewer if the file ends first)."""
+    start, end = offset, offset + length
     while offset < end and (chunk := os.pread(src, min(end - offset, CHUNK_SIZE), offset)):
         observe(chunk)
         offset += len(chunk)
+    return offset - start
 
 
 def etag(st: os.stat_result) -> str:

@@ -14,26 +14,38 @@ A part goes one of two ways:
 
 The etag each part answers is that of its marker or its own file; ``complete`` takes each
 part from whichever of the two still has the etag its caller names.
+
+While parts land in their slots, a :class:`RunningDigest` hashes the front of the object
+(parts 1, 2, ... as far as they are in place) in a background thread, so ``complete`` has
+only the rest to hash. It is this process's memory, not the folder's: a join that finds none
+(another process took the parts, or it restarted) hashes the whole object.
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 import re
 import tempfile
+import threading
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .._constants import MAX_PART_SIZE, MAX_PARTS
+from .._digest import Digest
 from .._exceptions import InvalidPartError, UploadNotFoundError
 from ._file_io import copy_range, etag, fill, fill_at, fsync_dir, show_range, unlink_quietly
 from ._protocol import Data, PartResult
 
-__all__ = ["PartFolder"]
+if TYPE_CHECKING:
+    from hashlib import _Hash as Hash
+
+__all__ = ["PartFolder", "RunningDigest"]
 
 _UPLOAD_ID_RE = re.compile(r"[0-9a-f]{32}")
 _KEY_FILE = "key"
@@ -93,7 +105,7 @@ class PartFolder:
             placed = self._write_in_place(number, data, size)
             if placed is not None:
                 return placed
-        return self._write_aside(number, data)
+        return self._write_aside(number, data, size)
 
     def _write_in_place(self, number: int, data: Data, size: int) -> PartResult | None:
         """Write the part into its slot, or None if this number was placed before."""
@@ -121,11 +133,13 @@ class PartFolder:
         self._sync_names()
         return PartResult(part_number=number, size=size, etag=etag(st))
 
-    def _write_aside(self, number: int, data: Data) -> PartResult:
+    def _write_aside(self, number: int, data: Data, size: int | None) -> PartResult:
         fd, name = tempfile.mkstemp(dir=self._tmp_dir)
         tmp = Path(name)
         try:
-            st = fill(fd, data, MAX_PART_SIZE)
+            st = fill(fd, data, MAX_PART_SIZE if size is None else size)
+            if size is not None and st.st_size != size:
+                raise InvalidPartError(f"the part holds {st.st_size} bytes, not {size}")
             # Replacing makes a re-sent part win whole; a concurrent abort leaves no folder.
             os.replace(tmp, self.folder / _part_name(number))
         except FileNotFoundError:
@@ -137,26 +151,38 @@ class PartFolder:
 
     # -- join ----------------------------------------------------------------------------------
 
-    def join(self, parts: list[PartResult], min_part_size: int, observe: Observe | None) -> Path:
+    def join(
+        self, parts: list[PartResult], min_part_size: int, running: RunningDigest | None
+    ) -> tuple[Path, Digest]:
         """The joined object as a new fsynced file under the temporary folder, for the
-        caller to rename into place; ``observe`` sees its bytes first, in order."""
+        caller to rename into place, and its digest (carrying on from ``running``)."""
         ordered = _in_order(parts, min_part_size)
         sources = [self._source(part) for part in ordered]
         size = ordered[0].size
         if all(part.size == size for part in ordered[:-1]) and ordered[-1].size <= size:
-            joined = self._join_in_slots(ordered, sources, size, observe)
+            front = running.take(ordered) if running is not None else None
+            joined = self._join_in_slots(ordered, sources, size, front or (hashlib.sha256(), 0))
             if joined is not None:
                 return joined
-        return self._join_by_copy(sources, observe)
+        elif running is not None:
+            running.take(ordered)
+        hasher = hashlib.sha256()
+        return self._join_by_copy(sources, hasher.update), Digest.from_hex(hasher.hexdigest())
 
     def _join_in_slots(
-        self, parts: list[PartResult], sources: list[_Source], size: int, observe: Observe | None
-    ) -> Path | None:
-        """Finish the object in ``slots-<size>`` itself, copying only parts not in place."""
+        self,
+        parts: list[PartResult],
+        sources: list[_Source],
+        size: int,
+        front: tuple[Hash, int],
+    ) -> tuple[Path, Digest] | None:
+        """Finish the object in ``slots-<size>`` itself, copying only parts not in place;
+        ``front`` is a hasher that has seen the object's first ``front[1]`` bytes."""
         try:
             opened = self._open_slots(size, shared=False, create=False)
         except FileNotFoundError:
             return None
+        hasher, hashed = front
         with opened as slots:
             for part, source in zip(parts, sources, strict=True):
                 offset = (part.part_number - 1) * size
@@ -167,14 +193,13 @@ class PartFolder:
             total = sum(part.size for part in parts)
             os.ftruncate(slots.fd, total)
             os.fsync(slots.fd)
-            if observe is not None:
-                show_range(slots.fd, 0, total, observe)
+            show_range(slots.fd, hashed, total - hashed, hasher.update)
             # Still under the lock: a late part write finds its slots file gone, not this.
             joined = self._tmp_dir / f"{uuid.uuid4().hex}.joined"
             os.rename(slots.path, joined)
-        return joined
+        return joined, Digest.from_hex(hasher.hexdigest())
 
-    def _join_by_copy(self, sources: list[_Source], observe: Observe | None) -> Path:
+    def _join_by_copy(self, sources: list[_Source], observe: Observe) -> Path:
         fd, name = tempfile.mkstemp(dir=self._tmp_dir)
         tmp = Path(name)
         try:
@@ -219,6 +244,20 @@ class PartFolder:
             raise InvalidPartError(f"part {number} does not match its etag")
         return _Source(self._slots_path(part.size), (number - 1) * part.size, part.size)
 
+    def placed_etag(self, number: int, size: int) -> str | None:
+        """The etag of part ``number`` if it sits whole in ``slots-<size>``, else None."""
+        marker = self._marker(number)
+        try:
+            with open(marker, "rb") as file:
+                text = file.read()
+                st = os.fstat(file.fileno())
+        except FileNotFoundError:
+            return None
+        return etag(st) if text == str(size).encode("ascii") else None
+
+    def slots_path(self, size: int) -> Path:
+        return self._slots_path(size)
+
     # -- internals -----------------------------------------------------------------------------
 
     def _open_slots(self, size: int, *, shared: bool, create: bool = True) -> _LockedFile:
@@ -259,6 +298,68 @@ class PartFolder:
 
     def _gone(self) -> UploadNotFoundError:
         return UploadNotFoundError(f"no multipart upload {self.upload_id!r}")
+
+
+class RunningDigest:
+    """The SHA-256 of an upload's first parts, worked out as they land in their slots.
+
+    ``catch_up`` (run in the background after each part) hashes parts from the next one on
+    while they are in place in ``slots-<size>``; ``take`` ends it and hands the hasher to
+    the join, if every part it hashed is still the one the join was given. A part whose
+    marker is filled never changes in its slot until a join copies over it, and a join
+    takes this first, so what was hashed is what the object holds.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._hash = hashlib.sha256()
+        self._etags: list[str] = []
+        self._lock = threading.Lock()
+        self._stopped = threading.Event()
+        self._broken = False
+
+    def catch_up(self, folder: PartFolder) -> None:
+        with self._lock:
+            if self._stopped.is_set() or self._broken:
+                return
+            try:
+                fd = os.open(folder.slots_path(self.size), os.O_RDONLY | os.O_CLOEXEC)
+            except FileNotFoundError:
+                return
+            try:
+                while not self._stopped.is_set():
+                    number = len(self._etags) + 1
+                    tag = folder.placed_etag(number, self.size)
+                    if tag is None:
+                        return
+                    # A join that wants the hasher waits for this part: hashing it
+                    # itself would take as long.
+                    offset = (number - 1) * self.size
+                    if show_range(fd, offset, self.size, self._hash.update) != self.size:
+                        # The file is shorter than its markers say: not ours to trust.
+                        self._broken = True
+                        return
+                    self._etags.append(tag)
+            except OSError:
+                self._broken = True
+            finally:
+                os.close(fd)
+
+    def stop(self) -> None:
+        """Hash no further: a part being hashed is finished, nothing after it is begun."""
+        self._stopped.set()
+
+    def take(self, parts: list[PartResult]) -> tuple[Hash, int] | None:
+        """Stop, then the hasher and how many of the object's bytes it has seen, if the
+        parts it hashed are ``parts``' first ones, still with the same etags."""
+        self.stop()
+        with self._lock:
+            if self._broken or len(self._etags) > len(parts):
+                return None
+            for tag, part in zip(self._etags, parts, strict=False):
+                if part.etag != tag or part.size != self.size:
+                    return None
+            return self._hash, len(self._etags) * self.size
 
 
 class _LockedFile:

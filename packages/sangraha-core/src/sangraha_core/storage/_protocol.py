@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol, runtime_checkable
+
+from .._digest import Digest
 
 __all__ = [
     "BlobInfo",
     "BlobStore",
     "Data",
-    "ObservedJoin",
+    "DigestingJoin",
     "PartResult",
     "PutMode",
     "PutResult",
@@ -128,21 +130,17 @@ class StagingWrites(Protocol):
 
 
 @runtime_checkable
-class ObservedJoin(Protocol):
-    """Optional extra of a blob store that joins multipart parts itself: it can show the
-    joined bytes to the caller while it joins them, so digesting the new object costs no
-    second read of it. Stores without it get ``complete_multipart`` and a read back.
+class DigestingJoin(Protocol):
+    """Optional extra of a blob store that joins multipart parts itself: it can give the
+    joined object's SHA-256 without the caller reading the object again (hashed while the
+    parts arrived, or while it joins them). Stores without it get ``complete_multipart``
+    and a read back.
     """
 
-    def complete_multipart_observed(
-        self,
-        key: str,
-        upload_id: str,
-        parts: builtins.list[PartResult],
-        observe: Callable[[bytes], object],
-    ) -> PutResult:
-        """Do what ``complete_multipart`` does, passing every byte of the joined object to
-        ``observe``, in order, before the object appears."""
+    def complete_multipart_digest(
+        self, key: str, upload_id: str, parts: builtins.list[PartResult]
+    ) -> tuple[PutResult, Digest]:
+        """Do what ``complete_multipart`` does; also the digest of the joined object."""
         ...
 
 

@@ -10,7 +10,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +18,7 @@ from typing import IO, Self
 from urllib.parse import unquote, urlsplit
 
 from .._constants import MIN_PART_SIZE
+from .._digest import Digest
 from .._exceptions import (
     BlobExistsError,
     BlobNotFoundError,
@@ -28,7 +29,7 @@ from .._exceptions import (
 )
 from .._names import validate_key
 from ._file_io import copy_range, etag, fill, fsync_dir, unlink_quietly
-from ._file_parts import PartFolder
+from ._file_parts import PartFolder, RunningDigest
 from ._protocol import BlobInfo, Data, PartResult, PutMode, PutResult
 from ._reader import ChunkStream, resolve_range
 
@@ -41,6 +42,8 @@ _MULTIPART_DIR = ".multipart"
 _RESERVED = frozenset({_TMP_DIR, _MULTIPART_DIR})
 #: Temporary files older than this are leftovers of a crash, removed when a store opens.
 _STALE_TMP_SECONDS = 24 * 3600.0
+#: Uploads whose front is being hashed ahead of their ``complete``, at most, per store.
+_MAX_RUNNING_DIGESTS = 256
 #: Suffix of a folder moved under ``.tmp/`` to be deleted: nothing uses it any more.
 _GONE_SUFFIX = ".gone"
 
@@ -65,8 +68,9 @@ class FileBlobStore:
         self._min_part_size = min_part_size
         self._tmp_dir = self._root / _TMP_DIR
         self._multipart_dir = self._root / _MULTIPART_DIR
-        self._cleaner: ThreadPoolExecutor | None = None
-        self._cleaner_lock = threading.Lock()
+        self._running: dict[str, RunningDigest] = {}
+        self._worker: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
         try:
             self._tmp_dir.mkdir(parents=True, exist_ok=True)
             self._multipart_dir.mkdir(exist_ok=True)
@@ -209,23 +213,37 @@ class FileBlobStore:
     def upload_part_sized(
         self, key: str, upload_id: str, part_number: int, data: Data, size: int
     ) -> PartResult:
-        return self._parts(key, upload_id).write(part_number, data, size)
+        upload = self._parts(key, upload_id)
+        result = upload.write(part_number, data, size)
+        self._digest_ahead(upload, part_number, size)
+        return result
 
     def complete_multipart(
         self, key: str, upload_id: str, parts: builtins.list[PartResult]
     ) -> PutResult:
-        return self._complete(key, upload_id, parts, None)
+        return self.complete_multipart_digest(key, upload_id, parts)[0]
 
-    def complete_multipart_observed(
-        self,
-        key: str,
-        upload_id: str,
-        parts: builtins.list[PartResult],
-        observe: Callable[[bytes], object],
-    ) -> PutResult:
-        return self._complete(key, upload_id, parts, observe)
+    def complete_multipart_digest(
+        self, key: str, upload_id: str, parts: builtins.list[PartResult]
+    ) -> tuple[PutResult, Digest]:
+        path = self._path(key)
+        upload = self._parts(key, upload_id)
+        with self._lock:
+            running = self._running.pop(upload_id, None)
+        joined, digest = upload.join(parts, self._min_part_size, running)
+        try:
+            st = joined.stat()
+            self._install(joined, path, key, create=False)
+        finally:
+            unlink_quietly(joined)
+        self._remove_folder(upload.folder)
+        return PutResult(key=key, size=st.st_size, etag=etag(st)), digest
 
     def abort_multipart(self, key: str, upload_id: str) -> None:
+        with self._lock:
+            running = self._running.pop(upload_id, None)
+        if running is not None:
+            running.stop()
         try:
             folder = self._parts(key, upload_id).folder
         except UploadNotFoundError:
@@ -237,11 +255,14 @@ class FileBlobStore:
             raise BlobStoreUnavailableError(f"the blob directory {self._root} is not writable")
 
     def close(self) -> None:
-        """Finish deleting the folders of completed and aborted multipart uploads."""
-        with self._cleaner_lock:
-            cleaner, self._cleaner = self._cleaner, None
-        if cleaner is not None:
-            cleaner.shutdown(wait=True)
+        """Finish the background work: hashing parts, deleting finished uploads' folders."""
+        with self._lock:
+            worker, self._worker = self._worker, None
+            for running in self._running.values():
+                running.stop()
+            self._running.clear()
+        if worker is not None:
+            worker.shutdown(wait=True)
 
     # -- internals -------------------------------------------------------------------------
 
@@ -262,23 +283,18 @@ class FileBlobStore:
     def _parts(self, key: str, upload_id: str) -> PartFolder:
         return PartFolder.find(self._multipart_dir, self._tmp_dir, key, upload_id)
 
-    def _complete(
-        self,
-        key: str,
-        upload_id: str,
-        parts: builtins.list[PartResult],
-        observe: Callable[[bytes], object] | None,
-    ) -> PutResult:
-        path = self._path(key)
-        upload = self._parts(key, upload_id)
-        joined = upload.join(parts, self._min_part_size, observe)
-        try:
-            st = joined.stat()
-            self._install(joined, path, key, create=False)
-        finally:
-            unlink_quietly(joined)
-        self._remove_folder(upload.folder)
-        return PutResult(key=key, size=st.st_size, etag=etag(st))
+    def _digest_ahead(self, upload: PartFolder, part_number: int, size: int) -> None:
+        """Have the background thread hash the parts now in place from the front on."""
+        with self._lock:
+            running = self._running.get(upload.upload_id)
+            if running is None:
+                if part_number != 1:
+                    return  # the front is not in place yet: part 1 starts it
+                while len(self._running) >= _MAX_RUNNING_DIGESTS:
+                    # Uploads another process completed, or left to expire: the oldest go.
+                    del self._running[next(iter(self._running))]
+                running = self._running[upload.upload_id] = RunningDigest(size)
+        self._background().submit(running.catch_up, upload)
 
     def _open(self, key: str) -> IO[bytes]:
         try:
@@ -403,10 +419,14 @@ class FileBlobStore:
             os.rename(folder, gone)
         except FileNotFoundError:
             return
-        with self._cleaner_lock:
-            if self._cleaner is None:
-                self._cleaner = ThreadPoolExecutor(1, thread_name_prefix="sangraha-file-cleanup")
-            self._cleaner.submit(shutil.rmtree, gone, ignore_errors=True)
+        self._background().submit(shutil.rmtree, gone, ignore_errors=True)
+
+    def _background(self) -> ThreadPoolExecutor:
+        """The one thread this store runs work on that nobody waits for."""
+        with self._lock:
+            if self._worker is None:
+                self._worker = ThreadPoolExecutor(1, thread_name_prefix="sangraha-file-store")
+            return self._worker
 
     def _remove_stale_temporaries(self) -> None:
         cutoff = time.time() - _STALE_TMP_SECONDS
