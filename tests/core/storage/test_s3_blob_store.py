@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from sangraha_core import BlobStoreUnavailableError, ConfigurationError, open_blob_store
+from sangraha_core import BlobStoreUnavailableError, ConfigurationError, Digest, open_blob_store
 from sangraha_core.storage import BlobStore
 from sangraha_core.storage.s3 import S3BlobStore
 
@@ -162,3 +162,38 @@ def test_from_url(s3_endpoint: str, s3_env: None) -> None:
         S3BlobStore.from_url(f"s3://{bucket}?endpoint={s3_endpoint}&colour=blue")
     with pytest.raises(ConfigurationError):
         S3BlobStore.from_url("s3:///no-bucket")
+
+
+@pytest.mark.s3
+@pytest.mark.parametrize("order", ["in order", "resent", "last first"])
+def test_complete_reads_back_only_what_the_front_did_not_hash(
+    s3_endpoint: str, s3_env: None, order: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = S3BlobStore(f"front-{uuid.uuid4().hex[:12]}", endpoint_url=s3_endpoint)
+    try:
+        parts = {n: bytes([n]) * 5 * MiB for n in (1, 2)}
+        parts[3] = b"tail"
+        upload_id = store.create_multipart("k")
+        numbers = {"in order": [1, 2, 3], "resent": [1, 2, 3, 2], "last first": [3, 1, 2]}
+        sent = {}
+        for n in numbers[order]:
+            if order == "resent" and n == 2 and n in sent:
+                parts[2] = b"x" * 5 * MiB
+            sent[n] = store.upload_part("k", upload_id, n, iter([parts[n][:MiB], parts[n][MiB:]]))
+        read_back: list[int] = []
+        get = store.get
+
+        def counting_get(key: str, *, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+            read_back.append(start)
+            return get(key, start=start, end=end)
+
+        monkeypatch.setattr(store, "get", counting_get)
+        result, digest = store.complete_multipart_digest("k", upload_id, list(sent.values()))
+        whole = b"".join(parts[n] for n in (1, 2, 3))
+        assert digest == Digest.of(whole) and result.size == len(whole)
+        monkeypatch.undo()
+        assert b"".join(store.get("k")) == whole
+        # Parts hashed as they came are not read again; a part sent anew after hashing is.
+        assert read_back == {"in order": [], "resent": [0], "last first": []}[order]
+    finally:
+        store.close()

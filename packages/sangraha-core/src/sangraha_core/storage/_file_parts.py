@@ -15,10 +15,8 @@ A part goes one of two ways:
 The etag each part answers is that of its marker or its own file; ``complete`` takes each
 part from whichever of the two still has the etag its caller names.
 
-While parts land in their slots, a :class:`RunningDigest` hashes the front of the object
-(parts 1, 2, ... as far as they are in place) in a background thread, so ``complete`` has
-only the rest to hash. It is this process's memory, not the folder's: a join that finds none
-(another process took the parts, or it restarted) hashes the whole object.
+The store offers each landed part to a :class:`~._front.FrontDigest` (see ``part_bytes``),
+so that a join may carry on from the hash of the object's first parts.
 """
 
 from __future__ import annotations
@@ -28,7 +26,6 @@ import hashlib
 import os
 import re
 import tempfile
-import threading
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -45,7 +42,9 @@ from ._protocol import Data, PartResult
 if TYPE_CHECKING:
     from hashlib import _Hash as Hash
 
-__all__ = ["PartFolder", "RunningDigest"]
+    from ._front import FrontDigest
+
+__all__ = ["PartFolder"]
 
 _UPLOAD_ID_RE = re.compile(r"[0-9a-f]{32}")
 _KEY_FILE = "key"
@@ -57,11 +56,21 @@ Observe = Callable[[bytes], object]
 
 @dataclass(frozen=True, slots=True)
 class _Source:
-    """Where one part's bytes are: ``length`` bytes of ``path`` from ``offset``."""
+    """Where one part's bytes are: ``length`` bytes of ``path`` from ``offset``; a part on
+    the side names its file's etag, since a sending of the part again replaces the file."""
 
     path: Path
     offset: int
     length: int
+    etag: str | None = None
+
+    def show(self, observe: Callable[[bytes], object]) -> int:
+        """Pass the part's bytes to ``observe``: how a ``FrontDigest`` reads it."""
+        with _PartFile(self) as fd:
+            return show_range(fd, self.offset, self.length, observe)
+
+    def close(self) -> None:
+        """Nothing held open between reads."""
 
 
 class PartFolder:
@@ -152,22 +161,24 @@ class PartFolder:
     # -- join ----------------------------------------------------------------------------------
 
     def join(
-        self, parts: list[PartResult], min_part_size: int, running: RunningDigest | None
+        self, parts: list[PartResult], min_part_size: int, front: FrontDigest | None
     ) -> tuple[Path, Digest]:
         """The joined object as a new fsynced file under the temporary folder, for the
-        caller to rename into place, and its digest (carrying on from ``running``)."""
+        caller to rename into place, and its digest (carrying on from ``front``)."""
         ordered = _in_order(parts, min_part_size)
         sources = [self._source(part) for part in ordered]
+        taken = front.take(ordered) if front is not None else None
         size = ordered[0].size
         if all(part.size == size for part in ordered[:-1]) and ordered[-1].size <= size:
-            front = running.take(ordered) if running is not None else None
-            joined = self._join_in_slots(ordered, sources, size, front or (hashlib.sha256(), 0))
+            joined = self._join_in_slots(ordered, sources, size, taken or (hashlib.sha256(), 0))
             if joined is not None:
                 return joined
-        elif running is not None:
-            running.take(ordered)
         hasher = hashlib.sha256()
         return self._join_by_copy(sources, hasher.update), Digest.from_hex(hasher.hexdigest())
+
+    def part_bytes(self, part: PartResult) -> _Source:
+        """Where ``part`` is, to be read later (by a ``FrontDigest``)."""
+        return self._source(part)
 
     def _join_in_slots(
         self,
@@ -188,7 +199,7 @@ class PartFolder:
                 offset = (part.part_number - 1) * size
                 if source.path == slots.path and source.offset == offset:
                     continue
-                with _opened(source.path) as src:
+                with _PartFile(source) as src:
                     copy_range(src, source.offset, source.length, slots.fd, offset)
             total = sum(part.size for part in parts)
             os.ftruncate(slots.fd, total)
@@ -205,7 +216,7 @@ class PartFolder:
         try:
             with ThreadPoolExecutor(1) as observer:
                 for source in sources:
-                    with _opened(source.path) as src:
+                    with _PartFile(source) as src:
                         # The kernel copies while another thread shows the same bytes (from
                         # the page cache) to ``observe``: one pass's time, not two.
                         shown = (
@@ -231,7 +242,7 @@ class PartFolder:
         try:
             st = aside.stat()
             if etag(st) == part.etag and st.st_size == part.size:
-                return _Source(aside, 0, part.size)
+                return _Source(aside, 0, part.size, part.etag)
         except FileNotFoundError:
             pass
         marker = self._marker(number)
@@ -243,20 +254,6 @@ class PartFolder:
         if etag(st) != part.etag or not text.isdigit() or int(text) != part.size:
             raise InvalidPartError(f"part {number} does not match its etag")
         return _Source(self._slots_path(part.size), (number - 1) * part.size, part.size)
-
-    def placed_etag(self, number: int, size: int) -> str | None:
-        """The etag of part ``number`` if it sits whole in ``slots-<size>``, else None."""
-        marker = self._marker(number)
-        try:
-            with open(marker, "rb") as file:
-                text = file.read()
-                st = os.fstat(file.fileno())
-        except FileNotFoundError:
-            return None
-        return etag(st) if text == str(size).encode("ascii") else None
-
-    def slots_path(self, size: int) -> Path:
-        return self._slots_path(size)
 
     # -- internals -----------------------------------------------------------------------------
 
@@ -300,68 +297,6 @@ class PartFolder:
         return UploadNotFoundError(f"no multipart upload {self.upload_id!r}")
 
 
-class RunningDigest:
-    """The SHA-256 of an upload's first parts, worked out as they land in their slots.
-
-    ``catch_up`` (run in the background after each part) hashes parts from the next one on
-    while they are in place in ``slots-<size>``; ``take`` ends it and hands the hasher to
-    the join, if every part it hashed is still the one the join was given. A part whose
-    marker is filled never changes in its slot until a join copies over it, and a join
-    takes this first, so what was hashed is what the object holds.
-    """
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._hash = hashlib.sha256()
-        self._etags: list[str] = []
-        self._lock = threading.Lock()
-        self._stopped = threading.Event()
-        self._broken = False
-
-    def catch_up(self, folder: PartFolder) -> None:
-        with self._lock:
-            if self._stopped.is_set() or self._broken:
-                return
-            try:
-                fd = os.open(folder.slots_path(self.size), os.O_RDONLY | os.O_CLOEXEC)
-            except FileNotFoundError:
-                return
-            try:
-                while not self._stopped.is_set():
-                    number = len(self._etags) + 1
-                    tag = folder.placed_etag(number, self.size)
-                    if tag is None:
-                        return
-                    # A join that wants the hasher waits for this part: hashing it
-                    # itself would take as long.
-                    offset = (number - 1) * self.size
-                    if show_range(fd, offset, self.size, self._hash.update) != self.size:
-                        # The file is shorter than its markers say: not ours to trust.
-                        self._broken = True
-                        return
-                    self._etags.append(tag)
-            except OSError:
-                self._broken = True
-            finally:
-                os.close(fd)
-
-    def stop(self) -> None:
-        """Hash no further: a part being hashed is finished, nothing after it is begun."""
-        self._stopped.set()
-
-    def take(self, parts: list[PartResult]) -> tuple[Hash, int] | None:
-        """Stop, then the hasher and how many of the object's bytes it has seen, if the
-        parts it hashed are ``parts``' first ones, still with the same etags."""
-        self.stop()
-        with self._lock:
-            if self._broken or len(self._etags) > len(parts):
-                return None
-            for tag, part in zip(self._etags, parts, strict=False):
-                if part.etag != tag or part.size != self.size:
-                    return None
-            return self._hash, len(self._etags) * self.size
-
-
 class _LockedFile:
     """An open file descriptor with a ``flock`` on it, both let go on exit."""
 
@@ -376,18 +311,22 @@ class _LockedFile:
         os.close(self.fd)
 
 
-class _opened:
-    """A read-only file descriptor for the length of a ``with``."""
+class _PartFile:
+    """A read-only file descriptor on a part's file for the length of a ``with``."""
 
-    def __init__(self, path: Path) -> None:
-        self._path = path
+    def __init__(self, source: _Source) -> None:
+        self._source = source
         self._fd = -1
 
     def __enter__(self) -> int:
+        path = self._source.path
         try:
-            self._fd = os.open(self._path, os.O_RDONLY | os.O_CLOEXEC)
+            self._fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         except FileNotFoundError:
-            raise InvalidPartError(f"a part's bytes are gone from {self._path.name}") from None
+            raise InvalidPartError(f"a part's bytes are gone from {path.name}") from None
+        if self._source.etag is not None and etag(os.fstat(self._fd)) != self._source.etag:
+            os.close(self._fd)
+            raise InvalidPartError(f"part file {path.name} was sent again meanwhile")
         return self._fd
 
     def __exit__(self, *exc: object) -> None:

@@ -6,6 +6,7 @@ import builtins
 import contextlib
 import os
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -25,11 +26,13 @@ from .._exceptions import (
     BlobStoreUnavailableError,
     ConfigurationError,
     InvalidNameError,
+    InvalidPartError,
     UploadNotFoundError,
 )
 from .._names import validate_key
 from ._file_io import copy_range, etag, fill, fsync_dir, unlink_quietly
-from ._file_parts import PartFolder, RunningDigest
+from ._file_parts import PartFolder
+from ._front import FrontDigest
 from ._protocol import BlobInfo, Data, PartResult, PutMode, PutResult
 from ._reader import ChunkStream, resolve_range
 
@@ -43,7 +46,7 @@ _RESERVED = frozenset({_TMP_DIR, _MULTIPART_DIR})
 #: Temporary files older than this are leftovers of a crash, removed when a store opens.
 _STALE_TMP_SECONDS = 24 * 3600.0
 #: Uploads whose front is being hashed ahead of their ``complete``, at most, per store.
-_MAX_RUNNING_DIGESTS = 256
+_MAX_FRONTS = 256
 #: Suffix of a folder moved under ``.tmp/`` to be deleted: nothing uses it any more.
 _GONE_SUFFIX = ".gone"
 
@@ -68,7 +71,7 @@ class FileBlobStore:
         self._min_part_size = min_part_size
         self._tmp_dir = self._root / _TMP_DIR
         self._multipart_dir = self._root / _MULTIPART_DIR
-        self._running: dict[str, RunningDigest] = {}
+        self._fronts: dict[str, FrontDigest] = {}
         self._worker: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         try:
@@ -208,15 +211,12 @@ class FileBlobStore:
         return PartFolder.create(self._multipart_dir, self._tmp_dir, key).upload_id
 
     def upload_part(self, key: str, upload_id: str, part_number: int, data: Data) -> PartResult:
-        return self._parts(key, upload_id).write(part_number, data, None)
+        return self._write_part(key, upload_id, part_number, data, None)
 
     def upload_part_sized(
         self, key: str, upload_id: str, part_number: int, data: Data, size: int
     ) -> PartResult:
-        upload = self._parts(key, upload_id)
-        result = upload.write(part_number, data, size)
-        self._digest_ahead(upload, part_number, size)
-        return result
+        return self._write_part(key, upload_id, part_number, data, size)
 
     def complete_multipart(
         self, key: str, upload_id: str, parts: builtins.list[PartResult]
@@ -229,8 +229,8 @@ class FileBlobStore:
         path = self._path(key)
         upload = self._parts(key, upload_id)
         with self._lock:
-            running = self._running.pop(upload_id, None)
-        joined, digest = upload.join(parts, self._min_part_size, running)
+            front = self._fronts.pop(upload_id, None)
+        joined, digest = upload.join(parts, self._min_part_size, front)
         try:
             st = joined.stat()
             self._install(joined, path, key, create=False)
@@ -241,9 +241,9 @@ class FileBlobStore:
 
     def abort_multipart(self, key: str, upload_id: str) -> None:
         with self._lock:
-            running = self._running.pop(upload_id, None)
-        if running is not None:
-            running.stop()
+            front = self._fronts.pop(upload_id, None)
+        if front is not None:
+            front.close()
         try:
             folder = self._parts(key, upload_id).folder
         except UploadNotFoundError:
@@ -258,9 +258,9 @@ class FileBlobStore:
         """Finish the background work: hashing parts, deleting finished uploads' folders."""
         with self._lock:
             worker, self._worker = self._worker, None
-            for running in self._running.values():
-                running.stop()
-            self._running.clear()
+            for front in self._fronts.values():
+                front.close()
+            self._fronts.clear()
         if worker is not None:
             worker.shutdown(wait=True)
 
@@ -283,18 +283,30 @@ class FileBlobStore:
     def _parts(self, key: str, upload_id: str) -> PartFolder:
         return PartFolder.find(self._multipart_dir, self._tmp_dir, key, upload_id)
 
-    def _digest_ahead(self, upload: PartFolder, part_number: int, size: int) -> None:
-        """Have the background thread hash the parts now in place from the front on."""
+    def _write_part(
+        self, key: str, upload_id: str, part_number: int, data: Data, size: int | None
+    ) -> PartResult:
+        upload = self._parts(key, upload_id)
+        result = upload.write(part_number, data, size)
+        try:
+            where = upload.part_bytes(result)
+        except InvalidPartError:
+            return result  # sent again meanwhile: that sending offers its own bytes
+        evicted: list[FrontDigest] = []
         with self._lock:
-            running = self._running.get(upload.upload_id)
-            if running is None:
-                if part_number != 1:
-                    return  # the front is not in place yet: part 1 starts it
-                while len(self._running) >= _MAX_RUNNING_DIGESTS:
+            front = self._fronts.get(upload_id)
+            if front is None:
+                while len(self._fronts) >= _MAX_FRONTS:
                     # Uploads another process completed, or left to expire: the oldest go.
-                    del self._running[next(iter(self._running))]
-                running = self._running[upload.upload_id] = RunningDigest(size)
-        self._background().submit(running.catch_up, upload)
+                    evicted.append(self._fronts.pop(next(iter(self._fronts))))
+                # Held parts cost no disk here: they are read where they already are.
+                front = self._fronts[upload_id] = FrontDigest(max_held=sys.maxsize)
+        for old in evicted:
+            old.close()
+        # The part is read again for the object's digest in the background, from the page
+        # cache, while later parts still arrive.
+        self._background().submit(front.offer, part_number, result.etag, result.size, where)
+        return result
 
     def _open(self, key: str) -> IO[bytes]:
         try:

@@ -8,7 +8,9 @@ import itertools
 import math
 import os
 import tempfile
+import threading
 from collections.abc import Callable, Generator, Iterable, Iterator
+from hashlib import sha256
 from typing import IO, TYPE_CHECKING, Any, Self, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
@@ -19,7 +21,8 @@ import botocore.session
 from botocore.config import Config
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
-from .._constants import MAX_PART_SIZE, MAX_PARTS
+from .._constants import CHUNK_SIZE, MAX_PART_SIZE, MAX_PARTS
+from .._digest import Digest
 from .._exceptions import (
     BlobExistsError,
     BlobNotFoundError,
@@ -30,6 +33,7 @@ from .._exceptions import (
     UploadNotFoundError,
 )
 from .._names import validate_key
+from ._front import FrontDigest
 from ._protocol import BlobInfo, Data, PartResult, PutMode, PutResult
 from ._reader import ChunkStream, resolve_range
 
@@ -48,6 +52,12 @@ DEFAULT_PART_SIZE = 8 * 1024 * 1024
 #: malloc arena, so the process keeps the high-water mark of all of them).
 PART_SPOOL_MEMORY = 1024 * 1024
 #: copy_object takes at most 5 GiB; above that a copy goes part by part, still server-side.
+#: Uploads whose front is hashed as parts arrive, at most, per store.
+MAX_FRONTS = 64
+#: Part bytes spooled to disk while they wait for the parts before them, at most, per
+#: upload: enough for the few parts a client sends in parallel to land out of order. (Behind
+#: a load balancer a replica may never see part 1; this bounds what it keeps meanwhile.)
+FRONT_MAX_HELD = 64 * 1024 * 1024
 DEFAULT_COPY_THRESHOLD = MAX_PART_SIZE
 DEFAULT_COPY_PART_SIZE = 512 * 1024 * 1024
 
@@ -149,6 +159,8 @@ class S3BlobStore:
         list_page_size: int = 1000,
     ) -> None:
         self._bucket = bucket
+        self._fronts: dict[str, FrontDigest] = {}
+        self._lock = threading.Lock()
         self._region = (
             region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
         )
@@ -331,14 +343,20 @@ class S3BlobStore:
             return self._send_part(key, upload_id, part_number, bytes(data), len(data))
         # S3 needs the length up front: spool the part, to disk once it outgrows a small
         # buffer, so parts received in parallel cost disk, not a part size of memory each.
-        with tempfile.SpooledTemporaryFile(max_size=PART_SPOOL_MEMORY) as spool:
+        with contextlib.ExitStack() as owned:
+            spool = owned.enter_context(tempfile.SpooledTemporaryFile(max_size=PART_SPOOL_MEMORY))
             size = 0
             for chunk in data:
                 size += len(chunk)
                 if size > MAX_PART_SIZE:
                     raise InvalidPartError(f"a part may hold at most {MAX_PART_SIZE} bytes")
                 spool.write(chunk)
-            return self._send_part(key, upload_id, part_number, spool, size)
+            result = self._send_part(key, upload_id, part_number, spool, size)
+            # Sent: the spool goes on to the upload's front digest, which hashes it now or
+            # once the parts before it have come, then closes it; ``complete`` reads less.
+            owned.pop_all()
+        self._front(upload_id).offer(part_number, result.etag, size, _SpoolBytes(spool))
+        return result
 
     def complete_multipart(
         self, key: str, upload_id: str, parts: builtins.list[PartResult], *, create: bool = False
@@ -368,7 +386,32 @@ class S3BlobStore:
             etag=str(response.get("ETag", "")).strip('"'),
         )
 
+    def complete_multipart_digest(
+        self, key: str, upload_id: str, parts: builtins.list[PartResult]
+    ) -> tuple[PutResult, Digest]:
+        result = self.complete_multipart(key, upload_id, parts)
+        with self._lock:
+            front = self._fronts.pop(upload_id, None)
+        ordered = sorted(parts, key=lambda part: part.part_number)
+        taken = front.take(ordered) if front is not None else None
+        hasher, hashed = taken or (sha256(), 0)
+        if hashed < result.size:
+            # Only what the front did not see is read back.
+            stream = self.get(key, start=hashed)
+            try:
+                for chunk in stream:
+                    hasher.update(chunk)
+            finally:
+                close = getattr(stream, "close", None)
+                if close is not None:
+                    close()
+        return result, Digest.from_hex(hasher.hexdigest())
+
     def abort_multipart(self, key: str, upload_id: str) -> None:
+        with self._lock:
+            front = self._fronts.pop(upload_id, None)
+        if front is not None:
+            front.close()
         validate_key(key)
         with contextlib.suppress(UploadNotFoundError):
             self._retry(
@@ -390,9 +433,27 @@ class S3BlobStore:
         self._retry(lambda: self._client.head_bucket(Bucket=self._bucket), self._bucket)
 
     def close(self) -> None:
+        with self._lock:
+            fronts = list(self._fronts.values())
+            self._fronts.clear()
+        for front in fronts:
+            front.close()
         self._client.close()
 
     # -- internals -------------------------------------------------------------------------
+
+    def _front(self, upload_id: str) -> FrontDigest:
+        evicted: list[FrontDigest] = []
+        with self._lock:
+            front = self._fronts.get(upload_id)
+            if front is None:
+                while len(self._fronts) >= MAX_FRONTS:
+                    # Uploads another process completed, or left to expire: the oldest go.
+                    evicted.append(self._fronts.pop(next(iter(self._fronts))))
+                front = self._fronts[upload_id] = FrontDigest(max_held=FRONT_MAX_HELD)
+        for old in evicted:
+            old.close()
+        return front
 
     def _retry(self, call: Callable[[], T], name: str) -> T:
         """Run one request under the retry policy; translate what S3 said into core errors."""
@@ -509,6 +570,24 @@ class S3BlobStore:
         # The original error matters more; S3 lifecycle rules sweep what is left.
         with contextlib.suppress(SangrahaError):
             self.abort_multipart(key, upload_id)
+
+
+class _SpoolBytes:
+    """A sent part's spool, kept for the upload's front digest."""
+
+    def __init__(self, spool: IO[bytes]) -> None:
+        self._spool = spool
+
+    def show(self, observe: Callable[[bytes], object]) -> int:
+        self._spool.seek(0)
+        shown = 0
+        while chunk := self._spool.read(CHUNK_SIZE):
+            observe(chunk)
+            shown += len(chunk)
+        return shown
+
+    def close(self) -> None:
+        self._spool.close()
 
 
 class _RangeNotSatisfiable(SangrahaError):
