@@ -208,7 +208,7 @@ def test_the_front_of_an_upload_is_hashed_before_complete(store: FileBlobStore) 
     parts = [store.upload_part_sized("k", upload_id, n, b"%d" % n * 4, 4) for n in (2, 1, 3)]
     parts.append(store.upload_part_sized("k", upload_id, 5, b"55", 2))
     _settle(store)
-    front = store._fronts[upload_id]
+    front = store._fronts.of(upload_id)
     listed = sorted(parts, key=lambda p: p.part_number)
     # Parts 1 to 3 are hashed; 5 waits for a 4 that never comes.
     hasher, hashed = front.take(listed) or (None, -1)

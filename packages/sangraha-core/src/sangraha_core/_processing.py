@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Iterator
 from enum import StrEnum
 from typing import Any, BinaryIO, Final
 
@@ -45,7 +44,7 @@ from ._ingest import staging_key
 from ._messages import ProcessObject
 from ._models import ObjectRecord, ObjectStatus
 from .storage import BlobStore, StagingWrites
-from .storage._reader import BlobReader
+from .storage._reader import BlobReader, closing_chunks
 
 __all__ = ["SMALL_OBJECT_SIZE", "Outcome", "process_object"]
 
@@ -132,7 +131,7 @@ def _verify_and_inspect(
         return _verify_and_inspect_large(blobs, staged, record)
     hasher = Hasher()
     small: bytearray | None = bytearray()
-    for chunk in _chunks(blobs.get(staged)):
+    for chunk in closing_chunks(blobs.get(staged)):
         hasher.update(chunk)
         if small is not None:
             if len(small) + len(chunk) > SMALL_OBJECT_SIZE:
@@ -162,7 +161,7 @@ def _verify_and_inspect_large(
             # Corrupt staging takes precedence: finish the hash before giving this reason.
             rejected = exc
     # What the validator skipped, up to the blob's real end, so extra bytes show too.
-    for chunk in _chunks(blobs.get(staged, start=reader.observed)):
+    for chunk in closing_chunks(blobs.get(staged, start=reader.observed)):
         hasher.update(chunk)
     digest = _checked(record, hasher)
     if rejected is not None:
@@ -189,16 +188,6 @@ def _inspect(record: ObjectRecord, file: BinaryIO) -> dict[str, Any]:
         raise _Rejected(exc.reason) from exc
     except UnsupportedContentTypeError as exc:
         raise _Rejected(str(exc)) from exc
-
-
-def _chunks(stream: Iterator[bytes]) -> Iterator[bytes]:
-    """Iterate ``stream`` and close it whatever happens, releasing its connection."""
-    try:
-        yield from stream
-    finally:
-        close = getattr(stream, "close", None)
-        if close is not None:
-            close()
 
 
 def _fail(backends: Backends, record: ObjectRecord, reason: str) -> Outcome:

@@ -38,6 +38,7 @@ from ._models import (
 )
 from ._names import validate_bucket, validate_key, validate_metadata
 from .storage import DigestingJoin, PartResult, SizedParts
+from .storage._reader import closing_chunks
 
 __all__ = ["Uploads"]
 
@@ -255,14 +256,8 @@ class Uploads:
                 return digest, result.size
             blobs.complete_multipart(staged, session.multipart_id, joined)
         hasher = Hasher()
-        stream = blobs.get(staged)
-        try:
-            for chunk in stream:
-                hasher.update(chunk)
-        finally:
-            close = getattr(stream, "close", None)
-            if close is not None:
-                close()
+        for chunk in closing_chunks(blobs.get(staged)):
+            hasher.update(chunk)
         return hasher.digest(), hasher.size
 
     def _open_session(self, upload_id: str) -> UploadSession:

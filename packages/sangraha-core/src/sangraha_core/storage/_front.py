@@ -20,7 +20,7 @@ from ._protocol import PartResult
 if TYPE_CHECKING:
     from hashlib import _Hash as Hash
 
-__all__ = ["FrontDigest", "PartBytes"]
+__all__ = ["FrontDigest", "Fronts", "PartBytes"]
 
 
 class PartBytes(Protocol):
@@ -107,3 +107,46 @@ class FrontDigest:
             part.close()
         self._held.clear()
         self._held_bytes = 0
+
+
+class Fronts:
+    """A store's front digests, one per upload it has seen parts of.
+
+    They are this process's memory: an upload completed by another process, or left to
+    expire, is never taken, so past ``limit`` the oldest is let go.
+    """
+
+    def __init__(self, *, limit: int, max_held: int) -> None:
+        self._limit = limit
+        self._max_held = max_held
+        self._fronts: dict[str, FrontDigest] = {}
+        self._lock = threading.Lock()
+
+    def of(self, upload_id: str) -> FrontDigest:
+        """The upload's front digest, begun if need be."""
+        evicted: list[FrontDigest] = []
+        with self._lock:
+            front = self._fronts.get(upload_id)
+            if front is None:
+                while len(self._fronts) >= self._limit:
+                    evicted.append(self._fronts.pop(next(iter(self._fronts))))
+                front = self._fronts[upload_id] = FrontDigest(max_held=self._max_held)
+        for old in evicted:
+            old.close()
+        return front
+
+    def pop(self, upload_id: str) -> FrontDigest | None:
+        with self._lock:
+            return self._fronts.pop(upload_id, None)
+
+    def discard(self, upload_id: str) -> None:
+        front = self.pop(upload_id)
+        if front is not None:
+            front.close()
+
+    def close(self) -> None:
+        with self._lock:
+            fronts = list(self._fronts.values())
+            self._fronts.clear()
+        for front in fronts:
+            front.close()

@@ -226,6 +226,16 @@ class BlobReader(io.RawIOBase):
             raise ValueError("I/O operation on closed file.")
 
 
+def closing_chunks(stream: Iterator[bytes]) -> Iterator[bytes]:
+    """Iterate a ``get`` stream and close it whatever happens, releasing its connection."""
+    try:
+        yield from stream
+    finally:
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()
+
+
 def resolve_range(start: int, end: int | None, size: int) -> tuple[int, int]:
     """The ``[start, stop)`` a ``get`` serves from a blob of ``size`` bytes.
 

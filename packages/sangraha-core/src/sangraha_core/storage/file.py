@@ -32,7 +32,7 @@ from .._exceptions import (
 from .._names import validate_key
 from ._file_io import copy_range, etag, fill, fsync_dir, unlink_quietly
 from ._file_parts import PartFolder
-from ._front import FrontDigest
+from ._front import Fronts
 from ._protocol import BlobInfo, Data, PartResult, PutMode, PutResult
 from ._reader import ChunkStream, resolve_range
 
@@ -71,7 +71,8 @@ class FileBlobStore:
         self._min_part_size = min_part_size
         self._tmp_dir = self._root / _TMP_DIR
         self._multipart_dir = self._root / _MULTIPART_DIR
-        self._fronts: dict[str, FrontDigest] = {}
+        # Held parts cost no disk here: they are read where they already are.
+        self._fronts = Fronts(limit=_MAX_FRONTS, max_held=sys.maxsize)
         self._worker: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         try:
@@ -228,8 +229,7 @@ class FileBlobStore:
     ) -> tuple[PutResult, Digest]:
         path = self._path(key)
         upload = self._parts(key, upload_id)
-        with self._lock:
-            front = self._fronts.pop(upload_id, None)
+        front = self._fronts.pop(upload_id)
         joined, digest = upload.join(parts, self._min_part_size, front)
         try:
             st = joined.stat()
@@ -240,10 +240,7 @@ class FileBlobStore:
         return PutResult(key=key, size=st.st_size, etag=etag(st)), digest
 
     def abort_multipart(self, key: str, upload_id: str) -> None:
-        with self._lock:
-            front = self._fronts.pop(upload_id, None)
-        if front is not None:
-            front.close()
+        self._fronts.discard(upload_id)
         try:
             folder = self._parts(key, upload_id).folder
         except UploadNotFoundError:
@@ -256,11 +253,9 @@ class FileBlobStore:
 
     def close(self) -> None:
         """Finish the background work: hashing parts, deleting finished uploads' folders."""
+        self._fronts.close()
         with self._lock:
             worker, self._worker = self._worker, None
-            for front in self._fronts.values():
-                front.close()
-            self._fronts.clear()
         if worker is not None:
             worker.shutdown(wait=True)
 
@@ -292,17 +287,7 @@ class FileBlobStore:
             where = upload.part_bytes(result)
         except InvalidPartError:
             return result  # sent again meanwhile: that sending offers its own bytes
-        evicted: list[FrontDigest] = []
-        with self._lock:
-            front = self._fronts.get(upload_id)
-            if front is None:
-                while len(self._fronts) >= _MAX_FRONTS:
-                    # Uploads another process completed, or left to expire: the oldest go.
-                    evicted.append(self._fronts.pop(next(iter(self._fronts))))
-                # Held parts cost no disk here: they are read where they already are.
-                front = self._fronts[upload_id] = FrontDigest(max_held=sys.maxsize)
-        for old in evicted:
-            old.close()
+        front = self._fronts.of(upload_id)
         # The part is read again for the object's digest in the background, from the page
         # cache, while later parts still arrive.
         self._background().submit(front.offer, part_number, result.etag, result.size, where)

@@ -8,7 +8,6 @@ import itertools
 import math
 import os
 import tempfile
-import threading
 from collections.abc import Callable, Generator, Iterable, Iterator
 from hashlib import sha256
 from typing import IO, TYPE_CHECKING, Any, Self, TypeVar
@@ -33,9 +32,9 @@ from .._exceptions import (
     UploadNotFoundError,
 )
 from .._names import validate_key
-from ._front import FrontDigest
+from ._front import Fronts
 from ._protocol import BlobInfo, Data, PartResult, PutMode, PutResult
-from ._reader import ChunkStream, resolve_range
+from ._reader import ChunkStream, closing_chunks, resolve_range
 
 if TYPE_CHECKING:
     from types_boto3_s3 import S3Client
@@ -159,8 +158,7 @@ class S3BlobStore:
         list_page_size: int = 1000,
     ) -> None:
         self._bucket = bucket
-        self._fronts: dict[str, FrontDigest] = {}
-        self._lock = threading.Lock()
+        self._fronts = Fronts(limit=MAX_FRONTS, max_held=FRONT_MAX_HELD)
         self._region = (
             region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
         )
@@ -355,7 +353,7 @@ class S3BlobStore:
             # Sent: the spool goes on to the upload's front digest, which hashes it now or
             # once the parts before it have come, then closes it; ``complete`` reads less.
             owned.pop_all()
-        self._front(upload_id).offer(part_number, result.etag, size, _SpoolBytes(spool))
+        self._fronts.of(upload_id).offer(part_number, result.etag, size, _SpoolBytes(spool))
         return result
 
     def complete_multipart(
@@ -390,28 +388,18 @@ class S3BlobStore:
         self, key: str, upload_id: str, parts: builtins.list[PartResult]
     ) -> tuple[PutResult, Digest]:
         result = self.complete_multipart(key, upload_id, parts)
-        with self._lock:
-            front = self._fronts.pop(upload_id, None)
+        front = self._fronts.pop(upload_id)
         ordered = sorted(parts, key=lambda part: part.part_number)
         taken = front.take(ordered) if front is not None else None
         hasher, hashed = taken or (sha256(), 0)
         if hashed < result.size:
             # Only what the front did not see is read back.
-            stream = self.get(key, start=hashed)
-            try:
-                for chunk in stream:
-                    hasher.update(chunk)
-            finally:
-                close = getattr(stream, "close", None)
-                if close is not None:
-                    close()
+            for chunk in closing_chunks(self.get(key, start=hashed)):
+                hasher.update(chunk)
         return result, Digest.from_hex(hasher.hexdigest())
 
     def abort_multipart(self, key: str, upload_id: str) -> None:
-        with self._lock:
-            front = self._fronts.pop(upload_id, None)
-        if front is not None:
-            front.close()
+        self._fronts.discard(upload_id)
         validate_key(key)
         with contextlib.suppress(UploadNotFoundError):
             self._retry(
@@ -433,27 +421,10 @@ class S3BlobStore:
         self._retry(lambda: self._client.head_bucket(Bucket=self._bucket), self._bucket)
 
     def close(self) -> None:
-        with self._lock:
-            fronts = list(self._fronts.values())
-            self._fronts.clear()
-        for front in fronts:
-            front.close()
+        self._fronts.close()
         self._client.close()
 
     # -- internals -------------------------------------------------------------------------
-
-    def _front(self, upload_id: str) -> FrontDigest:
-        evicted: list[FrontDigest] = []
-        with self._lock:
-            front = self._fronts.get(upload_id)
-            if front is None:
-                while len(self._fronts) >= MAX_FRONTS:
-                    # Uploads another process completed, or left to expire: the oldest go.
-                    evicted.append(self._fronts.pop(next(iter(self._fronts))))
-                front = self._fronts[upload_id] = FrontDigest(max_held=FRONT_MAX_HELD)
-        for old in evicted:
-            old.close()
-        return front
 
     def _retry(self, call: Callable[[], T], name: str) -> T:
         """Run one request under the retry policy; translate what S3 said into core errors."""
