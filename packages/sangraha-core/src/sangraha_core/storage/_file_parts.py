@@ -161,20 +161,29 @@ class PartFolder:
     # -- join ----------------------------------------------------------------------------------
 
     def join(
-        self, parts: list[PartResult], min_part_size: int, front: FrontDigest | None
-    ) -> tuple[Path, Digest]:
-        """The joined object as a new fsynced file under the temporary folder, for the
-        caller to rename into place, and its digest (carrying on from ``front``)."""
+        self,
+        parts: list[PartResult],
+        min_part_size: int,
+        front: FrontDigest | None,
+        install: Callable[[Path], object],
+    ) -> Digest:
+        """Join the parts into one fsynced file and hand it to ``install`` (which renames it
+        into place); the object's digest, carrying on from ``front``."""
         ordered = _in_order(parts, min_part_size)
         sources = [self._source(part) for part in ordered]
         taken = front.take(ordered) if front is not None else None
         size = ordered[0].size
         if all(part.size == size for part in ordered[:-1]) and ordered[-1].size <= size:
-            joined = self._join_in_slots(ordered, sources, size, taken or (hashlib.sha256(), 0))
-            if joined is not None:
-                return joined
+            hasher, hashed = taken or (hashlib.sha256(), 0)
+            if self._join_in_slots(ordered, sources, size, hasher, hashed, install):
+                return Digest.from_hex(hasher.hexdigest())
         hasher = hashlib.sha256()
-        return self._join_by_copy(sources, hasher.update), Digest.from_hex(hasher.hexdigest())
+        joined = self._join_by_copy(sources, hasher.update)
+        try:
+            install(joined)
+        finally:
+            unlink_quietly(joined)
+        return Digest.from_hex(hasher.hexdigest())
 
     def part_bytes(self, part: PartResult) -> _Source:
         """Where ``part`` is, to be read later (by a ``FrontDigest``)."""
@@ -185,15 +194,17 @@ class PartFolder:
         parts: list[PartResult],
         sources: list[_Source],
         size: int,
-        front: tuple[Hash, int],
-    ) -> tuple[Path, Digest] | None:
-        """Finish the object in ``slots-<size>`` itself, copying only parts not in place;
-        ``front`` is a hasher that has seen the object's first ``front[1]`` bytes."""
+        hasher: Hash,
+        hashed: int,
+        install: Callable[[Path], object],
+    ) -> bool:
+        """Finish the object in ``slots-<size>`` itself, copying only parts not in place,
+        and install that file; False if there is none. ``hasher`` has seen the object's
+        first ``hashed`` bytes."""
         try:
             opened = self._open_slots(size, shared=False, create=False)
         except FileNotFoundError:
-            return None
-        hasher, hashed = front
+            return False
         with opened as slots:
             for part, source in zip(parts, sources, strict=True):
                 offset = (part.part_number - 1) * size
@@ -205,10 +216,10 @@ class PartFolder:
             os.ftruncate(slots.fd, total)
             os.fsync(slots.fd)
             show_range(slots.fd, hashed, total - hashed, hasher.update)
-            # Still under the lock: a late part write finds its slots file gone, not this.
-            joined = self._tmp_dir / f"{uuid.uuid4().hex}.joined"
-            os.rename(slots.path, joined)
-        return joined, Digest.from_hex(hasher.hexdigest())
+            # One rename makes the object appear and the parts go, and it happens under the
+            # lock: a late part write then finds its slots file gone, not the object.
+            install(slots.path)
+        return True
 
     def _join_by_copy(self, sources: list[_Source], observe: Observe) -> Path:
         fd, name = tempfile.mkstemp(dir=self._tmp_dir)

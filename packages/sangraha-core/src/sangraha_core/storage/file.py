@@ -230,12 +230,13 @@ class FileBlobStore:
         path = self._path(key)
         upload = self._parts(key, upload_id)
         front = self._fronts.pop(upload_id)
-        joined, digest = upload.join(parts, self._min_part_size, front)
-        try:
-            st = joined.stat()
-            self._install(joined, path, key, create=False)
-        finally:
-            unlink_quietly(joined)
+        digest = upload.join(
+            parts,
+            self._min_part_size,
+            front,
+            lambda joined: self._install(joined, path, key, create=False),
+        )
+        st = path.stat()
         self._remove_folder(upload.folder)
         return PutResult(key=key, size=st.st_size, etag=etag(st)), digest
 
