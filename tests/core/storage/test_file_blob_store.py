@@ -21,7 +21,7 @@ from sangraha_core import (
     UploadNotFoundError,
     open_blob_store,
 )
-from sangraha_core.storage import BlobStore, PartResult
+from sangraha_core.storage import BlobStore, PartResult, _file_parts
 from sangraha_core.storage.file import FileBlobStore
 
 
@@ -233,3 +233,16 @@ def test_a_front_hashed_ahead_still_gives_the_right_digest(
     assert (
         data == {"resent": b"1111xxxx3333", "fewer": b"11112222", "none": b"111122223333"}[change]
     )
+
+
+def test_a_part_whose_slot_lies_too_far_out_goes_aside(
+    store: FileBlobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As part 10,000 of 5 GiB parts would: 50 TB into a slots file no file system allows.
+    monkeypatch.setattr(_file_parts, "_MAX_SLOTS_END", 1000)
+    upload_id = store.create_multipart("k")
+    far = store.upload_part_sized("k", upload_id, 10_000, b"tail", 4)
+    first = store.upload_part_sized("k", upload_id, 1, b"abcd", 4)
+    assert (store.root / ".multipart" / upload_id / "10000").read_bytes() == b"tail"
+    store.complete_multipart("k", upload_id, [first, far])
+    assert b"".join(store.get("k")) == b"abcdtail"

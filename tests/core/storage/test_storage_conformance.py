@@ -299,6 +299,18 @@ def test_sized_parts_of_mixed_sizes_still_join(blob_store: BlobStore) -> None:
     assert read(blob_store, "mixed") == b"".join(data)
 
 
+def test_sized_parts_with_a_gap_in_their_numbers_join_in_order(blob_store: BlobStore) -> None:
+    store = _sized(blob_store)
+    upload_id = blob_store.create_multipart("gap")
+    first, third = _part_data(1, MIN_PART_SIZE), _part_data(3, MIN_PART_SIZE)
+    parts = [
+        store.upload_part_sized("gap", upload_id, 3, third, MIN_PART_SIZE),
+        store.upload_part_sized("gap", upload_id, 1, first, MIN_PART_SIZE),
+    ]
+    _complete(blob_store, "gap", upload_id, parts)
+    assert read(blob_store, "gap") == first + third
+
+
 def test_a_sized_part_must_hold_its_size(blob_store: BlobStore) -> None:
     store = _sized(blob_store)
     upload_id = blob_store.create_multipart("exact")

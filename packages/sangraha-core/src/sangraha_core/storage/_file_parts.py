@@ -50,6 +50,9 @@ _UPLOAD_ID_RE = re.compile(r"[0-9a-f]{32}")
 _KEY_FILE = "key"
 _MARKER_SUFFIX = ".at"
 _SLOTS_PREFIX = "slots-"
+#: Parts that would end past this offset of a slots file go aside: file systems cap a
+#: file's size (ext4 at 16 TiB with 4 KiB blocks), and a write past it fails midway.
+_MAX_SLOTS_END = 1 << 40
 
 Observe = Callable[[bytes], object]
 
@@ -110,7 +113,7 @@ class PartFolder:
     def write(self, number: int, data: Data, size: int | None) -> PartResult:
         if not 1 <= number <= MAX_PARTS:
             raise InvalidPartError(f"part numbers run from 1 to {MAX_PARTS}, got {number}")
-        if size is not None and 0 < size <= MAX_PART_SIZE:
+        if size is not None and 0 < size <= MAX_PART_SIZE and number * size <= _MAX_SLOTS_END:
             placed = self._write_in_place(number, data, size)
             if placed is not None:
                 return placed
@@ -173,7 +176,9 @@ class PartFolder:
         sources = [self._source(part) for part in ordered]
         taken = front.take(ordered) if front is not None else None
         size = ordered[0].size
-        if all(part.size == size for part in ordered[:-1]) and ordered[-1].size <= size:
+        numbered = all(part.part_number == index for index, part in enumerate(ordered, 1))
+        if numbered and all(p.size == size for p in ordered[:-1]) and ordered[-1].size <= size:
+            # Parts 1..N, all of one size but the last: the slots file is the object.
             hasher, hashed = taken or (hashlib.sha256(), 0)
             if self._join_in_slots(ordered, sources, size, hasher, hashed, install):
                 return Digest.from_hex(hasher.hexdigest())
