@@ -31,6 +31,7 @@ from sangraha_core import (
 from sangraha_core.metadata import MetadataStore
 from sangraha_core.metadata._schema import MIGRATIONS, schema_version
 from sangraha_core.metadata.sql import SqlMetadataStore
+from tests.core.metadata._support import migrate_together
 
 StoreFactory = Callable[[], SqlMetadataStore]
 
@@ -109,22 +110,7 @@ def test_migrate_twice_is_a_no_op(store: SqlMetadataStore) -> None:
 
 def test_migrate_concurrently(open_store: StoreFactory) -> None:
     stores = [open_store() for _ in range(3)]
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(len(stores))
-
-    def run(s: SqlMetadataStore) -> None:
-        barrier.wait()
-        try:
-            s.migrate()
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(s,)) for s in stores]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    assert migrate_together(stores) == []
     assert versions(stores[0]) == [m.version for m in MIGRATIONS]
     add(stores[1])
     assert len(list_all(stores[2])) == 1

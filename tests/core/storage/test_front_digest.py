@@ -12,16 +12,19 @@ from sangraha_core.storage._front import FrontDigest
 class Part:
     """Bytes to offer, noting whether the front let go of them."""
 
-    def __init__(self, data: bytes, *, short: bool = False) -> None:
+    def __init__(self, data: bytes, *, short: bool = False, broken: bool = False) -> None:
         self.data = data
         self._closed = False
         self._short = short
+        self._broken = broken
 
     def closed(self) -> bool:
         return self._closed
 
     def show(self, observe: Callable[[bytes], object]) -> int:
         assert not self._closed
+        if self._broken:
+            raise RuntimeError("the part's file went away")
         shown = self.data[:-1] if self._short else self.data
         observe(shown)
         return len(shown)
@@ -98,4 +101,12 @@ def test_close_lets_go_of_held_parts() -> None:
     assert held.closed()
     late = offer(front, 1)
     assert late.closed()
+    assert front.take(listed(1, 2)) is None
+
+
+def test_a_part_that_cannot_be_read_gives_up_without_failing_the_offer() -> None:
+    front = FrontDigest(max_held=100)
+    broken = offer(front, 1, broken=True)
+    assert broken.closed()
+    offer(front, 2)
     assert front.take(listed(1, 2)) is None

@@ -3,8 +3,8 @@
 A session's id is also the id of the object it makes, and its bytes are assembled at that
 object's staging key, so ``complete`` hands the worker exactly what a single PUT would have.
 Parts never pass through the service twice: the blob store's multipart machinery joins
-them, and ``complete`` hashes the result: the file store works the digest out as the parts
-land and as it joins them, and S3 has it read once after.
+them, and the store works the object's digest out as the parts land (see
+``storage._front``), so ``complete`` reads back at most what that missed.
 """
 
 from __future__ import annotations

@@ -235,14 +235,11 @@ class PartFolder:
                     with _PartFile(source) as src:
                         # The kernel copies while another thread shows the same bytes (from
                         # the page cache) to ``observe``: one pass's time, not two.
-                        shown = (
-                            observer.submit(show_range, src, source.offset, source.length, observe)
-                            if observe is not None
-                            else None
+                        shown = observer.submit(
+                            show_range, src, source.offset, source.length, observe
                         )
                         copy_range(src, source.offset, source.length, fd, None)
-                        if shown is not None:
-                            shown.result()
+                        shown.result()
             os.fsync(fd)
         except BaseException:
             unlink_quietly(tmp)

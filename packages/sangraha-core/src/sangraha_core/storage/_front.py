@@ -72,7 +72,8 @@ class FrontDigest:
                 self._held_bytes -= size
                 try:
                     shown = part.show(self._hash.update)
-                except OSError:
+                except Exception:
+                    # Only a shortcut: whatever goes wrong here, ``complete`` reads back.
                     shown = -1
                 finally:
                     part.close()

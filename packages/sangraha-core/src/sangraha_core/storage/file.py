@@ -249,7 +249,7 @@ class FileBlobStore:
         self._remove_folder(folder)
 
     def check(self) -> None:
-        if not (self._tmp_dir).is_dir() or not os.access(self._root, os.W_OK):
+        if not self._tmp_dir.is_dir() or not os.access(self._root, os.W_OK):
             raise BlobStoreUnavailableError(f"the blob directory {self._root} is not writable")
 
     def close(self) -> None:

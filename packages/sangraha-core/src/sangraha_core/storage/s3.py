@@ -50,13 +50,13 @@ DEFAULT_PART_SIZE = 8 * 1024 * 1024
 #: part held in memory would cost its size per thread (freed memory stays with the thread's
 #: malloc arena, so the process keeps the high-water mark of all of them).
 PART_SPOOL_MEMORY = 1024 * 1024
-#: copy_object takes at most 5 GiB; above that a copy goes part by part, still server-side.
 #: Uploads whose front is hashed as parts arrive, at most, per store.
 MAX_FRONTS = 64
 #: Part bytes spooled to disk while they wait for the parts before them, at most, per
 #: upload: enough for the few parts a client sends in parallel to land out of order. (Behind
 #: a load balancer a replica may never see part 1; this bounds what it keeps meanwhile.)
 FRONT_MAX_HELD = 64 * 1024 * 1024
+#: copy_object takes at most 5 GiB; above that a copy goes part by part, still server-side.
 DEFAULT_COPY_THRESHOLD = MAX_PART_SIZE
 DEFAULT_COPY_PART_SIZE = 512 * 1024 * 1024
 
