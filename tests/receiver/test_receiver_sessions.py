@@ -170,6 +170,28 @@ async def test_part_checksum_and_bounds(client: httpx.AsyncClient, bucket: str) 
     )
 
 
+async def test_a_resent_part_with_the_wrong_bytes_leaves_the_part_before(
+    client: httpx.AsyncClient, backends: Backends, bucket: str
+) -> None:
+    data = _body(PART + 10)
+    sid = (await _open(client, bucket, "resent.json", data))["id"]
+    first, second = data[:PART], data[PART:]
+    for number, piece in ((1, first), (2, second)):
+        response = await client.put(f"/v1/uploads/{sid}/parts/{number}", content=piece)
+        assert response.status_code == 200
+    # Damaged on the way: the declared digest is the part's, the bytes are not.
+    damaged = await client.put(
+        f"/v1/uploads/{sid}/parts/1",
+        content=b"x" * PART,
+        headers={"Content-Digest": content_digest(first)},
+    )
+    assert_problem(damaged, 400, "checksum-mismatch")
+    done = await client.post(f"/v1/uploads/{sid}/complete")
+    assert done.status_code == 202, done.text
+    assert done.json()["digest"] == str(Digest.of(data))
+    assert staged_bytes(backends, str(sid)) == data
+
+
 async def test_abort_drops_the_session(
     client: httpx.AsyncClient, backends: Backends, bucket: str
 ) -> None:

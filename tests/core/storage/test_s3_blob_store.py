@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import socket
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from sangraha_core import BlobStoreUnavailableError, ConfigurationError, Digest, open_blob_store
+from sangraha_core import (
+    BlobStoreUnavailableError,
+    ConfigurationError,
+    Digest,
+    DigestedStream,
+    open_blob_store,
+)
 from sangraha_core.storage import BlobStore
 from sangraha_core.storage.s3 import S3BlobStore
 
@@ -195,5 +205,55 @@ def test_complete_reads_back_only_what_the_front_did_not_hash(
         assert b"".join(store.get("k")) == whole
         # Parts hashed as they came are not read again; a part sent anew after hashing is.
         assert read_back == {"in order": [], "resent": [0], "last first": []}[order]
+    finally:
+        store.close()
+
+
+def _composite(parts: list[bytes]) -> str:
+    """S3's checksum of a multipart object: the SHA-256 of its parts' SHA-256s."""
+    raw = b"".join(hashlib.sha256(part).digest() for part in parts)
+    return base64.b64encode(hashlib.sha256(raw).digest()).decode()
+
+
+@pytest.mark.s3
+def test_every_part_carries_its_sha256(s3_endpoint: str, s3_env: None) -> None:
+    store = S3BlobStore(
+        f"sum-{uuid.uuid4().hex[:12]}",
+        endpoint_url=s3_endpoint,
+        part_size=5 * MiB,
+        copy_threshold=6 * MiB,
+        copy_part_size=5 * MiB,
+    )
+    declared: dict[int, str] = {}
+
+    def note_checksum(request: Any, **_: Any) -> None:
+        number = int(parse_qs(urlsplit(request.url).query)["partNumber"][0])
+        declared[number] = request.headers["x-amz-checksum-sha256"].decode()
+
+    store._client.meta.events.register("before-send.s3.UploadPart", note_checksum)
+    try:
+        parts = [bytes([1]) * 5 * MiB, bytes([2]) * 5 * MiB, b"tail"]
+        upload_id = store.create_multipart("session")
+        sent = [
+            # The receiver's stream, hashed as it came; a plain iterator; whole bytes.
+            store.upload_part("session", upload_id, 1, DigestedStream(iter([parts[0]]))),
+            store.upload_part("session", upload_id, 2, iter([parts[1][:MiB], parts[1][MiB:]])),
+            store.upload_part("session", upload_id, 3, parts[2]),
+        ]
+        assert declared == {n: Digest.of(p).to_base64() for n, p in enumerate(parts, start=1)}
+        assert [part.digest for part in sent] == [Digest.of(part) for part in parts]
+        store.complete_multipart("session", upload_id, sent)
+
+        declared.clear()
+        streamed = [bytes([n]) * MiB for n in range(11)]
+        store.put("streamed", iter(streamed))
+        pieces = [b"".join(streamed[:5]), b"".join(streamed[5:10]), streamed[10]]
+        assert declared == {n: Digest.of(p).to_base64() for n, p in enumerate(pieces, start=1)}
+
+        store.copy("session", "copied")
+        for key, whole in (("session", parts), ("streamed", pieces), ("copied", parts)):
+            head = store._client.head_object(Bucket=store._bucket, Key=key, ChecksumMode="ENABLED")
+            checksum = head["ChecksumSHA256"].removesuffix(f"-{len(whole)}")
+            assert checksum == _composite(whole), key
     finally:
         store.close()

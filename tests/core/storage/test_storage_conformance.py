@@ -15,7 +15,9 @@ from sangraha_core import (
     MIN_PART_SIZE,
     BlobExistsError,
     BlobNotFoundError,
+    ChecksumMismatchError,
     Digest,
+    DigestedStream,
     InvalidPartError,
     InvalidRangeError,
 )
@@ -334,6 +336,29 @@ def test_a_sized_part_must_hold_its_size(blob_store: BlobStore) -> None:
     last = store.upload_part_sized("exact", upload_id, 2, b"end", 3)
     _complete(blob_store, "exact", upload_id, [first, last])
     assert read(blob_store, "exact") == body + b"end"
+
+
+@pytest.mark.parametrize("sized", [False, True], ids=["upload_part", "upload_part_sized"])
+def test_a_resent_part_refused_at_its_end_leaves_the_part_before(
+    blob_store: BlobStore, sized: bool
+) -> None:
+    """A stream may refuse itself only once read through (a ``DigestedStream`` whose bytes
+    are not the declared ones): the store has then seen every byte, and must keep none."""
+    store = _sized(blob_store) if sized else None
+    upload_id = blob_store.create_multipart("refused")
+    good, bad = _part_data(1, MIN_PART_SIZE), _part_data(7, MIN_PART_SIZE)
+
+    def send(data: DigestedStream) -> PartResult:
+        if store is None:
+            return blob_store.upload_part("refused", upload_id, 1, data)
+        return store.upload_part_sized("refused", upload_id, 1, data, MIN_PART_SIZE)
+
+    first = send(DigestedStream(chunks(good, MiB)))
+    with pytest.raises(ChecksumMismatchError):
+        send(DigestedStream(chunks(bad, MiB), expected=Digest.of(good)))
+    last = blob_store.upload_part("refused", upload_id, 2, b"end")
+    _complete(blob_store, "refused", upload_id, [first, last])
+    assert read(blob_store, "refused") == good + b"end"
 
 
 def test_multipart_min_part_size(blob_store: BlobStore) -> None:

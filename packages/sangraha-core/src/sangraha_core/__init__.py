@@ -2,7 +2,7 @@
 
 from ._backends import Backends
 from ._constants import CHUNK_SIZE, MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE
-from ._digest import Digest, Hasher, blob_key
+from ._digest import Digest, DigestedStream, Hasher, blob_key
 from ._exceptions import (
     BackendUnavailableError,
     BlobExistsError,
@@ -96,6 +96,7 @@ __all__ = [
     "ConfigurationError",
     "DeserializationError",
     "Digest",
+    "DigestedStream",
     "Hasher",
     "Ingest",
     "InvalidContentError",

@@ -1,4 +1,4 @@
-"""Content digests: the ``sha256:<hex>`` value, a streaming hasher, and the storage key."""
+"""Content digests: the ``sha256:<hex>`` value, streaming hashers, and the storage key."""
 
 from __future__ import annotations
 
@@ -6,14 +6,16 @@ import base64
 import binascii
 import hashlib
 import re
+from collections.abc import Iterable, Iterator
 from typing import Any, Self
 
 from pydantic import GetCoreSchemaHandler
 from pydantic_core import core_schema
 
 from ._constants import BLOB_PREFIX
+from ._exceptions import ChecksumMismatchError, ObjectTooLargeError
 
-__all__ = ["Digest", "Hasher", "blob_key"]
+__all__ = ["Digest", "DigestedStream", "Hasher", "blob_key"]
 
 _DIGEST_RE = re.compile(r"sha256:[0-9a-f]{64}")
 
@@ -87,6 +89,60 @@ class Hasher:
 
     def digest(self) -> Digest:
         return Digest("sha256:" + self._hash.hexdigest())
+
+
+class DigestedStream:
+    """Chunks passed through as they are read, hashed and counted on the way.
+
+    The stream refuses itself from inside, so the blob store reading it aborts its write and
+    keeps nothing: once past ``limit`` bytes (if given), and at its end when the bytes do not match
+    ``expected``. A store that must name a part's checksum before sending it (S3) takes
+    :meth:`digest` once it has read the stream to its end, rather than hash it again.
+    """
+
+    __slots__ = ("_chunks", "_expected", "_hasher", "_limit", "_what")
+
+    def __init__(
+        self,
+        chunks: Iterable[bytes],
+        *,
+        limit: int | None = None,
+        expected: Digest | None = None,
+        what: str = "the body",
+    ) -> None:
+        self._chunks = iter(chunks)
+        self._hasher = Hasher()
+        self._limit = limit
+        self._expected = expected
+        self._what = what
+
+    @property
+    def size(self) -> int:
+        """Bytes read so far."""
+        return self._hasher.size
+
+    def digest(self) -> Digest:
+        """The digest of the bytes read so far: the whole stream's, once it has ended."""
+        return self._hasher.digest()
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        for chunk in self._chunks:
+            if not chunk:
+                continue
+            if (limit := self._limit) is not None and self._hasher.size + len(chunk) > limit:
+                raise ObjectTooLargeError(f"{self._what} may be at most {limit} bytes", limit=limit)
+            self._hasher.update(chunk)
+            return chunk
+        if self._expected is not None and self._expected != (actual := self.digest()):
+            raise ChecksumMismatchError(
+                f"{self._what}'s digest is {actual}, not the declared {self._expected}",
+                expected=str(self._expected),
+                actual=str(actual),
+            )
+        raise StopIteration
 
 
 def blob_key(digest: Digest) -> str:

@@ -25,18 +25,16 @@ import logging
 import threading
 import time
 import weakref
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from ._backends import Backends
 from ._constants import STAGING_PREFIX
-from ._digest import Digest, Hasher
+from ._digest import Digest, DigestedStream
 from ._exceptions import (
-    ChecksumMismatchError,
     InvalidRequestError,
     ObjectNotFoundError,
-    ObjectTooLargeError,
     SangrahaError,
 )
 from ._group_commit import GroupCommit
@@ -112,23 +110,17 @@ class Ingest:
 
         object_id = new_id()
         staged = staging_key(object_id)
-        hasher = Hasher()
         blobs = self.backends.blobs
-        counted = _counted(chunks, hasher, settings.max_object_size)
+        # A body over the limit or unlike its declared digest fails inside the write,
+        # which then keeps nothing.
+        body = DigestedStream(chunks, limit=settings.max_object_size, expected=declared_digest)
         if isinstance(blobs, StagingWrites):
             # Nothing reads staging/<id> before its record exists: no temporary file, and
             # the staging directory's fsync is shared by the batch (see _commit_batch).
-            blobs.put_unpublished(staged, counted)
+            blobs.put_unpublished(staged, body)
         else:
-            blobs.put(staged, counted)
-        digest = hasher.digest()
-        if declared_digest is not None and declared_digest != digest:
-            self._forget_blob(staged)
-            raise ChecksumMismatchError(
-                f"the body's digest is {digest}, not the declared {declared_digest}",
-                expected=str(declared_digest),
-                actual=str(digest),
-            )
+            blobs.put(staged, body)
+        digest = body.digest()
 
         now = utcnow()
         record = ObjectRecord(
@@ -138,7 +130,7 @@ class Ingest:
             status=ObjectStatus.PENDING,
             kind=kind,
             content_type=bare_type,
-            size=hasher.size,
+            size=body.size,
             digest=digest,
             created_at=now,
             updated_at=now,
@@ -248,18 +240,6 @@ class Ingest:
                 record.id,
                 exc,
             )
-
-
-def _counted(chunks: Iterable[bytes], hasher: Hasher, limit: int) -> Iterator[bytes]:
-    """Pass ``chunks`` through, hashing them; raise inside the stream once past ``limit`` so
-    the blob store aborts the write and keeps nothing."""
-    for chunk in chunks:
-        if not chunk:
-            continue
-        if hasher.size + len(chunk) > limit:
-            raise ObjectTooLargeError(f"objects may be at most {limit} bytes", limit=limit)
-        hasher.update(chunk)
-        yield chunk
 
 
 # -- group commit ----------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from datetime import timedelta
 
 from ._backends import Backends
 from ._constants import MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE, UPLOAD_SESSION_TTL
-from ._digest import Digest, Hasher
+from ._digest import Digest, DigestedStream, Hasher
 from ._exceptions import (
     ChecksumMismatchError,
     InvalidPartError,
@@ -24,7 +24,7 @@ from ._exceptions import (
     UploadNotFoundError,
     UploadStateError,
 )
-from ._ingest import _counted, staging_key
+from ._ingest import staging_key
 from ._media import media_type
 from ._messages import ProcessObject
 from ._models import (
@@ -132,22 +132,17 @@ class Uploads:
         if not 1 <= number <= session.max_parts:
             raise InvalidPartError(f"part numbers run from 1 to {session.max_parts}, not {number}")
         assert session.multipart_id is not None
-        hasher = Hasher()
         blobs = self.backends.blobs
         staged = staging_key(session.id)
-        data = _counted(chunks, hasher, session.max_part_size)
+        # Wrong bytes fail inside the store's write, which then keeps the part it held.
+        data = DigestedStream(
+            chunks, limit=session.max_part_size, expected=declared_digest, what=f"part {number}"
+        )
         if size is not None and isinstance(blobs, SizedParts):
             result = blobs.upload_part_sized(staged, session.multipart_id, number, data, size)
         else:
             result = blobs.upload_part(staged, session.multipart_id, number, data)
-        digest = hasher.digest()
-        if declared_digest is not None and declared_digest != digest:
-            raise ChecksumMismatchError(
-                f"part {number}'s digest is {digest}, not the declared {declared_digest}",
-                expected=str(declared_digest),
-                actual=str(digest),
-            )
-        part = PartRecord(number=number, size=hasher.size, etag=result.etag, digest=digest)
+        part = PartRecord(number=number, size=data.size, etag=result.etag, digest=data.digest())
         self.backends.metadata.put_part(upload_id, part)
         return part
 
@@ -248,7 +243,10 @@ class Uploads:
         # are not, and this attempt carries on from them.
         if not blobs.exists(staged):
             assert session.multipart_id is not None
-            joined = [PartResult(part_number=p.number, size=p.size, etag=p.etag) for p in parts]
+            joined = [
+                PartResult(part_number=p.number, size=p.size, etag=p.etag, digest=p.digest)
+                for p in parts
+            ]
             if isinstance(blobs, DigestingJoin):
                 result, digest = blobs.complete_multipart_digest(
                     staged, session.multipart_id, joined

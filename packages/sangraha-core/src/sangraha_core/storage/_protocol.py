@@ -23,7 +23,10 @@ __all__ = [
 ]
 
 #: What ``put`` and ``upload_part`` take: the whole value, or an iterator of chunks that is
-#: consumed once, in order (the caller never holds more than one chunk).
+#: consumed once, in order (the caller never holds more than one chunk). An iterator may
+#: raise part-way, or at its end (a ``DigestedStream`` whose bytes are not what the client
+#: declared): the write is then abandoned and keeps nothing. A ``DigestedStream`` also
+#: knows its digest once read to its end, so a store need not hash it again.
 Data = bytes | Iterable[bytes]
 PutMode = Literal["overwrite", "create"]
 
@@ -40,6 +43,9 @@ class PartResult:
     part_number: int
     size: int
     etag: str
+    digest: Digest | None = None
+    """The part's SHA-256 where it is known: S3 checks each part against it on arrival,
+    and again when the parts are joined."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ import os
 import tempfile
 from collections.abc import Callable, Generator, Iterable, Iterator
 from hashlib import sha256
-from typing import IO, TYPE_CHECKING, Any, Self, TypeVar
+from typing import IO, TYPE_CHECKING, Any, Final, Self, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 import boto3
@@ -21,7 +21,7 @@ from botocore.config import Config
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from .._constants import CHUNK_SIZE, MAX_PART_SIZE, MAX_PARTS
-from .._digest import Digest
+from .._digest import Digest, DigestedStream, Hasher
 from .._exceptions import (
     BlobExistsError,
     BlobNotFoundError,
@@ -50,6 +50,8 @@ DEFAULT_PART_SIZE = 8 * 1024 * 1024
 #: part held in memory would cost its size per thread (freed memory stays with the thread's
 #: malloc arena, so the process keeps the high-water mark of all of them).
 PART_SPOOL_MEMORY = 1024 * 1024
+#: The checksum every multipart upload declares and every part carries.
+_CHECKSUM: Final = "SHA256"
 #: Uploads whose front is hashed as parts arrive, at most, per store.
 MAX_FRONTS = 64
 #: Part bytes spooled to disk while they wait for the parts before them, at most, per
@@ -220,9 +222,9 @@ class S3BlobStore:
             first = next(parts, None)
             if first is None:
                 return self._put_object(key, b"", 0, create=create)
-            if first.tell() < self._part_size:
+            if first[0].tell() < self._part_size:
                 # The whole stream fit in one part: a single PutObject.
-                return self._put_object(key, first, first.tell(), create=create)
+                return self._put_object(key, first[0], first[0].tell(), create=create)
             return self._put_multipart(key, first, parts, create=create)
         finally:
             parts.close()
@@ -298,8 +300,16 @@ class S3BlobStore:
                     ),
                     source,
                 )
-                etag = response["CopyPartResult"]["ETag"].strip('"')
-                parts.append(PartResult(part_number=number, size=last - offset + 1, etag=etag))
+                copied = response["CopyPartResult"]
+                parts.append(
+                    PartResult(
+                        part_number=number,
+                        size=last - offset + 1,
+                        etag=copied["ETag"].strip('"'),
+                        # S3 works out each copied part's checksum itself.
+                        digest=_digest(copied.get("ChecksumSHA256")),
+                    )
+                )
             self.complete_multipart(destination, upload_id, parts)
         except BaseException:
             self._abort_quietly(destination, upload_id)
@@ -329,8 +339,14 @@ class S3BlobStore:
 
     def create_multipart(self, key: str) -> str:
         validate_key(key)
+        # Every part then carries its SHA-256, which S3 checks as the part arrives and
+        # again when the parts are joined. (It also spares an S3 that would otherwise work
+        # out a checksum of the whole object at the join: moto copies it in memory to do so.)
         response = self._retry(
-            lambda: self._client.create_multipart_upload(Bucket=self._bucket, Key=key), key
+            lambda: self._client.create_multipart_upload(
+                Bucket=self._bucket, Key=key, ChecksumAlgorithm=_CHECKSUM
+            ),
+            key,
         )
         return response["UploadId"]
 
@@ -338,18 +354,23 @@ class S3BlobStore:
         if not 1 <= part_number <= MAX_PARTS:
             raise InvalidPartError(f"part numbers run from 1 to {MAX_PARTS}, got {part_number}")
         if isinstance(data, bytes | bytearray | memoryview):
-            return self._send_part(key, upload_id, part_number, bytes(data), len(data))
-        # S3 needs the length up front: spool the part, to disk once it outgrows a small
-        # buffer, so parts received in parallel cost disk, not a part size of memory each.
+            whole = bytes(data)
+            return self._send_part(key, upload_id, part_number, whole, len(whole), Digest.of(whole))
+        # S3 needs the length and the checksum up front: spool the part, to disk once it
+        # outgrows a small buffer, so parts received in parallel cost disk, not a part size
+        # of memory each.
+        # A DigestedStream (the receiver's) hashes the bytes as they pass: no second pass.
+        stream = data if isinstance(data, DigestedStream) else DigestedStream(data)
         with contextlib.ExitStack() as owned:
             spool = owned.enter_context(tempfile.SpooledTemporaryFile(max_size=PART_SPOOL_MEMORY))
             size = 0
-            for chunk in data:
+            for chunk in stream:
                 size += len(chunk)
                 if size > MAX_PART_SIZE:
                     raise InvalidPartError(f"a part may hold at most {MAX_PART_SIZE} bytes")
                 spool.write(chunk)
-            result = self._send_part(key, upload_id, part_number, spool, size)
+            digest = stream.digest()
+            result = self._send_part(key, upload_id, part_number, spool, size, digest)
             # Sent: the spool goes on to the upload's front digest, which hashes it now or
             # once the parts before it have come, then closes it; ``complete`` reads less.
             owned.pop_all()
@@ -371,9 +392,7 @@ class S3BlobStore:
             "Bucket": self._bucket,
             "Key": key,
             "UploadId": upload_id,
-            "MultipartUpload": {
-                "Parts": [{"PartNumber": p.part_number, "ETag": f'"{p.etag}"'} for p in ordered]
-            },
+            "MultipartUpload": {"Parts": [_listed(p) for p in ordered]},
         }
         if create:
             args["IfNoneMatch"] = "*"
@@ -502,8 +521,8 @@ class S3BlobStore:
     def _put_multipart(
         self,
         key: str,
-        first: IO[bytes],
-        rest: Iterator[IO[bytes]],
+        first: tuple[IO[bytes], Digest],
+        rest: Iterator[tuple[IO[bytes], Digest]],
         *,
         create: bool,
     ) -> PutResult:
@@ -513,16 +532,22 @@ class S3BlobStore:
         try:
             parts: builtins.list[PartResult] = []
             # Each spool is closed by ``rest`` as the next is taken: one part at a time.
-            for body in itertools.chain([first], rest):
+            for body, digest in itertools.chain([first], rest):
                 size = body.tell()
-                parts.append(self._send_part(key, upload_id, len(parts) + 1, body, size))
+                parts.append(self._send_part(key, upload_id, len(parts) + 1, body, size, digest))
             return self.complete_multipart(key, upload_id, parts, create=create)
         except BaseException:
             self._abort_quietly(key, upload_id)
             raise
 
     def _send_part(
-        self, key: str, upload_id: str, part_number: int, body: bytes | IO[bytes], size: int
+        self,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        body: bytes | IO[bytes],
+        size: int,
+        digest: Digest,
     ) -> PartResult:
         response = self._retry(
             lambda: self._client.upload_part(
@@ -532,10 +557,12 @@ class S3BlobStore:
                 PartNumber=part_number,
                 Body=_rewound(body),
                 ContentLength=size,
+                ChecksumSHA256=digest.to_base64(),
             ),
             key,
         )
-        return PartResult(part_number=part_number, size=size, etag=response["ETag"].strip('"'))
+        etag = response["ETag"].strip('"')
+        return PartResult(part_number=part_number, size=size, etag=etag, digest=digest)
 
     def _abort_quietly(self, key: str, upload_id: str) -> None:
         # The original error matters more; S3 lifecycle rules sweep what is left.
@@ -565,9 +592,12 @@ class _RangeNotSatisfiable(SangrahaError):
     """S3 answered 416; ``get`` turns it into an empty read or an ``InvalidRangeError``."""
 
 
-def _parts(chunks: Iterable[bytes], part_size: int) -> Generator[IO[bytes], None, None]:
+def _parts(
+    chunks: Iterable[bytes], part_size: int
+) -> Generator[tuple[IO[bytes], Digest], None, None]:
     """Regroup ``chunks`` into spools of at least ``part_size`` bytes (the last may be less),
-    each positioned at its end and closed when the next is asked for (or the generator is).
+    each with its digest, positioned at its end and closed when the next is asked for (or
+    the generator is).
 
     A spool rather than joined bytes: botocore streams it to the socket, and beyond
     ``PART_SPOOL_MEMORY`` it lives on disk, so a streamed put holds about that much.
@@ -575,13 +605,28 @@ def _parts(chunks: Iterable[bytes], part_size: int) -> Generator[IO[bytes], None
     stream = iter(chunks)
     while True:
         with tempfile.SpooledTemporaryFile(max_size=PART_SPOOL_MEMORY) as spool:
+            hasher = Hasher()
             for chunk in stream:
                 spool.write(chunk)
+                hasher.update(chunk)
                 if spool.tell() >= part_size:
                     break
             if not spool.tell():
                 return
-            yield spool
+            yield spool, hasher.digest()
+
+
+def _listed(part: PartResult) -> dict[str, Any]:
+    """A part as ``CompleteMultipartUpload`` lists it."""
+    listed: dict[str, Any] = {"PartNumber": part.part_number, "ETag": f'"{part.etag}"'}
+    if part.digest is not None:
+        listed["ChecksumSHA256"] = part.digest.to_base64()
+    return listed
+
+
+def _digest(checksum: str | None) -> Digest | None:
+    """The digest S3 gave as a base64 ``ChecksumSHA256``, if it gave one."""
+    return None if checksum is None else Digest.from_base64(checksum)
 
 
 def _rewound(body: bytes | IO[bytes]) -> bytes | IO[bytes]:
