@@ -257,3 +257,79 @@ def test_every_part_carries_its_sha256(s3_endpoint: str, s3_env: None) -> None:
             assert checksum == _composite(whole), key
     finally:
         store.close()
+
+
+class _InFlight:
+    """Counts the requests of one kind being sent at once, each held a little while."""
+
+    def __init__(self, hold: float) -> None:
+        self.hold = hold
+        self.now = self.most = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, **_: Any) -> None:
+        with self._lock:
+            self.now += 1
+            self.most = max(self.most, self.now)
+        time.sleep(self.hold)
+        with self._lock:
+            self.now -= 1
+
+
+@pytest.mark.s3
+def test_a_streamed_put_and_a_large_copy_send_their_parts_in_parallel(
+    s3_endpoint: str, s3_env: None
+) -> None:
+    store = S3BlobStore(
+        f"par-{uuid.uuid4().hex[:12]}",
+        endpoint_url=s3_endpoint,
+        part_size=5 * MiB,
+        part_concurrency=3,
+        copy_threshold=6 * MiB,
+        copy_part_size=5 * MiB,
+    )
+    sends, copies = _InFlight(0.2), _InFlight(0.2)
+    store._client.meta.events.register("before-send.s3.UploadPart", sends)
+    store._client.meta.events.register("before-send.s3.UploadPartCopy", copies)
+    try:
+        chunks = [bytes([n]) * MiB for n in range(33)]
+        assert store.put("k", iter(chunks)).size == 33 * MiB
+        assert b"".join(store.get("k")) == b"".join(chunks)
+        store.copy("k", "copied")
+        assert b"".join(store.get("copied")) == b"".join(chunks)
+        # 7 parts each: never more than 3 at once, and more than one.
+        assert (sends.most, copies.most) == (3, 3)
+    finally:
+        store.close()
+
+
+@pytest.mark.s3
+@pytest.mark.parametrize("failing", ["the stream", "a part"])
+def test_a_streamed_put_that_fails_midway_leaves_no_upload_behind(
+    s3_endpoint: str, s3_env: None, failing: str
+) -> None:
+    store = S3BlobStore(
+        f"fail-{uuid.uuid4().hex[:12]}", endpoint_url=s3_endpoint, part_size=5 * MiB,
+        max_attempts=1,
+    )  # fmt: skip
+
+    def stream() -> Iterator[bytes]:
+        for n in range(30):
+            if failing == "the stream" and n == 17:
+                raise ConnectionError("the client went away")
+            yield bytes([n]) * MiB
+
+    def refuse_part_3(request: Any, **_: Any) -> None:
+        if "partNumber=3&" in request.url + "&":
+            raise ConnectionResetError("S3 went away")
+
+    if failing == "a part":
+        store._client.meta.events.register("before-send.s3.UploadPart", refuse_part_3)
+    try:
+        with pytest.raises((ConnectionError, BlobStoreUnavailableError)):
+            store.put("k", stream())
+        assert not store.exists("k")
+        uploads = store._client.list_multipart_uploads(Bucket=store._bucket)
+        assert uploads.get("Uploads", []) == []
+    finally:
+        store.close()

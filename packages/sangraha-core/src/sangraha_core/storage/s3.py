@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import builtins
+import collections
 import contextlib
+import functools
 import itertools
 import math
 import os
 import tempfile
 from collections.abc import Callable, Generator, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from hashlib import sha256
 from typing import IO, TYPE_CHECKING, Any, Final, Self, TypeVar
 from urllib.parse import parse_qs, urlsplit
@@ -45,6 +48,9 @@ T = TypeVar("T")
 
 #: Streams of unknown length are cut into parts of this size.
 DEFAULT_PART_SIZE = 8 * 1024 * 1024
+#: Parts of one streamed put (or large copy) in flight at once: S3 answers each part after a
+#: round trip, so one at a time leaves the link idle between parts.
+DEFAULT_PART_CONCURRENCY = 4
 #: A part (of a streamed put, or sent through ``upload_part``) is spooled to a temporary
 #: file past this size: the receiver takes several uploads and parts at once, and each
 #: part held in memory would cost its size per thread (freed memory stays with the thread's
@@ -129,6 +135,7 @@ class S3BlobStore:
     :param region: the region (default: ``AWS_DEFAULT_REGION`` / the AWS config).
     :param create_bucket: create the bucket on open if it does not exist.
     :param part_size: how much of a stream is held before it goes out as one part.
+    :param part_concurrency: parts of one streamed put, or of one large copy, sent at once.
     :param copy_threshold: copies of larger blobs go part by part (``UploadPartCopy``).
     :param copy_part_size: the size of each of those parts (grown if it would need more
         than ``MAX_PARTS``).
@@ -149,6 +156,7 @@ class S3BlobStore:
         region: str | None = None,
         create_bucket: bool = True,
         part_size: int = DEFAULT_PART_SIZE,
+        part_concurrency: int = DEFAULT_PART_CONCURRENCY,
         copy_threshold: int = DEFAULT_COPY_THRESHOLD,
         copy_part_size: int = DEFAULT_COPY_PART_SIZE,
         max_attempts: int = 5,
@@ -165,6 +173,11 @@ class S3BlobStore:
             region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
         )
         self._part_size = part_size
+        self._part_concurrency = part_concurrency
+        # Threads start as parts are sent; every put and copy shares them.
+        self._senders = ThreadPoolExecutor(
+            max_workers=max_pool_connections, thread_name_prefix="sangraha-s3-part"
+        )
         self._copy_threshold = copy_threshold
         self._copy_part_size = copy_part_size
         self._max_attempts = max_attempts
@@ -222,9 +235,11 @@ class S3BlobStore:
             first = next(parts, None)
             if first is None:
                 return self._put_object(key, b"", 0, create=create)
-            if first[0].tell() < self._part_size:
+            spool, _ = first
+            if spool.tell() < self._part_size:
                 # The whole stream fit in one part: a single PutObject.
-                return self._put_object(key, first[0], first[0].tell(), create=create)
+                with spool:
+                    return self._put_object(key, spool, spool.tell(), create=create)
             return self._put_multipart(key, first, parts, create=create)
         finally:
             parts.close()
@@ -286,30 +301,14 @@ class S3BlobStore:
         part_size = max(self._copy_part_size, math.ceil(size / MAX_PARTS))
         upload_id = self.create_multipart(destination)
         try:
-            parts: builtins.list[PartResult] = []
-            for number, offset in enumerate(range(0, size, part_size), start=1):
-                last = min(offset + part_size, size) - 1
-                response = self._retry(
-                    lambda n=number, a=offset, b=last: self._client.upload_part_copy(  # type: ignore[misc]
-                        Bucket=self._bucket,
-                        Key=destination,
-                        UploadId=upload_id,
-                        PartNumber=n,
-                        CopySource={"Bucket": self._bucket, "Key": source},
-                        CopySourceRange=f"bytes={a}-{b}",
-                    ),
-                    source,
-                )
-                copied = response["CopyPartResult"]
-                parts.append(
-                    PartResult(
-                        part_number=number,
-                        size=last - offset + 1,
-                        etag=copied["ETag"].strip('"'),
-                        # S3 works out each copied part's checksum itself.
-                        digest=_digest(copied.get("ChecksumSHA256")),
-                    )
-                )
+            spans = [
+                (number, offset, min(offset + part_size, size))
+                for number, offset in enumerate(range(0, size, part_size), start=1)
+            ]
+            parts = self._in_parallel(
+                functools.partial(self._copy_part, source, destination, upload_id, *span)
+                for span in spans
+            )
             self.complete_multipart(destination, upload_id, parts)
         except BaseException:
             self._abort_quietly(destination, upload_id)
@@ -441,6 +440,7 @@ class S3BlobStore:
 
     def close(self) -> None:
         self._fronts.close()
+        self._senders.shutdown()
         self._client.close()
 
     # -- internals -------------------------------------------------------------------------
@@ -526,19 +526,76 @@ class S3BlobStore:
         *,
         create: bool,
     ) -> PutResult:
-        if create and self.exists(key):
-            raise BlobExistsError(f"a blob already exists under {key!r}")
-        upload_id = self.create_multipart(key)
         try:
-            parts: builtins.list[PartResult] = []
-            # Each spool is closed by ``rest`` as the next is taken: one part at a time.
-            for body, digest in itertools.chain([first], rest):
-                size = body.tell()
-                parts.append(self._send_part(key, upload_id, len(parts) + 1, body, size, digest))
+            if create and self.exists(key):
+                raise BlobExistsError(f"a blob already exists under {key!r}")
+            upload_id = self.create_multipart(key)
+        except BaseException:
+            first[0].close()
+            raise
+        try:
+            # The next part is cut from the stream only when a sending slot is free: a put
+            # holds ``part_concurrency`` spools, and the client's body waits on S3.
+            parts = self._in_parallel(
+                functools.partial(self._send_spool, key, upload_id, number, spool, digest)
+                for number, (spool, digest) in enumerate(itertools.chain([first], rest), start=1)
+            )
             return self.complete_multipart(key, upload_id, parts, create=create)
         except BaseException:
             self._abort_quietly(key, upload_id)
             raise
+
+    def _in_parallel(self, calls: Iterable[Callable[[], T]]) -> builtins.list[T]:
+        """Run ``calls`` on the store's threads, ``part_concurrency`` at a time, taking the
+        next from ``calls`` only once a slot is free; their results, in order. On a failure
+        the calls already running finish before it is raised, so none outlives the upload
+        it belongs to."""
+        results: builtins.list[T] = []
+        running: collections.deque[Future[T]] = collections.deque()
+        pending = iter(calls)
+        try:
+            # A slot first, then the call: a spool is cut only when it can go out at once.
+            while True:
+                if len(running) >= self._part_concurrency:
+                    results.append(running.popleft().result())
+                call = next(pending, None)
+                if call is None:
+                    break
+                running.append(self._senders.submit(call))
+            while running:
+                results.append(running.popleft().result())
+            return results
+        finally:
+            wait(running)
+
+    def _send_spool(
+        self, key: str, upload_id: str, part_number: int, spool: IO[bytes], digest: Digest
+    ) -> PartResult:
+        with spool:
+            return self._send_part(key, upload_id, part_number, spool, spool.tell(), digest)
+
+    def _copy_part(
+        self, source: str, key: str, upload_id: str, part_number: int, start: int, end: int
+    ) -> PartResult:
+        response = self._retry(
+            lambda: self._client.upload_part_copy(
+                Bucket=self._bucket,
+                Key=key,
+                UploadId=upload_id,
+                PartNumber=part_number,
+                CopySource={"Bucket": self._bucket, "Key": source},
+                CopySourceRange=f"bytes={start}-{end - 1}",
+            ),
+            source,
+        )
+        copied = response["CopyPartResult"]
+        return PartResult(
+            part_number=part_number,
+            size=end - start,
+            etag=copied["ETag"].strip('"'),
+            # S3 works out each copied part's checksum itself.
+            digest=_digest(copied.get("ChecksumSHA256")),
+        )
 
     def _send_part(
         self,
@@ -596,24 +653,30 @@ def _parts(
     chunks: Iterable[bytes], part_size: int
 ) -> Generator[tuple[IO[bytes], Digest], None, None]:
     """Regroup ``chunks`` into spools of at least ``part_size`` bytes (the last may be less),
-    each with its digest, positioned at its end and closed when the next is asked for (or
-    the generator is).
+    each with its digest and positioned at its end; each spool is the caller's to close.
 
     A spool rather than joined bytes: botocore streams it to the socket, and beyond
-    ``PART_SPOOL_MEMORY`` it lives on disk, so a streamed put holds about that much.
+    ``PART_SPOOL_MEMORY`` it lives on disk, so a streamed put holds about that much per
+    part in flight.
     """
     stream = iter(chunks)
     while True:
-        with tempfile.SpooledTemporaryFile(max_size=PART_SPOOL_MEMORY) as spool:
-            hasher = Hasher()
+        # Not a ``with``: a spool outlives this generator, until its part has been sent.
+        spool = tempfile.SpooledTemporaryFile(max_size=PART_SPOOL_MEMORY)  # noqa: SIM115
+        hasher = Hasher()
+        try:
             for chunk in stream:
                 spool.write(chunk)
                 hasher.update(chunk)
                 if spool.tell() >= part_size:
                     break
-            if not spool.tell():
-                return
-            yield spool, hasher.digest()
+        except BaseException:
+            spool.close()
+            raise
+        if not spool.tell():
+            spool.close()
+            return
+        yield spool, hasher.digest()
 
 
 def _listed(part: PartResult) -> dict[str, Any]:
