@@ -225,12 +225,20 @@ def test_every_part_carries_its_sha256(s3_endpoint: str, s3_env: None) -> None:
         copy_part_size=5 * MiB,
     )
     declared: dict[int, str] = {}
+    puts: list[str] = []
+    signed: set[str] = set()
 
     def note_checksum(request: Any, **_: Any) -> None:
         number = int(parse_qs(urlsplit(request.url).query)["partNumber"][0])
         declared[number] = request.headers["x-amz-checksum-sha256"].decode()
+        signed.add(request.headers["x-amz-content-sha256"].decode())
+
+    def note_put(request: Any, **_: Any) -> None:
+        puts.append(request.headers["x-amz-checksum-sha256"].decode())
+        signed.add(request.headers["x-amz-content-sha256"].decode())
 
     store._client.meta.events.register("before-send.s3.UploadPart", note_checksum)
+    store._client.meta.events.register("before-send.s3.PutObject", note_put)
     try:
         parts = [bytes([1]) * 5 * MiB, bytes([2]) * 5 * MiB, b"tail"]
         upload_id = store.create_multipart("session")
@@ -249,6 +257,13 @@ def test_every_part_carries_its_sha256(s3_endpoint: str, s3_env: None) -> None:
         store.put("streamed", iter(streamed))
         pieces = [b"".join(streamed[:5]), b"".join(streamed[5:10]), streamed[10]]
         assert declared == {n: Digest.of(p).to_base64() for n, p in enumerate(pieces, start=1)}
+
+        # Bodies under 5 MiB go as one PutObject, with their checksum too.
+        store.put("small", b"tiny")
+        store.put("short stream", iter([b"ti", b"ny"]))
+        assert puts == [Digest.of(b"tiny").to_base64()] * 2
+        # The checksum header is signed; the body is not hashed again for the signature.
+        assert signed == {"UNSIGNED-PAYLOAD"}
 
         store.copy("session", "copied")
         for key, whole in (("session", parts), ("streamed", pieces), ("copied", parts)):

@@ -189,9 +189,15 @@ class S3BlobStore:
             read_timeout=read_timeout,
             max_pool_connections=max_pool_connections,
             retries={"total_max_attempts": 1, "mode": "standard"},
-            # MinIO and moto want path-style URLs; AWS picks its own style.
-            s3={"addressing_style": "path"} if endpoint_url else {},
-            # Checksums only where S3 demands them: no extra pass over every part.
+            s3={
+                # MinIO and moto want path-style URLs; AWS picks its own style.
+                **({"addressing_style": "path"} if endpoint_url else {}),
+                # Every body we write carries its SHA-256 in a signed header, which S3
+                # checks: signing the body too would hash every byte once more (botocore
+                # does so on any plain-HTTP endpoint, and on HTTPS without a checksum).
+                "payload_signing_enabled": False,
+            },
+            # Checksums only where S3 demands them: ours are worked out as bytes arrive.
             request_checksum_calculation="when_required",
             response_checksum_validation="when_required",
         )
@@ -229,17 +235,18 @@ class S3BlobStore:
         validate_key(key)
         create = mode == "create"
         if isinstance(data, bytes | bytearray | memoryview):
-            return self._put_object(key, bytes(data), len(data), create=create)
+            whole = bytes(data)
+            return self._put_object(key, whole, len(whole), Digest.of(whole), create=create)
         parts = _parts(data, self._part_size)
         try:
             first = next(parts, None)
             if first is None:
-                return self._put_object(key, b"", 0, create=create)
-            spool, _ = first
+                return self._put_object(key, b"", 0, Digest.of(b""), create=create)
+            spool, digest = first
             if spool.tell() < self._part_size:
                 # The whole stream fit in one part: a single PutObject.
                 with spool:
-                    return self._put_object(key, spool, spool.tell(), create=create)
+                    return self._put_object(key, spool, spool.tell(), digest, create=create)
             return self._put_multipart(key, first, parts, create=create)
         finally:
             parts.close()
@@ -510,9 +517,14 @@ class S3BlobStore:
             self._head_bucket()
 
     def _put_object(
-        self, key: str, body: bytes | IO[bytes], size: int, *, create: bool
+        self, key: str, body: bytes | IO[bytes], size: int, digest: Digest, *, create: bool
     ) -> PutResult:
-        args: dict[str, Any] = {"Bucket": self._bucket, "Key": key, "ContentLength": size}
+        args: dict[str, Any] = {
+            "Bucket": self._bucket,
+            "Key": key,
+            "ContentLength": size,
+            "ChecksumSHA256": digest.to_base64(),
+        }
         if create:
             args["IfNoneMatch"] = "*"
         response = self._retry(lambda: self._client.put_object(Body=_rewound(body), **args), key)
@@ -594,7 +606,7 @@ class S3BlobStore:
             size=end - start,
             etag=copied["ETag"].strip('"'),
             # S3 works out each copied part's checksum itself.
-            digest=_digest(copied.get("ChecksumSHA256")),
+            digest=_from_checksum(copied.get("ChecksumSHA256")),
         )
 
     def _send_part(
@@ -687,7 +699,7 @@ def _listed(part: PartResult) -> dict[str, Any]:
     return listed
 
 
-def _digest(checksum: str | None) -> Digest | None:
+def _from_checksum(checksum: str | None) -> Digest | None:
     """The digest S3 gave as a base64 ``ChecksumSHA256``, if it gave one."""
     return None if checksum is None else Digest.from_base64(checksum)
 
