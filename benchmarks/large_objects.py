@@ -12,6 +12,8 @@ and a bare ASGI baseline (``benchmarks/_baseline.py``) and prints one JSON line 
 * every timed transfer starts after an ``os.sync()``, so no run pays for the write-back of
   what the one before it wrote;
 * ``baseline``: the same PUT and GET through the bare app, and each case's ratio to it;
+  the chunked upload's ratio is to a bare PUT of the same file made right before it (the
+  ``put`` lines with ``beside``), as the machine drifts over a run of minutes;
 * ``bare-s3``: the PDF files' multipart upload straight to the S3 endpoint the distributed
   topology uses, with boto3 (``chunked_ratio_store``: the distributed chunked upload
   against it), for what the store alone allows.
