@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import botocore.exceptions
 import pytest
 
 from sangraha_core import (
@@ -226,8 +227,6 @@ def test_every_part_carries_its_sha256(s3_endpoint: str, s3_env: None) -> None:
         f"sum-{uuid.uuid4().hex[:12]}",
         endpoint_url=s3_endpoint,
         part_size=5 * MiB,
-        copy_threshold=6 * MiB,
-        copy_part_size=5 * MiB,
     )
     declared: dict[int, str] = {}
     puts: list[str] = []
@@ -269,8 +268,7 @@ def test_every_part_carries_its_sha256(s3_endpoint: str, s3_env: None) -> None:
         # The checksum header is signed; the body is not hashed again for the signature.
         assert signed == {"UNSIGNED-PAYLOAD"}
 
-        store.copy("session", "copied")
-        for key, whole in (("session", parts), ("streamed", pieces), ("copied", parts)):
+        for key, whole in (("session", parts), ("streamed", pieces)):
             head = store._client.head_object(Bucket=store._bucket, Key=key, ChecksumMode="ENABLED")
             checksum = head["ChecksumSHA256"].removesuffix(f"-{len(whole)}")
             assert checksum == _composite(whole), key
@@ -350,5 +348,50 @@ def test_a_streamed_put_that_fails_midway_leaves_no_upload_behind(
         assert not store.exists("k")
         uploads = store._client.list_multipart_uploads(Bucket=store._bucket)
         assert uploads.get("Uploads", []) == []
+    finally:
+        store.close()
+
+
+@pytest.mark.s3
+def test_an_upload_created_without_checksums_still_takes_parts_and_completes(
+    s3_endpoint: str, s3_env: None
+) -> None:
+    """A session opened before parts carried checksums: AWS refuses a part checksum, and a
+    checksum in the complete request, for an upload that declared none. moto does not,
+    so these hooks answer as AWS does."""
+    store = S3BlobStore(f"old-{uuid.uuid4().hex[:12]}", endpoint_url=s3_endpoint)
+    old = store._client.create_multipart_upload(Bucket=store._bucket, Key="old")["UploadId"]
+    refused: list[str] = []
+
+    def refuse(what: str, operation: str) -> None:
+        refused.append(what)
+        error = {"Code": "InvalidRequest", "Message": "Checksum Type mismatch occurred, "
+                 "expected checksum Type: null, actual checksum Type: sha256"}  # fmt: skip
+        raise botocore.exceptions.ClientError(
+            {"Error": error, "ResponseMetadata": {"HTTPStatusCode": 400}}, operation
+        )
+
+    def like_aws_part(request: Any, **_: Any) -> None:
+        if old in request.url and "x-amz-checksum-sha256" in request.headers:
+            refuse(f"part {_part_number(request)}", "UploadPart")
+
+    def like_aws_complete(request: Any, **_: Any) -> None:
+        if old in request.url and b"ChecksumSHA256" in request.body:
+            refuse("complete", "CompleteMultipartUpload")
+
+    store._client.meta.events.register("before-send.s3.UploadPart", like_aws_part)
+    store._client.meta.events.register("before-send.s3.CompleteMultipartUpload", like_aws_complete)
+    try:
+        parts = [bytes([1]) * 5 * MiB, b"tail"]
+        sent = [
+            store.upload_part("old", old, n, DigestedStream(iter([part])))
+            for n, part in enumerate(parts, start=1)
+        ]
+        result, digest = store.complete_multipart_digest("old", old, sent)
+        assert (result.size, digest) == (5 * MiB + 4, Digest.of(b"".join(parts)))
+        assert b"".join(store.get("old")) == b"".join(parts)
+        # Each part was refused once with its checksum, then taken without; the complete
+        # request listed none.
+        assert refused == ["part 1", "part 2"]
     finally:
         store.close()

@@ -306,7 +306,9 @@ class S3BlobStore:
             )
             return
         part_size = max(self._copy_part_size, math.ceil(size / MAX_PARTS))
-        upload_id = self.create_multipart(destination)
+        # No checksum declared: S3 works out what it needs for bytes it copies itself, and
+        # a source written without checksums would leave it none to give for a part.
+        upload_id = self._create_multipart(destination, checksum=False)
         try:
             spans = [
                 (number, offset, min(offset + part_size, size))
@@ -316,7 +318,7 @@ class S3BlobStore:
                 functools.partial(self._copy_part, source, destination, upload_id, *span)
                 for span in spans
             )
-            self.complete_multipart(destination, upload_id, parts)
+            self._complete(destination, upload_id, parts, create=False, checksums=False)
         except BaseException:
             self._abort_quietly(destination, upload_id)
             raise
@@ -344,17 +346,10 @@ class S3BlobStore:
                 return
 
     def create_multipart(self, key: str) -> str:
-        validate_key(key)
         # Every part then carries its SHA-256, which S3 checks as the part arrives and
         # again when the parts are joined. (It also spares an S3 that would otherwise work
         # out a checksum of the whole object at the join: moto copies it in memory to do so.)
-        response = self._retry(
-            lambda: self._client.create_multipart_upload(
-                Bucket=self._bucket, Key=key, ChecksumAlgorithm=_CHECKSUM
-            ),
-            key,
-        )
-        return response["UploadId"]
+        return self._create_multipart(key, checksum=True)
 
     def upload_part(self, key: str, upload_id: str, part_number: int, data: Data) -> PartResult:
         if not 1 <= part_number <= MAX_PARTS:
@@ -387,6 +382,21 @@ class S3BlobStore:
         self, key: str, upload_id: str, parts: builtins.list[PartResult], *, create: bool = False
     ) -> PutResult:
         """Assemble the parts; with ``create``, only if ``key`` does not exist yet."""
+        # A session opened before its parts carried checksums has an upload that declared
+        # none, and S3 refuses part checksums for it: list them only where it did.
+        return self._complete(
+            key, upload_id, parts, create=create, checksums=self._declares_checksum(key, upload_id)
+        )
+
+    def _complete(
+        self,
+        key: str,
+        upload_id: str,
+        parts: builtins.list[PartResult],
+        *,
+        create: bool,
+        checksums: bool,
+    ) -> PutResult:
         validate_key(key)
         if not parts:
             raise InvalidPartError("a multipart upload needs at least one part")
@@ -398,7 +408,7 @@ class S3BlobStore:
             "Bucket": self._bucket,
             "Key": key,
             "UploadId": upload_id,
-            "MultipartUpload": {"Parts": [_listed(p) for p in ordered]},
+            "MultipartUpload": {"Parts": [_listed(p, checksum=checksums) for p in ordered]},
         }
         if create:
             args["IfNoneMatch"] = "*"
@@ -484,6 +494,8 @@ class S3BlobStore:
             return BlobExistsError(f"a blob already exists under {name!r}")
         if code in _BAD_PART:
             return InvalidPartError(f"S3 refused the parts of {name!r}: {message}")
+        if code == "InvalidRequest" and "checksum type mismatch" in message.lower():
+            return _ChecksumTypeMismatch(message)
         if is_transient(exc):
             return BlobStoreUnavailableError(
                 f"S3 is unavailable after {self._max_attempts} attempts: {code}: {message}"
@@ -552,10 +564,29 @@ class S3BlobStore:
                 functools.partial(self._send_spool, key, upload_id, number, spool, digest)
                 for number, (spool, digest) in enumerate(itertools.chain([first], rest), start=1)
             )
-            return self.complete_multipart(key, upload_id, parts, create=create)
+            return self._complete(key, upload_id, parts, create=create, checksums=True)
         except BaseException:
             self._abort_quietly(key, upload_id)
             raise
+
+    def _create_multipart(self, key: str, *, checksum: bool) -> str:
+        validate_key(key)
+        extra: dict[str, Any] = {"ChecksumAlgorithm": _CHECKSUM} if checksum else {}
+        response = self._retry(
+            lambda: self._client.create_multipart_upload(Bucket=self._bucket, Key=key, **extra),
+            key,
+        )
+        return response["UploadId"]
+
+    def _declares_checksum(self, key: str, upload_id: str) -> bool:
+        """Whether the multipart upload was created with our checksum algorithm."""
+        response = self._retry(
+            lambda: self._client.list_parts(
+                Bucket=self._bucket, Key=key, UploadId=upload_id, MaxParts=1
+            ),
+            key,
+        )
+        return response.get("ChecksumAlgorithm") == _CHECKSUM
 
     def _in_parallel(self, calls: Iterable[Callable[[], T]]) -> builtins.list[T]:
         """Run ``calls`` on the store's threads, ``part_concurrency`` at a time, taking the
@@ -600,14 +631,8 @@ class S3BlobStore:
             ),
             source,
         )
-        copied = response["CopyPartResult"]
-        return PartResult(
-            part_number=part_number,
-            size=end - start,
-            etag=copied["ETag"].strip('"'),
-            # S3 works out each copied part's checksum itself.
-            digest=_from_checksum(copied.get("ChecksumSHA256")),
-        )
+        etag = response["CopyPartResult"]["ETag"].strip('"')
+        return PartResult(part_number=part_number, size=end - start, etag=etag)
 
     def _send_part(
         self,
@@ -618,18 +643,27 @@ class S3BlobStore:
         size: int,
         digest: Digest,
     ) -> PartResult:
-        response = self._retry(
-            lambda: self._client.upload_part(
-                Bucket=self._bucket,
-                Key=key,
-                UploadId=upload_id,
-                PartNumber=part_number,
-                Body=_rewound(body),
-                ContentLength=size,
-                ChecksumSHA256=digest.to_base64(),
-            ),
-            key,
-        )
+        def send(checksum: bool) -> Any:
+            extra: dict[str, Any] = {"ChecksumSHA256": digest.to_base64()} if checksum else {}
+            return self._retry(
+                lambda: self._client.upload_part(
+                    Bucket=self._bucket,
+                    Key=key,
+                    UploadId=upload_id,
+                    PartNumber=part_number,
+                    Body=_rewound(body),
+                    ContentLength=size,
+                    **extra,
+                ),
+                key,
+            )
+
+        try:
+            response = send(checksum=True)
+        except _ChecksumTypeMismatch:
+            # An upload created before parts carried checksums (a session older than this
+            # code): S3 takes its parts only without one.
+            response = send(checksum=False)
         etag = response["ETag"].strip('"')
         return PartResult(part_number=part_number, size=size, etag=etag, digest=digest)
 
@@ -655,6 +689,11 @@ class _SpoolBytes:
 
     def close(self) -> None:
         self._spool.close()
+
+
+class _ChecksumTypeMismatch(SangrahaError):
+    """S3 refused a part's checksum: its multipart upload declared another algorithm, or
+    none."""
 
 
 class _RangeNotSatisfiable(SangrahaError):
@@ -691,17 +730,12 @@ def _parts(
         yield spool, hasher.digest()
 
 
-def _listed(part: PartResult) -> dict[str, Any]:
+def _listed(part: PartResult, *, checksum: bool) -> dict[str, Any]:
     """A part as ``CompleteMultipartUpload`` lists it."""
     listed: dict[str, Any] = {"PartNumber": part.part_number, "ETag": f'"{part.etag}"'}
-    if part.digest is not None:
+    if checksum and part.digest is not None:
         listed["ChecksumSHA256"] = part.digest.to_base64()
     return listed
-
-
-def _from_checksum(checksum: str | None) -> Digest | None:
-    """The digest S3 gave as a base64 ``ChecksumSHA256``, if it gave one."""
-    return None if checksum is None else Digest.from_base64(checksum)
 
 
 def _rewound(body: bytes | IO[bytes]) -> bytes | IO[bytes]:
