@@ -246,3 +246,31 @@ def test_a_part_whose_slot_lies_too_far_out_goes_aside(
     assert (store.root / ".multipart" / upload_id / "10000").read_bytes() == b"tail"
     store.complete_multipart("k", upload_id, [first, far])
     assert b"".join(store.get("k")) == b"abcdtail"
+
+
+@pytest.mark.parametrize("resent", [False, True])
+def test_a_copying_join_reads_only_what_the_front_did_not_hash(
+    store: FileBlobStore, monkeypatch: pytest.MonkeyPatch, resent: bool
+) -> None:
+    upload_id = store.create_multipart("k")
+    # Parts of three sizes: no slots file is the object, so the join copies.
+    pieces = {1: b"aaaa", 2: b"bbbbbb", 3: b"cc"}
+    parts = [store.upload_part_sized("k", upload_id, n, d, len(d)) for n, d in pieces.items()]
+    _settle(store)
+    if resent:
+        pieces[2] = b"BBBBBB"
+        parts[1] = store.upload_part_sized("k", upload_id, 2, pieces[2], 6)
+        _settle(store)
+    shown: list[int] = []
+    show_range = _file_parts.show_range
+
+    def counting(src: int, offset: int, length: int, observe: _file_parts.Observe) -> int:
+        shown.append(length)
+        return show_range(src, offset, length, observe)
+
+    monkeypatch.setattr(_file_parts, "show_range", counting)
+    _, digest = store.complete_multipart_digest("k", upload_id, parts)
+    whole = b"".join(pieces.values())
+    assert b"".join(store.get("k")) == whole and digest == Digest.of(whole)
+    # All three were hashed as they landed; a part sent again after that spoils the front.
+    assert sum(shown) == (len(whole) if resent else 0)

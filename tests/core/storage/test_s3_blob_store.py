@@ -29,6 +29,11 @@ from sangraha_core.storage.s3 import S3BlobStore
 MiB = 1024 * 1024
 
 
+def _store(name: str, endpoint: str, **options: Any) -> S3BlobStore:
+    """A store on a bucket of its own, named after the test."""
+    return S3BlobStore(f"{name}-{uuid.uuid4().hex[:12]}", endpoint_url=endpoint, **options)
+
+
 def _closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -38,12 +43,7 @@ def _closed_port() -> int:
 
 @pytest.mark.s3
 def test_large_copy_goes_part_by_part(s3_endpoint: str, s3_env: None) -> None:
-    store = S3BlobStore(
-        f"copy-{uuid.uuid4().hex[:12]}",
-        endpoint_url=s3_endpoint,
-        copy_threshold=6 * MiB,
-        copy_part_size=5 * MiB,
-    )
+    store = _store("copy", s3_endpoint, copy_threshold=6 * MiB, copy_part_size=5 * MiB)
     try:
         data = b"".join(bytes([n]) * MiB for n in range(12)) + b"tail"
         store.put("src", data)
@@ -60,7 +60,7 @@ def test_large_copy_goes_part_by_part(s3_endpoint: str, s3_env: None) -> None:
 
 @pytest.mark.s3
 def test_streamed_put_longer_than_a_part_uses_multipart(s3_endpoint: str, s3_env: None) -> None:
-    store = S3BlobStore(f"mp-{uuid.uuid4().hex[:12]}", endpoint_url=s3_endpoint, part_size=5 * MiB)
+    store = _store("mp", s3_endpoint, part_size=5 * MiB)
     try:
         chunks = [bytes([n]) * MiB for n in range(11)]
         result = store.put("k", iter(chunks), mode="create")
@@ -73,7 +73,7 @@ def test_streamed_put_longer_than_a_part_uses_multipart(s3_endpoint: str, s3_env
 
 @pytest.mark.s3
 def test_list_follows_continuation_tokens(s3_endpoint: str, s3_env: None) -> None:
-    store = S3BlobStore(f"ls-{uuid.uuid4().hex[:12]}", endpoint_url=s3_endpoint, list_page_size=2)
+    store = _store("ls", s3_endpoint, list_page_size=2)
     try:
         keys = [f"p/{n:02d}" for n in range(7)]
         for key in keys:
@@ -180,7 +180,7 @@ def test_from_url(s3_endpoint: str, s3_env: None) -> None:
 def test_complete_reads_back_only_what_the_front_did_not_hash(
     s3_endpoint: str, s3_env: None, order: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store = S3BlobStore(f"front-{uuid.uuid4().hex[:12]}", endpoint_url=s3_endpoint)
+    store = _store("front", s3_endpoint)
     try:
         parts = {n: bytes([n]) * 5 * MiB for n in (1, 2)}
         parts[3] = b"tail"
@@ -223,11 +223,7 @@ def _composite(parts: list[bytes]) -> str:
 
 @pytest.mark.s3
 def test_every_part_carries_its_sha256(s3_endpoint: str, s3_env: None) -> None:
-    store = S3BlobStore(
-        f"sum-{uuid.uuid4().hex[:12]}",
-        endpoint_url=s3_endpoint,
-        part_size=5 * MiB,
-    )
+    store = _store("sum", s3_endpoint, part_size=5 * MiB)
     declared: dict[int, str] = {}
     puts: list[str] = []
     signed: set[str] = set()
@@ -297,9 +293,9 @@ class _InFlight:
 def test_a_streamed_put_and_a_large_copy_send_their_parts_in_parallel(
     s3_endpoint: str, s3_env: None
 ) -> None:
-    store = S3BlobStore(
-        f"par-{uuid.uuid4().hex[:12]}",
-        endpoint_url=s3_endpoint,
+    store = _store(
+        "par",
+        s3_endpoint,
         part_size=5 * MiB,
         part_concurrency=3,
         copy_threshold=6 * MiB,
@@ -325,10 +321,7 @@ def test_a_streamed_put_and_a_large_copy_send_their_parts_in_parallel(
 def test_a_streamed_put_that_fails_midway_leaves_no_upload_behind(
     s3_endpoint: str, s3_env: None, failing: str
 ) -> None:
-    store = S3BlobStore(
-        f"fail-{uuid.uuid4().hex[:12]}", endpoint_url=s3_endpoint, part_size=5 * MiB,
-        max_attempts=1,
-    )  # fmt: skip
+    store = _store("fail", s3_endpoint, part_size=5 * MiB, max_attempts=1)
 
     def stream() -> Iterator[bytes]:
         for n in range(30):
@@ -359,7 +352,7 @@ def test_an_upload_created_without_checksums_still_takes_parts_and_completes(
     """A session opened before parts carried checksums: AWS refuses a part checksum, and a
     checksum in the complete request, for an upload that declared none. moto does not,
     so these hooks answer as AWS does."""
-    store = S3BlobStore(f"old-{uuid.uuid4().hex[:12]}", endpoint_url=s3_endpoint)
+    store = _store("old", s3_endpoint)
     old = store._client.create_multipart_upload(Bucket=store._bucket, Key="old")["UploadId"]
     refused: list[str] = []
 
@@ -393,5 +386,15 @@ def test_an_upload_created_without_checksums_still_takes_parts_and_completes(
         # Each part was refused once with its checksum, then taken without; the complete
         # request listed none.
         assert refused == ["part 1", "part 2"]
+
+        # The same refusal anywhere else is S3 refusing a request: a 503, not a crash.
+        new = store.create_multipart("new")
+        part = store.upload_part("new", new, 1, b"tail")
+        store._client.meta.events.register(
+            "before-send.s3.CompleteMultipartUpload",
+            lambda **_: refuse("complete", "CompleteMultipartUpload"),
+        )
+        with pytest.raises(BlobStoreUnavailableError):
+            store.complete_multipart("new", new, [part])
     finally:
         store.close()

@@ -23,9 +23,9 @@ class BodyReader:
     A batch is a list of the pieces as the server received them, never joined: joining
     copied every byte once more into a fresh buffer, a sixth of the server's CPU in a
     2 GiB chunked upload. Batching still means the thread hops to the loop once per
-    ``block_size``, not once per packet. A client that
-    goes away raises ``ClientDisconnect`` out of ``blocks``, inside the blob store's write,
-    which then keeps nothing.
+    ``block_size``, not once per packet. A client that goes away raises
+    ``ClientDisconnect`` out of ``blocks``, inside the blob store's write, which then keeps
+    nothing.
     """
 
     def __init__(self, stream: AsyncIterator[bytes], *, block_size: int = CHUNK_SIZE) -> None:

@@ -37,7 +37,7 @@ from .._constants import MAX_PART_SIZE, MAX_PARTS
 from .._digest import Digest
 from .._exceptions import InvalidPartError, UploadNotFoundError
 from ._file_io import copy_range, etag, fill, fill_at, fsync_dir, show_range, unlink_quietly
-from ._protocol import Data, PartResult
+from ._protocol import Data, PartResult, ordered_parts
 
 if TYPE_CHECKING:
     from hashlib import _Hash as Hash
@@ -172,18 +172,21 @@ class PartFolder:
     ) -> Digest:
         """Join the parts into one fsynced file and hand it to ``install`` (which renames it
         into place); the object's digest, carrying on from ``front``."""
-        ordered = _in_order(parts, min_part_size)
+        ordered = ordered_parts(parts, min_part_size)
         sources = [self._source(part) for part in ordered]
         taken = front.take(ordered) if front is not None else None
+        hasher, hashed = taken or (hashlib.sha256(), 0)
         size = ordered[0].size
         numbered = all(part.part_number == index for index, part in enumerate(ordered, 1))
-        if numbered and all(p.size == size for p in ordered[:-1]) and ordered[-1].size <= size:
-            # Parts 1..N, all of one size but the last: the slots file is the object.
-            hasher, hashed = taken or (hashlib.sha256(), 0)
-            if self._join_in_slots(ordered, sources, size, hasher, hashed, install):
-                return Digest.from_hex(hasher.hexdigest())
-        hasher = hashlib.sha256()
-        joined = self._join_by_copy(sources, hasher.update)
+        # Parts 1..N, all of one size but the last: the slots file is the object.
+        in_slots = numbered and all(p.size == size for p in ordered[:-1])
+        if (
+            in_slots
+            and ordered[-1].size <= size
+            and self._join_in_slots(ordered, sources, size, hasher, hashed, install)
+        ):
+            return Digest.from_hex(hasher.hexdigest())
+        joined = self._join_by_copy(sources, hasher.update, hashed)
         try:
             install(joined)
         finally:
@@ -226,17 +229,22 @@ class PartFolder:
             install(slots.path)
         return True
 
-    def _join_by_copy(self, sources: list[_Source], observe: Observe) -> Path:
+    def _join_by_copy(self, sources: list[_Source], observe: Observe, observed: int) -> Path:
+        """Copy the parts into one new fsynced file, showing ``observe`` the joined bytes
+        past the first ``observed`` (which the front digest has seen already)."""
         fd, name = tempfile.mkstemp(dir=self._tmp_dir)
         tmp = Path(name)
+        position = 0
         try:
             with ThreadPoolExecutor(1) as observer:
                 for source in sources:
+                    seen = min(max(observed - position, 0), source.length)
+                    position += source.length
                     with _PartFile(source) as src:
                         # The kernel copies while another thread shows the same bytes (from
                         # the page cache) to ``observe``: one pass's time, not two.
                         shown = observer.submit(
-                            show_range, src, source.offset, source.length, observe
+                            show_range, src, source.offset + seen, source.length - seen, observe
                         )
                         copy_range(src, source.offset, source.length, fd, None)
                         shown.result()
@@ -344,21 +352,6 @@ class _PartFile:
 
     def __exit__(self, *exc: object) -> None:
         os.close(self._fd)
-
-
-def _in_order(parts: list[PartResult], min_part_size: int) -> list[PartResult]:
-    if not parts:
-        raise InvalidPartError("a multipart upload needs at least one part")
-    ordered = sorted(parts, key=lambda part: part.part_number)
-    for index, part in enumerate(ordered):
-        if index and part.part_number == ordered[index - 1].part_number:
-            raise InvalidPartError(f"part {part.part_number} is listed twice")
-        if index < len(ordered) - 1 and part.size < min_part_size:
-            raise InvalidPartError(
-                f"part {part.part_number} holds {part.size} bytes; every part but the "
-                f"last must hold at least {min_part_size}"
-            )
-    return ordered
 
 
 def _part_name(part_number: int) -> str:

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Literal, Protocol, runtime_checkable
 
 from .._digest import Digest
+from .._exceptions import InvalidPartError
 
 __all__ = [
     "BlobInfo",
@@ -20,6 +21,7 @@ __all__ = [
     "PutResult",
     "SizedParts",
     "StagingWrites",
+    "ordered_parts",
 ]
 
 #: What ``put`` and ``upload_part`` take: the whole value, or an iterator of chunks that is
@@ -46,6 +48,24 @@ class PartResult:
     digest: Digest | None = None
     """The part's SHA-256 where it is known: S3 checks each part against it on arrival,
     and again when the parts are joined."""
+
+
+def ordered_parts(parts: Iterable[PartResult], min_part_size: int = 0) -> list[PartResult]:
+    """The parts a ``complete_multipart`` names, by part number, checked as every store
+    checks them: at least one, none listed twice, and each but the last at least
+    ``min_part_size`` bytes (S3 checks that last rule itself)."""
+    ordered = sorted(parts, key=lambda part: part.part_number)
+    if not ordered:
+        raise InvalidPartError("a multipart upload needs at least one part")
+    for index, part in enumerate(ordered):
+        if index and part.part_number == ordered[index - 1].part_number:
+            raise InvalidPartError(f"part {part.part_number} is listed twice")
+        if index < len(ordered) - 1 and part.size < min_part_size:
+            raise InvalidPartError(
+                f"part {part.part_number} holds {part.size} bytes; every part but the "
+                f"last must hold at least {min_part_size}"
+            )
+    return ordered
 
 
 @dataclass(frozen=True, slots=True)

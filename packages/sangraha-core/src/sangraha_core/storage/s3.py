@@ -36,7 +36,7 @@ from .._exceptions import (
 )
 from .._names import validate_key
 from ._front import Fronts
-from ._protocol import BlobInfo, Data, PartResult, PutMode, PutResult
+from ._protocol import BlobInfo, Data, PartResult, PutMode, PutResult, ordered_parts
 from ._reader import ChunkStream, closing_chunks, resolve_range
 
 if TYPE_CHECKING:
@@ -382,28 +382,24 @@ class S3BlobStore:
         self, key: str, upload_id: str, parts: builtins.list[PartResult], *, create: bool = False
     ) -> PutResult:
         """Assemble the parts; with ``create``, only if ``key`` does not exist yet."""
+        validate_key(key)
+        ordered = ordered_parts(parts)
         # A session opened before its parts carried checksums has an upload that declared
         # none, and S3 refuses part checksums for it: list them only where it did.
-        return self._complete(
-            key, upload_id, parts, create=create, checksums=self._declares_checksum(key, upload_id)
-        )
+        checksums = self._declares_checksum(key, upload_id)
+        return self._complete(key, upload_id, ordered, create=create, checksums=checksums)
 
     def _complete(
         self,
         key: str,
         upload_id: str,
-        parts: builtins.list[PartResult],
+        ordered: builtins.list[PartResult],
         *,
         create: bool,
         checksums: bool,
     ) -> PutResult:
-        validate_key(key)
-        if not parts:
-            raise InvalidPartError("a multipart upload needs at least one part")
-        ordered = sorted(parts, key=lambda part: part.part_number)
-        for before, after in itertools.pairwise(ordered):
-            if before.part_number == after.part_number:
-                raise InvalidPartError(f"part {after.part_number} is listed twice")
+        """``CompleteMultipartUpload`` of ``ordered`` (checked, in order), listing each
+        part's checksum if ``checksums``."""
         args: dict[str, Any] = {
             "Bucket": self._bucket,
             "Key": key,
@@ -424,8 +420,7 @@ class S3BlobStore:
     ) -> tuple[PutResult, Digest]:
         result = self.complete_multipart(key, upload_id, parts)
         front = self._fronts.pop(upload_id)
-        ordered = sorted(parts, key=lambda part: part.part_number)
-        taken = front.take(ordered) if front is not None else None
+        taken = front.take(ordered_parts(parts)) if front is not None else None
         hasher, hashed = taken or (sha256(), 0)
         if hashed < result.size:
             # Only what the front did not see is read back.
@@ -691,9 +686,9 @@ class _SpoolBytes:
         self._spool.close()
 
 
-class _ChecksumTypeMismatch(SangrahaError):
+class _ChecksumTypeMismatch(BlobStoreUnavailableError):
     """S3 refused a part's checksum: its multipart upload declared another algorithm, or
-    none."""
+    none. Where nothing catches it, it is S3 refusing a request, as any other refusal."""
 
 
 class _RangeNotSatisfiable(SangrahaError):
