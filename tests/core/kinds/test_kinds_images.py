@@ -177,3 +177,38 @@ def test_png_header_then_garbage() -> None:
 def test_webp_riff_size_must_match_the_file() -> None:
     data = _encode("WEBP")
     assert "after the WebP data" in _refused("image/webp", data + b"\x00\x00")
+
+
+def _png(width: int, height: int, rows: bytes, *, colour: int = 0, interlace: int = 0) -> bytes:
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, colour, 0, 0, interlace)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", ihdr)
+        + _png_chunk(b"IDAT", zlib.compress(rows))
+        + _png_chunk(b"IEND", b"")
+    )
+
+
+def test_png_whose_complete_image_data_holds_too_few_rows_is_refused() -> None:
+    # Every CRC is right and the zlib stream ends cleanly: only the row count is wrong.
+    data = _png(8192, 8192, b"".join(b"\x00" + b"\x80" * 8192 for _ in range(10)))
+    reason = _refused("image/png", data)
+    assert "truncated PNG: the image data holds 81930 of the 67117056 bytes" in reason
+
+
+def test_png_with_more_rows_than_declared_is_refused() -> None:
+    data = _png(4, 2, b"".join(b"\x00" + b"\x01" * 4 for _ in range(3)))
+    assert "more than the 10 bytes" in _refused("image/png", data)
+
+
+def test_png_with_exactly_its_rows_is_accepted() -> None:
+    assert _run("image/png", _png(4, 3, b"".join(b"\x00" + b"\x01" * 4 for _ in range(3))))
+
+
+def test_interlaced_png_is_counted_per_pass() -> None:
+    # 3x5 grey in Adam7: passes of 1x1, none, 1x1, 1x2, 2x1, 1x3 and 3x2 pixels, each row
+    # with its filter byte: 15 pixels and 10 rows, 25 bytes.
+    assert _run("image/png", _png(3, 5, b"\x00" * 25, interlace=1))["height"] == 5
+    assert "holds 24 of the 25 bytes" in _refused(
+        "image/png", _png(3, 5, b"\x00" * 24, interlace=1)
+    )

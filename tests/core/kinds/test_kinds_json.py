@@ -249,3 +249,32 @@ def test_a_corrupt_byte_deep_in_a_large_document_is_found(tmp_path: Path) -> Non
         file.write(b"\x00")
     with path.open("rb") as file, pytest.raises(InvalidContentError):
         inspect("application/json", file)
+
+
+def test_numbers_python_cannot_hold_are_refused_without_ijsons_c_backend() -> None:
+    # ijson's C backend dies of a segmentation fault on the first of these; a fresh
+    # interpreter keeps such a crash from taking the test run with it.
+    script = textwrap.dedent(
+        """
+        import io, json
+        from sangraha_core.kinds import inspect
+        from sangraha_core import InvalidContentError
+        reasons = []
+        for doc in (b"[" + b"1" * 4301 + b"~]", b"[" + b"1" * 4301 + b"]",
+                    b'{"a": [' + b"9" * 5000 + b', 1]}', b"[1e" + b"9" * 30 + b"]",
+                    b'["' + b"1" * 5000 + b'", 1]'):
+            try:
+                reasons.append(inspect("application/json", io.BytesIO(doc)))
+            except InvalidContentError as exc:
+                reasons.append(exc.reason)
+        print(json.dumps(reasons))
+        """
+    )
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60)
+    assert run.returncode == 0, run.stderr.decode()[-2000:]
+    long_int, long_int_ok, nested, huge_exponent, digits_in_a_string = json.loads(run.stdout)
+    assert "4300 digits" in long_int
+    assert "4300 digits" in long_int_ok
+    assert "4300 digits" in nested
+    assert "unrepresentable number" in huge_exponent
+    assert digits_in_a_string == {"json_type": "array", "length": 2, "max_depth": 1}

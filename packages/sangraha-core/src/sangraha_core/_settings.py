@@ -9,11 +9,22 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ._constants import (
     DEFAULT_DATA_DIR,
+    DEFAULT_HTTP_BODY_IDLE_TIMEOUT,
+    DEFAULT_HTTP_HEAD_TIMEOUT,
+    DEFAULT_HTTP_KEEP_ALIVE_TIMEOUT,
+    DEFAULT_HTTP_MAX_HEADER_BYTES,
+    DEFAULT_HTTP_MAX_HEADERS,
+    DEFAULT_HTTP_MAX_URL_BYTES,
     DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_MAX_DELIVERIES,
     DEFAULT_MAX_META_BYTES,
     DEFAULT_MAX_META_ENTRIES,
     DEFAULT_MAX_OBJECT_SIZE,
+    DEFAULT_MAX_RETRY_DELAY,
     DEFAULT_PENDING_TIMEOUT,
+    DEFAULT_VALIDATOR_CPU_SECONDS,
+    DEFAULT_VALIDATOR_CPU_SECONDS_PER_GIB,
+    DEFAULT_VALIDATOR_MEMORY,
 )
 
 __all__ = ["Settings"]
@@ -47,8 +58,40 @@ class Settings(BaseSettings):
     max_attempts: int = Field(default=DEFAULT_MAX_ATTEMPTS, ge=1)
     pending_timeout: float = Field(default=DEFAULT_PENDING_TIMEOUT, gt=0)
     worker_concurrency: int = Field(default=2, ge=1)
+
+    # Outages and crashes; docs/worker.md says how the worker settles each job.
+    max_retry_delay: float = Field(default=DEFAULT_MAX_RETRY_DELAY, gt=0)
+    """Most seconds between two tries of a job a backend fault stopped (tries without end)."""
+    max_deliveries: int = Field(default=DEFAULT_MAX_DELIVERIES, ge=1)
+    """Deliveries of one job that may end with the worker dead before the job is failed."""
+
+    # Validator processes; docs/kinds.md says what ends one and what the object then says.
+    validator_memory: int = Field(default=DEFAULT_VALIDATOR_MEMORY, ge=128 * 1024 * 1024)
+    """Address space of each validator process, in bytes."""
+    validator_cpu_seconds: float = Field(default=DEFAULT_VALIDATOR_CPU_SECONDS, gt=0)
+    """CPU seconds the validation of any one object may take..."""
+    validator_cpu_seconds_per_gib: float = Field(
+        default=DEFAULT_VALIDATOR_CPU_SECONDS_PER_GIB, ge=0
+    )
+    """... and this many more per GiB of the object."""
+
     api_key: str = ""
     """When set, every request must carry ``Authorization: Bearer <api_key>``."""
+
+    # HTTP limits of every service; docs/http.md says what each one answers.
+    http_max_header_bytes: int = Field(default=DEFAULT_HTTP_MAX_HEADER_BYTES, gt=0)
+    """Largest request head (request line and headers) in bytes; more answers 431."""
+    http_max_headers: int = Field(default=DEFAULT_HTTP_MAX_HEADERS, gt=0)
+    """Most header fields in one request; more answers 431."""
+    http_max_url_bytes: int = Field(default=DEFAULT_HTTP_MAX_URL_BYTES, gt=0)
+    """Longest request target (path and query) in bytes; longer answers 414."""
+    http_head_timeout: float = Field(default=DEFAULT_HTTP_HEAD_TIMEOUT, gt=0)
+    """Seconds a request head may take to arrive, counted from the connection opening (first
+    request) or from its first byte (later ones); then 408 and the connection is closed."""
+    http_body_idle_timeout: float = Field(default=DEFAULT_HTTP_BODY_IDLE_TIMEOUT, gt=0)
+    """Seconds a request body may go without a byte arriving; then the connection is closed."""
+    http_keep_alive_timeout: float = Field(default=DEFAULT_HTTP_KEEP_ALIVE_TIMEOUT, gt=0)
+    """Seconds an idle connection is kept open after a response for the next request."""
 
     @model_validator(mode="after")
     def _embedded_defaults(self) -> Settings:

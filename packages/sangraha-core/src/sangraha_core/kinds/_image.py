@@ -8,7 +8,9 @@ Order matters for hostile input:
    own bomb warning (our limit sits below its default).
 2. Structure Pillow does not check is checked here, streaming: every PNG chunk's CRC
    (Pillow skips the CRCs of image data), the RIFF size of a WebP against the file size,
-   the GIF trailer.
+   the GIF trailer. A PNG's image data is inflated here too, counted and dropped piece by
+   piece, and must hold exactly the scanlines its header declares: Pillow takes the end
+   of the zlib stream for the end of the image and fills the missing rows in silently.
 3. Every frame is decoded, so truncated or corrupt pixel data is found. One frame's decode
    is bounded by the pixel limit (at most 4 bytes a pixel: 256 MiB at 64 megapixels),
    and all frames together by ``MAX_ANIMATION_PIXELS``, which bounds the time.
@@ -160,10 +162,73 @@ def _webp_size(source: Source) -> tuple[int, int]:
     return width, height
 
 
+#: Adam7's passes: first column, first row, column step, row step.
+_ADAM7 = (
+    (0, 0, 8, 8),
+    (4, 0, 8, 8),
+    (0, 4, 4, 8),
+    (2, 0, 4, 4),
+    (0, 2, 2, 4),
+    (1, 0, 2, 2),
+    (0, 1, 1, 2),
+)
+#: Samples a pixel of each PNG colour type has.
+_PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
+
+
+def _png_scanline_bytes(ihdr: bytes) -> int:
+    """How many bytes the IHDR's image inflates to: each scanline and its filter byte."""
+    width, height, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", ihdr)
+    channels = _PNG_CHANNELS.get(colour)
+    if channels is None or depth not in (1, 2, 4, 8, 16):
+        raise InvalidContentError(f"corrupt PNG: colour type {colour} at bit depth {depth}")
+    bits = depth * channels
+    passes = _ADAM7 if interlace else ((0, 0, 1, 1),)
+    total = 0
+    for x0, y0, dx, dy in passes:
+        columns = (width - x0 + dx - 1) // dx if width > x0 else 0
+        rows = (height - y0 + dy - 1) // dy if height > y0 else 0
+        if columns and rows:
+            total += rows * (1 + (columns * bits + 7) // 8)
+    return total
+
+
+class _Inflated:
+    """The size of a PNG's inflated image data, never holding more than one piece of it."""
+
+    def __init__(self, expected: int) -> None:
+        self.expected = expected
+        self.size = 0
+        self._zlib = zlib.decompressobj()
+
+    def feed(self, data: bytes) -> None:
+        while data:
+            if self._zlib.eof:
+                raise InvalidContentError("corrupt PNG: image data after its zlib stream ended")
+            try:
+                self.size += len(self._zlib.decompress(data, _PIECE))
+            except zlib.error as exc:
+                raise InvalidContentError(f"corrupt PNG: bad image data ({exc})") from None
+            if self.size > self.expected:
+                raise InvalidContentError(
+                    f"corrupt PNG: the image data holds more than the {self.expected} bytes "
+                    "its header declares"
+                )
+            data = self._zlib.unconsumed_tail
+
+    def finish(self) -> None:
+        if not self._zlib.eof or self.size < self.expected:
+            raise InvalidContentError(
+                f"truncated PNG: the image data holds {self.size} of the {self.expected} "
+                "bytes its header declares"
+            )
+
+
 def _png_structure(source: Source) -> None:
     """Walk every chunk, checking its CRC as a stream; IEND must end the file."""
     offset = 8
     first = True
+    inflated = _Inflated(_png_scanline_bytes(_need(source.read_at(16, 13), 13, "PNG header")))
     while True:
         header = source.read_at(offset, 8)
         if len(header) < 8:
@@ -176,11 +241,18 @@ def _png_structure(source: Source) -> None:
         first = False
         crc = zlib.crc32(kind)
         remaining = length
+        # A bad CRC is the better reason: it names the damaged chunk.
+        bad_data: InvalidContentError | None = None
         while remaining:
             piece = source.read(min(remaining, _PIECE))
             if not piece:
                 raise InvalidContentError(f"truncated PNG: chunk {kind!r} is cut short")
             crc = zlib.crc32(piece, crc)
+            if kind == b"IDAT" and bad_data is None:
+                try:
+                    inflated.feed(piece)
+                except InvalidContentError as exc:
+                    bad_data = exc
             remaining -= len(piece)
         stored = source.read(4)
         if len(stored) < 4:
@@ -188,9 +260,12 @@ def _png_structure(source: Source) -> None:
         if int.from_bytes(stored, "big") != crc:
             name = kind.decode("latin-1")
             raise InvalidContentError(f"corrupt PNG: bad CRC in the {name} chunk at byte {offset}")
+        if bad_data is not None:
+            raise bad_data
         offset += 12 + length
         if kind == b"IEND":
             break
+    inflated.finish()
     if offset != source.size:
         raise InvalidContentError(f"{source.size - offset} bytes after the PNG's IEND chunk")
 

@@ -16,15 +16,19 @@ number, or a run of whitespace) longer than ``MAX_JSON_TOKEN`` bytes, because ya
 the token it is reading in memory: together they bound memory whatever the document size.
 
 Two paths give the same answers. ijson builds a Python object for every token, which caps
-it near 20 MB/s, so documents are first validated by calling yajl directly (the very
-library ijson's C backend loads): it sees every byte but calls back into Python only for
-the start and end of arrays and objects (to count depth) and for the tokens at the top
-level (to describe the shape). UTF-8 is then checked on the raw bytes, which for a
-document yajl accepts is the same as checking every string. Python's number rules (an
-integer of more than ``sys.get_int_max_str_digits()`` digits, an exponent beyond what
-``Decimal`` holds) need each number converted, so a document with any run of digits long
-enough to break one of them is handed to the ijson path, which decides. So is every
-document when yajl cannot be loaded.
+it near 20 MB/s, so documents are validated by calling yajl directly (the very library
+ijson's C backend loads): it sees every byte but calls back into Python only for the start
+and end of arrays and objects (to count depth) and for the tokens at the top level (to
+describe the shape). UTF-8 is then checked on the raw bytes, which for a document yajl
+accepts is the same as checking every string. Python's number rules (an integer of more
+than ``sys.get_int_max_str_digits()`` digits, an exponent beyond what ``Decimal`` holds)
+need each number converted, so once a block holds a run of digits long enough to break
+one of them, every number from there on is called back and converted.
+
+ijson's events are the path taken only when yajl cannot be loaded through ctypes. They are
+never the way out of the direct path: ijson's C backend, handed a number it cannot
+convert, leaves the exception pending inside its C code and the process dies of a
+segmentation fault (``[``, 4,301 digits, ``~]``).
 """
 
 from __future__ import annotations
@@ -52,6 +56,9 @@ MAX_JSON_TOKEN = 16 * 1024 * 1024
 MAX_JSON_KEYS = 100
 #: Longest top-level key listed; longer ones are cut, so metadata stays small.
 _MAX_KEY_CHARS = 256
+
+#: Longest parser message kept in a reason.
+_MAX_MESSAGE = 200
 
 _SURROGATE = re.compile(rb"\\u[dD]([89a-fA-F])[0-9a-fA-F]{2}")
 _LOW_SURROGATE = re.compile(rb"\\u[dD][c-fC-F][0-9a-fA-F]{2}")
@@ -160,10 +167,7 @@ class _Feed:
 def inspect_json(source: Source) -> dict[str, Any]:
     """Validate ``source`` as one strict JSON text and describe its top level."""
     if _YAJL is not None:
-        try:
-            return _Direct(_YAJL).inspect(source)
-        except _NeedsEvents:
-            source.seek(0)
+        return _Direct(_YAJL).inspect(source)
     return _inspect_events(source)
 
 
@@ -227,12 +231,30 @@ def _shape(
     return result
 
 
+def _unconvertible(number: bytes) -> str | None:
+    """Why Python cannot hold the JSON ``number``, as ijson would convert it, or None."""
+    text = number.decode("ascii")
+    try:
+        if "." in text or "e" in text or "E" in text:
+            decimal.Decimal(text)
+        else:
+            int(text)
+    except ValueError as exc:
+        # int() refuses literals longer than sys.get_int_max_str_digits() (4300 by default).
+        return f"not valid JSON: {exc}"
+    except decimal.DecimalException as exc:
+        return f"not valid JSON: unrepresentable number ({exc!r})"
+    return None
+
+
 def _yajl_message(exc: Exception) -> str:
     """yajl's first line, without the context dump it draws under it."""
     text = exc.args[0] if exc.args else str(exc)
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
-    return str(text).strip().splitlines()[0] if str(text).strip() else type(exc).__name__
+    line = str(text).strip().splitlines()[0] if str(text).strip() else type(exc).__name__
+    # The pure-Python backend quotes the offending token whole, which may be megabytes.
+    return line if len(line) <= _MAX_MESSAGE else line[: _MAX_MESSAGE - 3] + "..."
 
 
 # -- the direct path: yajl through ctypes, Python called only for containers -----------
@@ -308,10 +330,6 @@ _DIGIT_MAP = bytes(
 _LONG_EXPONENTS = (b"e" + b"0" * 18, b"e+" + b"0" * 18)
 
 
-class _NeedsEvents(Exception):
-    """The document holds a number only the ijson path can judge."""
-
-
 class _Direct:
     """One parse of one document by yajl, with our checks on every block it is given."""
 
@@ -330,6 +348,9 @@ class _Direct:
         self.key_count = self.length = 0
         self.quiet = 0
         self.watching = False
+        #: Every number is converted as Python would, from the first block with a long run
+        #: of digits on.
+        self.converting = False
         # The ctypes wrappers must outlive the parse: yajl holds raw pointers to them.
         self._on = _Callbacks(
             null=_Event(self._null),
@@ -396,11 +417,15 @@ class _Direct:
             raise InvalidContentError(
                 f"not valid JSON: not UTF-8 at byte {self._offset + exc.start} ({exc.reason})"
             ) from None
+        if self.converting:
+            return
         mapped = self._tail + data.translate(_DIGIT_MAP)
         if (self._long_digits is not None and self._long_digits in mapped) or any(
             exponent in mapped for exponent in _LONG_EXPONENTS
         ):
-            raise _NeedsEvents
+            # The run may sit in a string; only a number's own callback can tell.
+            self.converting = True
+            self._callbacks.number = self._on.number
         self._tail = mapped[-(len(self._long_digits or b"") + len(_LONG_EXPONENTS[1])) :]
 
     def _error(self, handle: int, data: bytes) -> str:
@@ -418,7 +443,7 @@ class _Direct:
         callbacks, source = self._callbacks, self._on if on else _Callbacks()
         callbacks.null = source.null
         callbacks.boolean = source.boolean
-        callbacks.number = source.number
+        callbacks.number = self._on.number if self.converting else source.number
         callbacks.string = source.string
         callbacks.map_key = source.map_key
 
@@ -441,7 +466,11 @@ class _Direct:
     def _boolean(self, _: int | None, __: int) -> int:
         return self._token("boolean")
 
-    def _number(self, _: int | None, __: int | None, ___: int) -> int:
+    def _number(self, _: int | None, text: int | None, size: int) -> int:
+        if self.converting and text is not None:
+            self.failure = _unconvertible(ctypes.string_at(text, size))
+            if self.failure is not None:
+                return 0
         return self._token("number")
 
     def _string(self, _: int | None, __: int | None, ___: int) -> int:

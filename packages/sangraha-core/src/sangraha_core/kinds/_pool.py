@@ -1,0 +1,312 @@
+"""Validation in child processes, so that no input can take the service down with it.
+
+Parsers are C libraries and large Python ones fed hostile bytes: yajl, libpng, libjpeg,
+libwebp, zlib, pypdf. ``InspectorPool.inspect`` is ``kinds.inspect`` run in one of a few
+long-lived validator processes (``_child.py``), each capped in address space and, per job,
+in CPU time. A crash, a runaway allocation or an endless loop ends that child only; the
+object is refused with the reason (``validator crashed (signal 11, SIGSEGV)``), which the
+processing path makes final, and the next job gets a fresh child.
+
+The bytes never leave the parent's file: the child asks for each read, so the caller's
+hashing of what is read (``_processing``) works as before, and a blob store fault while
+the child waits is raised as itself, never mistaken for bad content.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import math
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from typing import Any, BinaryIO, Final
+
+from .._constants import (
+    DEFAULT_VALIDATOR_CPU_SECONDS,
+    DEFAULT_VALIDATOR_CPU_SECONDS_PER_GIB,
+    DEFAULT_VALIDATOR_MEMORY,
+)
+from .._exceptions import InvalidContentError, UnsupportedContentTypeError
+from .._settings import Settings
+from . import _wire
+
+__all__ = ["InspectorPool", "ValidatorStartError"]
+
+logger = logging.getLogger("sangraha_core.kinds")
+
+MIB: Final = 1024 * 1024
+GIB: Final = 1024 * MIB
+#: Objects up to this size go to the child with the job, in one frame.
+_INLINE: Final = 1024 * 1024
+#: A child that waits on nothing but is still silent after this many times its CPU limit
+#: is stuck (or starved): it is stopped like one that ran out of CPU time.
+_WALL_FACTOR: Final = 4.0
+_START_TIMEOUT: Final = 60.0
+
+
+class ValidatorStartError(RuntimeError):
+    """A validator process could not be started: a fault of this machine, not the bytes."""
+
+
+class _Validator:
+    """One child process and its pipes."""
+
+    def __init__(self, memory_limit: int) -> None:
+        self.memory_limit = memory_limit
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "sangraha_core.kinds._child", str(memory_limit)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            close_fds=True,
+        )
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.channel = _wire.Channel(self.proc.stdout.fileno(), self.proc.stdin.fileno())
+        self.ready = False
+        self.usable = True
+
+    def start(self) -> None:
+        if self.ready:
+            return
+        try:
+            kind, _ = self.channel.receive(time.monotonic() + _START_TIMEOUT)
+        except (_wire.ChannelClosed, _wire.ChannelTimeout) as exc:
+            self.stop()
+            raise ValidatorStartError(f"a validator process did not start: {exc!r}") from None
+        if kind != _wire.READY:
+            self.stop()
+            raise ValidatorStartError("a validator process did not start")
+        self.ready = True
+
+    def run(
+        self, content_type: str, file: BinaryIO, size: int, cpu_seconds: float
+    ) -> dict[str, Any]:
+        inline = size <= _INLINE
+        # Read before the job is sent: a store fault here is raised as it is.
+        data = file.read() if inline else b""
+        job = {"content_type": content_type, "size": size, "cpu_seconds": cpu_seconds}
+        wall = _WALL_FACTOR * cpu_seconds
+        # Time the child spends waiting on our file is not the child's: it moves this on.
+        deadline = time.monotonic() + wall
+        failure: Exception | None = None
+        answered = False
+        try:
+            self.channel.send(_wire.JOB, json.dumps(job | {"inline": inline}).encode(), deadline)
+            if inline:
+                self.channel.send(_wire.DATA, data, deadline)
+            while True:
+                kind, payload = self.channel.receive(deadline)
+                if kind != _wire.READ:
+                    answered = True
+                    return self._answer(kind, payload, failure)
+                before = time.monotonic()
+                data, error = _read(file, payload)
+                deadline += time.monotonic() - before
+                failure = failure or error
+                if error is None:
+                    self.channel.send(_wire.DATA, data, deadline)
+                else:
+                    self.channel.send(_wire.FAILED_READ, b"", deadline)
+        except _wire.ChannelTimeout:
+            self.stop()
+            if failure is not None:
+                raise failure from None
+            raise InvalidContentError(f"validator took longer than {wall:.0f} s") from None
+        except _wire.ChannelClosed:
+            reason = self._ended()
+            if failure is not None:
+                raise failure from None
+            raise InvalidContentError(reason_for(reason, cpu_seconds, self.memory_limit)) from None
+        finally:
+            if not answered and self.usable:
+                # Interrupted between two frames: the pipes' state is unknown.
+                self.stop()
+
+    def _answer(self, kind: bytes, payload: bytes, failure: Exception | None) -> dict[str, Any]:
+        if failure is not None:
+            # The child gave up because our file failed, whatever it answers.
+            raise failure
+        try:
+            body = json.loads(payload)
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            self.stop()
+            raise InvalidContentError("validator answered nonsense")
+        if kind == _wire.RESULT:
+            return body
+        reason = str(body.get("reason", ""))
+        if kind == _wire.INVALID:
+            raise InvalidContentError(reason)
+        if kind == _wire.UNSUPPORTED:
+            raise UnsupportedContentTypeError(reason)
+        self.stop()
+        if kind == _wire.OUT_OF_MEMORY:
+            raise InvalidContentError(
+                f"validator exceeded {self.memory_limit // MIB} MiB of memory"
+            )
+        raise InvalidContentError("validator answered nonsense")
+
+    def _ended(self) -> int:
+        """The child's exit status, once it has ended (killed if it lingers)."""
+        self.usable = False
+        try:
+            return self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait()
+
+    def stop(self) -> None:
+        self.usable = False
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        self._close_pipes()
+
+    def close(self) -> None:
+        """Let the child end by itself (end of its input), else stop it."""
+        self.usable = False
+        self._close_pipes()
+        try:
+            self.proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            self.stop()
+
+    def _close_pipes(self) -> None:
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            if pipe is not None and not pipe.closed:
+                pipe.close()
+
+
+def _read(file: BinaryIO, request: bytes) -> tuple[bytes, Exception | None]:
+    """The bytes one ``READ`` asks for, or what the caller's file raised instead."""
+    offset, size = _wire.READ_REQUEST.unpack(request)
+    try:
+        if file.tell() != offset:
+            file.seek(offset)
+        return file.read(min(size, _wire.MAX_FRAME)), None
+    except Exception as exc:
+        return b"", exc
+
+
+def reason_for(status: int, cpu_seconds: float, memory_limit: int) -> str:
+    """What a validator's exit status says about the object it was reading."""
+    if status >= 0:
+        return f"validator exited with status {status}"
+    number = -status
+    if number == signal.SIGXCPU:
+        return f"validator exceeded its CPU-time limit of {math.ceil(cpu_seconds)} s"
+    try:
+        name = signal.Signals(number).name
+    except ValueError:
+        name = "unknown signal"
+    return f"validator crashed (signal {number}, {name})"
+
+
+class InspectorPool:
+    """``kinds.inspect`` in up to ``size`` validator processes at once.
+
+    Threads share one pool; each call takes an idle child (waiting for one when all are
+    busy) and gives it back, or replaces it when it did not survive the object.
+
+    :param size: validator processes; one per thread that validates at once.
+    :param memory_limit: each child's address space, in bytes.
+    :param cpu_seconds: CPU time any object may take.
+    :param cpu_seconds_per_gib: more CPU time per GiB of the object.
+    """
+
+    def __init__(
+        self,
+        size: int = 2,
+        *,
+        memory_limit: int = DEFAULT_VALIDATOR_MEMORY,
+        cpu_seconds: float = DEFAULT_VALIDATOR_CPU_SECONDS,
+        cpu_seconds_per_gib: float = DEFAULT_VALIDATOR_CPU_SECONDS_PER_GIB,
+    ) -> None:
+        if size < 1:
+            raise ValueError("a pool needs at least one validator")
+        self.size = size
+        self.memory_limit = memory_limit
+        self.cpu_seconds = cpu_seconds
+        self.cpu_seconds_per_gib = cpu_seconds_per_gib
+        self._idle: queue.LifoQueue[_Validator | None] = queue.LifoQueue()
+        self._lock = threading.Lock()
+        self._all: set[_Validator] = set()
+        self._closed = False
+        for _ in range(size):
+            # Empty places: a child starts on first use, so an idle pool costs nothing.
+            self._idle.put(None)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, size: int) -> InspectorPool:
+        return cls(
+            size,
+            memory_limit=settings.validator_memory,
+            cpu_seconds=settings.validator_cpu_seconds,
+            cpu_seconds_per_gib=settings.validator_cpu_seconds_per_gib,
+        )
+
+    def __enter__(self) -> InspectorPool:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def cpu_limit(self, size: int) -> float:
+        """CPU seconds an object of ``size`` bytes may take."""
+        return self.cpu_seconds + self.cpu_seconds_per_gib * size / GIB
+
+    def inspect(self, content_type: str, file: BinaryIO) -> dict[str, Any]:
+        """``kinds.inspect(content_type, file)``, in a validator process.
+
+        Raises what ``kinds.inspect`` raises, with the same meaning: ``InvalidContentError``
+        also when the bytes killed the validator, errors of ``file`` itself unchanged, and
+        ``ValidatorStartError`` if no validator could be started.
+        """
+        size = file.seek(0, io.SEEK_END)
+        file.seek(0)
+        validator = self._take()
+        try:
+            validator.start()
+            return validator.run(content_type, file, size, self.cpu_limit(size))
+        finally:
+            self._give_back(validator)
+
+    def close(self) -> None:
+        """End every validator; calls after this raise ``RuntimeError``."""
+        with self._lock:
+            self._closed = True
+            validators = list(self._all)
+            self._all.clear()
+        for validator in validators:
+            validator.close()
+
+    def _take(self) -> _Validator:
+        validator = self._idle.get()
+        with self._lock:
+            if self._closed:
+                self._idle.put(validator)
+                raise RuntimeError("the validator pool is closed")
+            if validator is None or not validator.usable:
+                validator = _Validator(self.memory_limit)
+                self._all.add(validator)
+        return validator
+
+    def _give_back(self, validator: _Validator) -> None:
+        with self._lock:
+            if not validator.usable:
+                self._all.discard(validator)
+                logger.warning(
+                    "validator %d ended (status %s); the next job starts another",
+                    validator.proc.pid,
+                    validator.proc.returncode,
+                )
+        if not validator.usable:
+            validator.stop()
+            self._idle.put(None)
+        else:
+            self._idle.put(validator)

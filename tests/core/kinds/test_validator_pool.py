@@ -1,0 +1,178 @@
+"""Validator processes: the same answers as ``inspect``, and every way a child can end."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from sangraha_core import InvalidContentError, UnsupportedContentTypeError
+from sangraha_core.kinds import InspectorPool, inspect
+
+
+@pytest.fixture
+def pool() -> Iterator[InspectorPool]:
+    with InspectorPool(2) as pool:
+        yield pool
+
+
+def _png(size: tuple[int, int] = (64, 48)) -> bytes:
+    out = io.BytesIO()
+    Image.effect_noise(size, 40).save(out, "PNG")  # noise: large files stay large
+    return out.getvalue()
+
+
+def _large_json(items: int) -> bytes:
+    return json.dumps({"items": [{"n": i, "s": "x" * 20} for i in range(items)]}).encode()
+
+
+def _pid(pool: InspectorPool) -> set[int]:
+    return {v.proc.pid for v in pool._all if v.proc.poll() is None}
+
+
+class _Hooked(io.BytesIO):
+    """A file that runs ``hook`` on its first read past ``at``: the moment the child is
+    waiting on the parent mid-parse."""
+
+    def __init__(self, data: bytes, at: int, hook: Callable[[], Any]) -> None:
+        super().__init__(data)
+        self._at = at
+        self._hook: Callable[[], Any] | None = hook
+
+    def read(self, size: int | None = -1) -> bytes:
+        if self._hook is not None and self.tell() >= self._at:
+            hook, self._hook = self._hook, None
+            hook()
+        return super().read(size)
+
+
+def _child_of(pool: InspectorPool) -> int:
+    (validator,) = [v for v in pool._all if v.usable]
+    return validator.proc.pid
+
+
+@pytest.mark.parametrize(
+    ("content_type", "data"),
+    [
+        ("application/json", b'{"a": [1, 2, {"b": null}]}'),
+        ("application/json", _large_json(60_000)),  # over 1 MiB: read on request
+        ("image/png", _png()),
+        ("image/png", _png((800, 600))),
+    ],
+)
+def test_the_answer_is_inspects(pool: InspectorPool, content_type: str, data: bytes) -> None:
+    assert pool.inspect(content_type, io.BytesIO(data)) == inspect(content_type, io.BytesIO(data))
+
+
+def test_invalid_and_unsupported_are_raised_as_inspect_raises_them(pool: InspectorPool) -> None:
+    with pytest.raises(InvalidContentError, match="not valid JSON"):
+        pool.inspect("application/json", io.BytesIO(b"[1,]"))
+    with pytest.raises(UnsupportedContentTypeError):
+        pool.inspect("text/plain", io.BytesIO(b"hi"))
+
+
+def test_the_json_that_crashed_the_parser_is_refused_in_one_piece(pool: InspectorPool) -> None:
+    for tail in (b"~]", b"]", b",1]"):
+        with pytest.raises(InvalidContentError, match="4300 digits"):
+            pool.inspect("application/json", io.BytesIO(b"[" + b"1" * 4301 + tail))
+    assert len(_pid(pool)) == 1, "the same child answered every time"
+
+
+def test_a_crashed_child_fails_the_object_and_the_next_job_gets_another() -> None:
+    with InspectorPool(1) as pool:
+        pool.inspect("application/json", io.BytesIO(b"{}"))
+        child = _child_of(pool)
+        data = _large_json(100_000)
+        file = _Hooked(data, 1, lambda: os.kill(child, signal.SIGSEGV))
+        with pytest.raises(InvalidContentError) as info:
+            pool.inspect("application/json", file)
+        assert info.value.reason == "validator crashed (signal 11, SIGSEGV)"
+        assert pool.inspect("application/json", io.BytesIO(b"[]"))["json_type"] == "array"
+        assert _child_of(pool) != child
+
+
+def test_an_object_over_the_memory_limit_ends_its_child() -> None:
+    # pypdf builds the cross-reference table in memory: 400,000 entries take far more than
+    # the child's 128 MiB minus its libraries.
+    head = b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n"
+    entries = 400_000
+    xref = b"xref\n0 %d\n" % entries + b"0000000009 00000 n \n" * entries
+    tail = b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (entries, len(head))
+    with InspectorPool(1, memory_limit=128 * 1024 * 1024) as pool:
+        with pytest.raises(InvalidContentError) as info:
+            pool.inspect("application/pdf", io.BytesIO(head + xref + tail))
+        assert info.value.reason == "validator exceeded 128 MiB of memory"
+        assert pool.inspect("application/json", io.BytesIO(b"1"))["json_type"] == "number"
+
+
+def test_an_object_over_the_cpu_limit_ends_its_child() -> None:
+    # Small containers at the top level call back into Python twice each: seconds of CPU.
+    data = b"[" + b",".join([b'{"x": 1}'] * 1_000_000) + b"]"
+    with InspectorPool(1, cpu_seconds=1, cpu_seconds_per_gib=0) as pool:
+        with pytest.raises(InvalidContentError) as info:
+            pool.inspect("application/json", io.BytesIO(data))
+        assert info.value.reason == "validator exceeded its CPU-time limit of 1 s"
+        assert pool.inspect("application/json", io.BytesIO(b"1"))["json_type"] == "number"
+
+
+def test_a_child_that_stalls_is_stopped_after_its_wall_time() -> None:
+    with InspectorPool(1, cpu_seconds=0.5, cpu_seconds_per_gib=0) as pool:
+        pool.inspect("application/json", io.BytesIO(b"{}"))
+        child = _child_of(pool)
+        file = _Hooked(_large_json(100_000), 1, lambda: os.kill(child, signal.SIGSTOP))
+        with pytest.raises(InvalidContentError, match="validator took longer than 2 s"):
+            pool.inspect("application/json", file)
+        assert pool.inspect("application/json", io.BytesIO(b"[]"))["json_type"] == "array"
+
+
+class _StoreDown(ConnectionError):
+    pass
+
+
+def test_a_fault_of_the_callers_file_is_raised_as_itself_and_keeps_the_child() -> None:
+    def fail() -> None:
+        raise _StoreDown("the blob store went away")
+
+    with InspectorPool(1) as pool:
+        pool.inspect("application/json", io.BytesIO(b"{}"))
+        child = _child_of(pool)
+        with pytest.raises(_StoreDown):
+            pool.inspect("application/json", _Hooked(_large_json(100_000), 1024 * 1024, fail))
+        assert pool.inspect("application/json", io.BytesIO(b"[]"))["json_type"] == "array"
+        assert _child_of(pool) == child
+
+
+def test_threads_share_the_pool() -> None:
+    results: list[dict[str, Any]] = []
+    data = _large_json(30_000)
+    with InspectorPool(2) as pool:
+
+        def work() -> None:
+            for _ in range(3):
+                results.append(pool.inspect("application/json", io.BytesIO(data)))
+
+        threads = [threading.Thread(target=work) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert len(_pid(pool)) <= 2
+    assert len(results) == 12
+    assert all(r == results[0] for r in results)
+
+
+def test_close_ends_every_child() -> None:
+    pool = InspectorPool(2)
+    pool.inspect("application/json", io.BytesIO(b"{}"))
+    children = list(pool._all)
+    pool.close()
+    assert all(v.proc.poll() is not None for v in children)
+    with pytest.raises(RuntimeError, match="closed"):
+        pool.inspect("application/json", io.BytesIO(b"{}"))
