@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from sangraha_core import Backends, Settings
 from sangraha_core.web import configure_logging, install_web
+from sangraha_core.web import serve as serve_app
 from sangraha_getter.app import build_router as getter_router
 from sangraha_getter.cache import ReadCache
 from sangraha_getter.fastpath import ReadFastPath
@@ -68,19 +69,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def serve(host: str = "127.0.0.1", port: int = 8000, data_dir: Path | None = None) -> None:
     """Run the embedded server until interrupted."""
-    import uvicorn
-
     configure_logging()
     settings = Settings(data_dir=data_dir) if data_dir is not None else Settings()
-    # uvloop and httptools when installed ("auto"). No access log: a formatted line per
-    # request is a large share of a small request's cost, and ObservabilityMiddleware
-    # already counts and times every request.
-    uvicorn.run(
-        create_app(settings),
-        host=host,
-        port=port,
-        loop="auto",
-        http="auto",
-        log_config=None,
-        access_log=False,
-    )
+    # No access log: a formatted line per request is a large share of a small request's
+    # cost, and ObservabilityMiddleware already counts and times every request.
+    serve_app(create_app(settings), settings, host=host, port=port, access_log=False)

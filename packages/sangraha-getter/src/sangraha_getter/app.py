@@ -10,7 +10,7 @@ from fastapi import APIRouter, FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from sangraha_core import Backends, Settings, __version__
-from sangraha_core.web import configure_logging, install_web
+from sangraha_core.web import configure_logging, install_web, serve
 
 from .console import router as console_router
 from .content import router as content_router
@@ -74,21 +74,10 @@ def create_app(settings: Settings | None = None, backends: Backends | None = Non
 
 def main(argv: list[str] | None = None) -> None:
     """``sangraha-getter [--host H] [--port P]``; backends come from ``SANGRAHA_*``."""
-    import uvicorn
-
     parser = argparse.ArgumentParser(prog="sangraha-getter", description=__doc__)
     parser.add_argument("--host", default=DEFAULT_HOST, help=f"default {DEFAULT_HOST}")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}")
     args = parser.parse_args(argv)
     settings = Settings()
     configure_logging()
-    # "auto" picks uvloop and httptools when they are installed.
-    uvicorn.run(
-        create_app(settings),
-        host=args.host,
-        port=args.port,
-        loop="auto",
-        http="auto",
-        log_config=None,
-        proxy_headers=True,
-    )
+    serve(create_app(settings), settings, host=args.host, port=args.port)

@@ -1,14 +1,12 @@
-"""``sangraha-receiver``: run the write service under uvicorn."""
+"""``sangraha-receiver``: run the write service under uvicorn, with the HTTP limits."""
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
 
-import uvicorn
-
 from sangraha_core import Settings
-from sangraha_core.web import configure_logging
+from sangraha_core.web import configure_logging, serve
 
 from .app import create_app
 
@@ -28,13 +26,4 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     configure_logging()
     settings = Settings()
-    uvicorn.run(
-        create_app(settings),
-        host=args.host,
-        port=args.port,
-        # "auto" picks uvloop and httptools when they are installed.
-        loop="auto",
-        http="auto",
-        # Keep the JSON log lines configure_logging set up.
-        log_config=None,
-    )
+    serve(create_app(settings), settings, host=args.host, port=args.port)

@@ -1,9 +1,11 @@
-"""HTTP plumbing shared by the receiver and the getter: problems, health, metrics, logs.
+"""HTTP plumbing shared by the receiver and the getter: problems, health, metrics, logs,
+and ``serve``, which runs any of the services under uvicorn with the HTTP limits.
 
 Needs the ``web`` extra: ``pip install "sangraha-core[web]"``.
 """
 
 from ._auth import ApiKeyMiddleware
+from ._http import HttpLimits, LimitedHttpProtocol, limited_protocol
 from ._install import backends_of, install_web
 from ._observability import (
     BYTES_IN,
@@ -14,6 +16,7 @@ from ._observability import (
 )
 from ._problems import PROBLEM_BASE, problem_for, problem_response
 from ._routing import KEY_CONVERTOR, ObjectKeyConvertor
+from ._serve import serve
 
 __all__ = [
     "BYTES_IN",
@@ -21,12 +24,16 @@ __all__ = [
     "KEY_CONVERTOR",
     "PROBLEM_BASE",
     "ApiKeyMiddleware",
+    "HttpLimits",
+    "LimitedHttpProtocol",
     "ObjectKeyConvertor",
     "ObservabilityMiddleware",
     "backends_of",
     "configure_logging",
     "install_web",
+    "limited_protocol",
     "problem_for",
     "problem_response",
     "request_id",
+    "serve",
 ]
