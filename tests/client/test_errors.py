@@ -34,6 +34,7 @@ def attach(response: httpx.Response) -> httpx.Response:
         (415, "unsupported-content-type", sc.UnsupportedMediaTypeError),
         (416, "invalid-range", sc.RangeNotSatisfiableError),
         (422, "invalid-content", sc.UnprocessableEntityError),
+        (422, "idempotency-key-reused", sc.IdempotencyKeyReusedError),
         (429, "rate-limited", sc.RateLimitError),
         (500, "internal", sc.InternalServerError),
         (503, "unavailable", sc.ServiceUnavailableError),

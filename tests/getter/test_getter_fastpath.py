@@ -257,3 +257,35 @@ async def test_the_api_key_ids_and_metrics_still_apply(served: Served, spy: _Spy
     assert (await client.get(url, headers={"Authorization": "Bearer wrong"})).status_code == 401
     assert spy.answered == 1
     assert REGISTRY.get_sample_value("sangraha_http_requests_total", labels) == before + 1
+
+
+async def test_bounds_and_headers_are_the_same_on_both_paths(served: Served, spy: _Spy) -> None:
+    client, seed = served
+    record = seed.ready("doc.json", b'{"a": "<script>alert(1)</script>"}')
+    url = _url("doc.json")
+    ok = await _both(client, "GET", url)
+    headers = dict(ok["headers"])
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["content-security-policy"] == "sandbox; default-src 'none'"
+    assert spy.answered == 1
+
+    # Ranges and dates are the route's: the fast path never answers them its own way.
+    spy.answered = 0
+    huge = "9" * 4301
+    refused = await _both(client, "GET", url, {"Range": f"bytes={huge}-"})
+    assert refused["status"] == 416
+    assert dict(refused["headers"])["content-range"] == f"bytes */{record.size}"
+    assert await _status(client, "GET", url, {"Range": f"bytes={huge}"}) == 200
+    modified = headers["last-modified"]
+    assert await _status(client, "GET", url, {"If-Modified-Since": modified}) == 304
+    assert await _status(client, "HEAD", url, {"If-Modified-Since": modified}) == 304
+    stale = "Mon, 01 Jan 1990 00:00:00 GMT"
+    assert await _status(client, "GET", url, {"If-Modified-Since": stale}) == 200
+    assert spy.answered == 0
+
+    # Bytes that are not UTF-8 never reach the fast path, which sees decoded paths only.
+    for path in ("%FE%FF", "%FF%FE"):
+        response = await client.get(f"/v1/buckets/{BUCKET}/objects/{path}")
+        assert response.status_code == 400
+        assert response.headers["x-content-type-options"] == "nosniff"
+    assert spy.answered == 0 and spy.looked_up == 0

@@ -166,7 +166,7 @@ async def test_idempotent_retry_returns_the_same_record(
     other = await client.put(
         f"/v1/buckets/{bucket}/objects/other.json", content=JSON_BODY, headers=headers
     )
-    assert_problem(other, 400, "invalid-request")
+    assert_problem(other, 422, "idempotency-key-reused")
 
 
 async def test_idempotent_post_retry_returns_the_same_record(

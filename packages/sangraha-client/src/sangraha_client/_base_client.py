@@ -58,6 +58,7 @@ from ._exceptions import (
     BadRequestError,
     ChecksumMismatchError,
     ConflictError,
+    IdempotencyKeyReusedError,
     InternalServerError,
     InvalidContentError,
     InvalidMetadataError,
@@ -111,6 +112,7 @@ _SLUG_CLASSES: dict[str, type[APIStatusError]] = {
         UploadNotFoundError,
         PendingError,
         UploadStateError,
+        IdempotencyKeyReusedError,
     )
     if cls.slug_name is not None
 }

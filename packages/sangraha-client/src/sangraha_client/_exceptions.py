@@ -22,6 +22,7 @@ status, then refined by the last path segment of the problem ``type`` (its *slug
     │   │   ├── UnsupportedMediaTypeError      415
     │   │   ├── RangeNotSatisfiableError       416
     │   │   ├── UnprocessableEntityError       422
+    │   │   │   └── IdempotencyKeyReusedError  idempotency-key-reused
     │   │   ├── RateLimitError                 429
     │   │   └── InternalServerError            5xx
     │   │       └── ServiceUnavailableError    503
@@ -51,6 +52,7 @@ __all__ = [
     "ChecksumMismatchError",
     "ConflictError",
     "DigestMismatchError",
+    "IdempotencyKeyReusedError",
     "InternalServerError",
     "InvalidContentError",
     "InvalidMetadataError",
@@ -198,6 +200,13 @@ class RangeNotSatisfiableError(APIStatusError):
 
 class UnprocessableEntityError(APIStatusError):
     status_code: Literal[422]
+
+
+class IdempotencyKeyReusedError(UnprocessableEntityError):
+    """The ``Idempotency-Key`` sent already made an object from a different request (another
+    key, content type or body); the service kept nothing of this one. Send it with a new key."""
+
+    slug_name = "idempotency-key-reused"
 
 
 class RateLimitError(APIStatusError):

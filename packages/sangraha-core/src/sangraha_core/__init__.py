@@ -11,6 +11,7 @@ from ._exceptions import (
     ChecksumMismatchError,
     ConfigurationError,
     DeserializationError,
+    IdempotencyKeyReusedError,
     InvalidContentError,
     InvalidMetadataError,
     InvalidNameError,
@@ -52,6 +53,7 @@ from ._names import validate_bucket, validate_key, validate_metadata
 from ._reads import (
     CACHE_IMMUTABLE,
     CACHE_REVALIDATE,
+    CONTENT_SECURITY_POLICY,
     META_PARAM_PREFIX,
     ObjectFailedError,
     ReadPlan,
@@ -61,9 +63,11 @@ from ._reads import (
     encode_header_value,
     etag_for,
     http_date,
+    if_modified_since_matches,
     if_none_match_matches,
     if_range_matches,
     meta_filters,
+    parse_http_date,
     parse_range,
     plan_read,
     require_ready,
@@ -71,6 +75,7 @@ from ._reads import (
     resolve_by_key,
     resolve_newest,
     validate_prefix,
+    validate_time_bound,
 )
 from ._registry import open_blob_store, open_metadata_store, open_queue
 from ._settings import Settings
@@ -82,6 +87,7 @@ __all__ = [
     "CACHE_IMMUTABLE",
     "CACHE_REVALIDATE",
     "CHUNK_SIZE",
+    "CONTENT_SECURITY_POLICY",
     "CONTENT_TYPES",
     "MAX_PARTS",
     "MAX_PART_SIZE",
@@ -98,6 +104,7 @@ __all__ = [
     "Digest",
     "DigestedStream",
     "Hasher",
+    "IdempotencyKeyReusedError",
     "Ingest",
     "InvalidContentError",
     "InvalidMetadataError",
@@ -142,6 +149,7 @@ __all__ = [
     "encode_header_value",
     "etag_for",
     "http_date",
+    "if_modified_since_matches",
     "if_none_match_matches",
     "if_range_matches",
     "media_type",
@@ -150,6 +158,7 @@ __all__ = [
     "open_blob_store",
     "open_metadata_store",
     "open_queue",
+    "parse_http_date",
     "parse_range",
     "plan_read",
     "require_ready",
@@ -163,4 +172,5 @@ __all__ = [
     "validate_key",
     "validate_metadata",
     "validate_prefix",
+    "validate_time_bound",
 ]

@@ -18,7 +18,8 @@ as a caller would expect. The services map each class to exactly one HTTP status
     │   ├── InvalidPartError
     │   ├── UnsupportedContentTypeError
     │   ├── ChecksumMismatchError
-    │   └── ObjectTooLargeError
+    │   ├── ObjectTooLargeError
+    │   └── IdempotencyKeyReusedError
     ├── InvalidContentError (ValueError)
     ├── BackendUnavailableError (ConnectionError)
     │   ├── BlobStoreUnavailableError
@@ -40,6 +41,7 @@ __all__ = [
     "ChecksumMismatchError",
     "ConfigurationError",
     "DeserializationError",
+    "IdempotencyKeyReusedError",
     "InvalidContentError",
     "InvalidMetadataError",
     "InvalidNameError",
@@ -137,6 +139,11 @@ class ObjectTooLargeError(InvalidRequestError):
     def __init__(self, message: str, *, limit: int) -> None:
         super().__init__(message)
         self.limit = limit
+
+
+class IdempotencyKeyReusedError(InvalidRequestError):
+    """An ``Idempotency-Key`` already made an object from a different request: another
+    target or content type, or a body with another digest. Nothing of this one is kept."""
 
 
 class InvalidContentError(SangrahaError, ValueError):

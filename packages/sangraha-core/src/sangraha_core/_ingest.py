@@ -9,6 +9,13 @@ impossible to lose:
 3. the job is published and confirmed by the broker;
 4. only then is the idempotency key remembered and the record returned.
 
+An idempotency key's fingerprint is the request (method, target, content type) and the
+body's digest. A retry with a known key is checked against it before anything is stored:
+with a declared digest, before the body is read; without one, by hashing the body as it
+streams past, keeping none of it. A key reused for another request or another body is
+refused (:class:`IdempotencyKeyReusedError`), never answered with the first record; when
+two uploads race for one key, the loser's staged bytes and record are removed.
+
 Steps 1 and 2 are group-committed (``GroupCommit``): uploads that arrive while another
 batch is being made durable wait for it, then share one fsync of the staging directory and
 one transaction for their records; each is answered only after its own batch committed.
@@ -33,6 +40,7 @@ from ._backends import Backends
 from ._constants import STAGING_PREFIX
 from ._digest import Digest, DigestedStream
 from ._exceptions import (
+    IdempotencyKeyReusedError,
     InvalidRequestError,
     ObjectNotFoundError,
     SangrahaError,
@@ -79,13 +87,16 @@ class Ingest:
 
         ``key=None`` names the object by its new id. ``chunks`` is consumed once, in order,
         and never held whole. Returns the ``pending`` record once the broker has confirmed
-        the job; with an ``idempotency_key`` already used for this bucket, returns the
-        record it made without reading ``chunks``.
+        the job; with an ``idempotency_key`` already used for this bucket by the same
+        request and body, returns the record it made, storing nothing (``chunks`` is read
+        only to hash it, and not at all when ``declared_digest`` already says it).
 
         :raises InvalidNameError, InvalidMetadataError, UnsupportedContentTypeError: before
             any byte is read.
         :raises ObjectTooLargeError: as soon as the stream passes ``settings.max_object_size``.
         :raises ChecksumMismatchError: the bytes do not match ``declared_digest``.
+        :raises IdempotencyKeyReusedError: ``idempotency_key`` made an object from a
+            different request or body; nothing of this one is kept.
         :raises BackendUnavailableError: a backend failed; nothing of the upload remains.
         """
         settings = self.backends.settings
@@ -100,11 +111,18 @@ class Ingest:
         )
         # A generated key differs on every retry, so it cannot be part of what a retry
         # must repeat; the method stands in for it.
-        fingerprint = (
+        request = (
             f"PUT {bucket}/{key} {bare_type}" if key is not None else f"POST {bucket} {bare_type}"
         )
         if idempotency_key is not None:
-            known = self._replay(bucket, idempotency_key, fingerprint)
+            known = self._replay(
+                bucket,
+                idempotency_key,
+                request,
+                chunks,
+                declared_digest=declared_digest,
+                limit=settings.max_object_size,
+            )
             if known is not None:
                 return known
 
@@ -154,7 +172,7 @@ class Ingest:
             raise
 
         if idempotency_key is not None:
-            return self._remember(record, idempotency_key, fingerprint)
+            return self._remember(record, idempotency_key, _fingerprint(request, digest))
         return record
 
     def wait(self, record: ObjectRecord, timeout: float) -> ObjectRecord:
@@ -183,21 +201,52 @@ class Ingest:
 
     # -- idempotency --------------------------------------------------------------------
 
-    def _replay(self, bucket: str, idempotency_key: str, fingerprint: str) -> ObjectRecord | None:
+    def _replay(
+        self,
+        bucket: str,
+        idempotency_key: str,
+        request: str,
+        chunks: Iterable[bytes],
+        *,
+        declared_digest: Digest | None,
+        limit: int,
+    ) -> ObjectRecord | None:
+        """The record a known key made, if this is a retry of the same request and body;
+        ``None`` for a key not used yet."""
         known = self.backends.metadata.lookup_idempotency_key(bucket, idempotency_key)
         if known is None:
             return None
         stored_fingerprint, object_id = known
-        if stored_fingerprint != fingerprint:
-            raise InvalidRequestError(
-                "this Idempotency-Key was used for a different request; use a new key"
+        stored_request, found, stored_digest = stored_fingerprint.rpartition(_DIGEST_SEPARATOR)
+        if not found:
+            # Remembered before fingerprints held the digest: all of it is the request.
+            stored_request, stored_digest = stored_digest, ""
+        if stored_request != request:
+            raise IdempotencyKeyReusedError(
+                "this Idempotency-Key was used for a different request (another key, method "
+                "or content type); use a new key"
             )
+        digest = declared_digest
+        if digest is None:
+            # Hashed as it streams past and dropped: a retry stores nothing.
+            body = DigestedStream(chunks, limit=limit)
+            for _ in body:
+                pass
+            digest = body.digest()
         try:
-            return self.backends.metadata.get_object(object_id)
+            record = self.backends.metadata.get_object(object_id)
         except ObjectNotFoundError:
             raise InvalidRequestError(
                 "this Idempotency-Key made an object that has since been deleted; use a new key"
             ) from None
+        # Keys remembered before fingerprints held the digest: the record's is the same one.
+        first = stored_digest or record.digest
+        if digest != first:
+            raise IdempotencyKeyReusedError(
+                f"this Idempotency-Key was used for a body with another digest ({first}; "
+                f"this one is {digest}); use a new key"
+            )
+        return record
 
     def _remember(
         self, record: ObjectRecord, idempotency_key: str, fingerprint: str
@@ -207,9 +256,14 @@ class Ingest:
                 record.bucket, idempotency_key, fingerprint, record.id
             )
         except InvalidRequestError:
-            # A concurrent request took the key for something else: this one is not wanted.
+            # A concurrent request took the key for another request or body: this one is
+            # not wanted, bytes included.
             self._forget_record(record)
-            raise
+            self._forget_blob(staging_key(record.id))
+            raise IdempotencyKeyReusedError(
+                "this Idempotency-Key was taken at the same moment by a different request "
+                "or body; use a new key"
+            ) from None
         except SangrahaError as exc:
             # The work is durable and queued; failing now would make the client upload a
             # second copy. The only loss is deduplication of a retry it has no reason to send.
@@ -240,6 +294,14 @@ class Ingest:
                 record.id,
                 exc,
             )
+
+
+_DIGEST_SEPARATOR = " body="
+
+
+def _fingerprint(request: str, digest: Digest) -> str:
+    """What a retry with the same idempotency key must repeat: the request and its body."""
+    return f"{request}{_DIGEST_SEPARATOR}{digest}"
 
 
 # -- group commit ----------------------------------------------------------------------------

@@ -7,7 +7,12 @@ streams ``blobs.get(blob_key(digest), start=plan.start, end=plan.end)``.
 Ranges follow RFC 9110 section 14: a single ``bytes=a-b``, ``bytes=a-`` or ``bytes=-n``
 is served as a 206; a range that starts past the end is unsatisfiable
 (:class:`InvalidRangeError`, a 416); anything else (another unit, several ranges, bad
-syntax) is ignored and the whole representation is sent, which the RFC allows.
+syntax) is ignored and the whole representation is sent, which the RFC allows. A position
+of any length is understood: one longer than any size is simply past the end.
+
+Stored bytes are served as data, never as a page of the service's origin (the console
+lives there): every content answer carries :data:`CONTENT_SECURITY_POLICY`, and PDFs,
+the one stored kind browsers display with scripts of their own, go out as downloads.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from ._exceptions import (
     InvalidMetadataError,
     InvalidNameError,
     InvalidRangeError,
+    InvalidRequestError,
     ObjectNotFoundError,
     ObjectPendingError,
 )
@@ -36,6 +42,7 @@ from .metadata import MetadataStore
 __all__ = [
     "CACHE_IMMUTABLE",
     "CACHE_REVALIDATE",
+    "CONTENT_SECURITY_POLICY",
     "META_PARAM_PREFIX",
     "ObjectFailedError",
     "ReadPlan",
@@ -45,9 +52,11 @@ __all__ = [
     "encode_header_value",
     "etag_for",
     "http_date",
+    "if_modified_since_matches",
     "if_none_match_matches",
     "if_range_matches",
     "meta_filters",
+    "parse_http_date",
     "parse_range",
     "plan_read",
     "require_ready",
@@ -55,12 +64,28 @@ __all__ = [
     "resolve_by_key",
     "resolve_newest",
     "validate_prefix",
+    "validate_time_bound",
 ]
 
 #: For URLs whose answer can change (the latest version of a key): cache, but ask first.
 CACHE_REVALIDATE = "no-cache"
 #: For URLs naming one immutable version or digest: the bytes never change.
 CACHE_IMMUTABLE = "public, max-age=31536000, immutable"
+#: On every answer that carries stored bytes: should a browser open them as a document
+#: (a JSON text holding ``<script>``, an image), nothing in them runs, loads or reaches the
+#: origin's storage. The console's own page sets its own policy.
+CONTENT_SECURITY_POLICY = "sandbox; default-src 'none'"
+
+# Stored types a browser would display with scripts and forms of their own; a sandboxed
+# document cannot show them in some browsers anyway, so they are sent as downloads.
+_ATTACHMENT_TYPES = frozenset({"application/pdf"})
+# A byte position with more significant digits than this is past the end of anything
+# storable (sizes are 64-bit), so it is never converted: int() of thousands of digits is
+# slow and, past 4,300 of them, refused by Python.
+_MAX_POSITION_DIGITS = 19
+_BEYOND_ANY_SIZE = 2**63
+# No HTTP-date is longer (IMF-fixdate is 29 characters, RFC 850 dates at most 41).
+_MAX_HTTP_DATE = 64
 
 _ID_RE = re.compile(r"[0-9a-f]{32}")
 _RANGE_RE = re.compile(r"bytes[ \t]*=[ \t]*([0-9]*)[ \t]*-[ \t]*([0-9]*)", re.IGNORECASE)
@@ -168,6 +193,24 @@ def validate_prefix(prefix: str) -> str:
     return prefix
 
 
+def validate_time_bound(name: str, value: datetime | None) -> datetime | None:
+    """A ``created_after``/``created_before`` bound in UTC (a naive time is UTC already).
+
+    Raise :class:`InvalidRequestError` for a time that UTC cannot hold (``9999-12-31``
+    with a negative offset is in the year 10000), rather than fail in the database.
+    """
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise InvalidRequestError(
+            f"{name} {value.isoformat()} lies outside the years 1 to 9999 in UTC"
+        ) from None
+
+
 def meta_filters(
     params: Iterable[tuple[str, str]], *, max_entries: int, max_bytes: int
 ) -> dict[str, str]:
@@ -229,6 +272,44 @@ def if_none_match_matches(header: str, etag: str) -> bool:
     return tags is not None and any(tag == etag for _, tag in tags)
 
 
+def parse_http_date(value: str) -> datetime | None:
+    """The moment an HTTP-date (RFC 9110 section 5.6.7) names, in UTC, or ``None``.
+
+    ``None`` for anything that is not a date with a zone, including dates whose numbers
+    lie outside what a ``datetime`` holds: a condition on such a date is ignored, as the
+    RFC asks of an invalid one.
+    """
+    text = value.strip()
+    if not text or len(text) > _MAX_HTTP_DATE:
+        return None
+    try:
+        when = parsedate_to_datetime(text)
+        if when.tzinfo is None:
+            return None
+        return when.astimezone(UTC)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+
+
+def _whole_seconds(moment: datetime) -> int:
+    # HTTP dates carry whole seconds; a naive time is UTC, as everywhere in Sangraha.
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp())
+
+
+def if_modified_since_matches(header: str, last_modified: datetime | None) -> bool:
+    """Whether ``If-Modified-Since`` finds the content unchanged, so a 304 is the answer.
+
+    A date that does not parse, or content without a modification time, never matches:
+    the content is sent (RFC 9110 section 13.1.3).
+    """
+    when = parse_http_date(header)
+    if when is None or last_modified is None:
+        return False
+    return _whole_seconds(last_modified) <= _whole_seconds(when)
+
+
 def if_range_matches(header: str, etag: str, last_modified: datetime | None) -> bool:
     """Whether ``If-Range`` still names this content, so the range may be served.
 
@@ -241,13 +322,16 @@ def if_range_matches(header: str, etag: str, last_modified: datetime | None) -> 
         return value == etag
     if value.startswith("W/") or last_modified is None:
         return False
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return False
-    if when.tzinfo is None:
-        return False
-    return int(when.timestamp()) == int(last_modified.timestamp())
+    when = parse_http_date(value)
+    return when is not None and _whole_seconds(when) == _whole_seconds(last_modified)
+
+
+def _position(digits: str) -> int:
+    """A byte position of ``1*DIGIT``; one too long for any size is ``_BEYOND_ANY_SIZE``."""
+    significant = digits.lstrip("0")
+    if len(significant) > _MAX_POSITION_DIGITS:
+        return _BEYOND_ANY_SIZE
+    return int(significant or "0")
 
 
 def parse_range(header: str, size: int) -> tuple[int, int] | None:
@@ -262,22 +346,23 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None:
         return None
     first, last = match.group(1), match.group(2)
     if first:
-        start = int(first)
+        start = _position(first)
         if last:
-            end = int(last) + 1
+            end = _position(last) + 1
             if end <= start:
                 # "bytes=5-2" is invalid syntax, not an unsatisfiable range: ignore it.
                 return None
         else:
             end = size
         if start >= size:
+            where = str(start) if start < _BEYOND_ANY_SIZE else f"{len(first)} digits long"
             raise InvalidRangeError(
-                f"range starts at byte {start}, past the end of {size} bytes", size=size
+                f"range starts at byte {where}, past the end of {size} bytes", size=size
             )
         return start, min(end, size)
     if not last:
         return None
-    suffix = int(last)
+    suffix = _position(last)
     if suffix == 0:
         raise InvalidRangeError("a suffix range of zero bytes selects nothing", size=size)
     if size == 0:
@@ -404,20 +489,31 @@ def plan_read(
     """Decide the answer to a ``GET`` or ``HEAD`` of ``rep`` (RFC 9110 section 13.2.2).
 
     ``request_headers`` is looked up by lowercase name. ``If-None-Match`` is evaluated
-    first (a match is a 304); then, for ``GET`` only, ``If-Range`` and ``Range``.
+    first (a match is a 304), ``If-Modified-Since`` only without it; then, for ``GET``
+    only, ``If-Range`` and ``Range``.
     Raise :class:`InvalidRangeError` for an unsatisfiable range.
     """
     headers = rep.headers(cache_control)
     if_none_match = request_headers.get("if-none-match")
-    if if_none_match is not None and if_none_match_matches(if_none_match, headers["ETag"]):
-        return ReadPlan(status=304, start=0, end=0, headers=headers)
+    if if_none_match is not None:
+        if if_none_match_matches(if_none_match, headers["ETag"]):
+            return ReadPlan(status=304, start=0, end=0, headers=headers)
+    else:
+        # Only without If-None-Match: the entity-tag is the better validator (13.1.3).
+        if_modified_since = request_headers.get("if-modified-since")
+        if if_modified_since is not None and if_modified_since_matches(
+            if_modified_since, rep.last_modified
+        ):
+            return ReadPlan(status=304, start=0, end=0, headers=headers)
 
     content_type = rep.content_type
     if not _MEDIA_TYPE_RE.fullmatch(content_type):
         content_type = "application/octet-stream"
     headers["Content-Type"] = content_type
+    headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
     if rep.filename_key is not None:
-        headers["Content-Disposition"] = content_disposition(rep.filename_key)
+        disposition = "attachment" if content_type.lower() in _ATTACHMENT_TYPES else "inline"
+        headers["Content-Disposition"] = content_disposition(rep.filename_key, disposition)
 
     selected: tuple[int, int] | None = None
     range_header = request_headers.get("range")

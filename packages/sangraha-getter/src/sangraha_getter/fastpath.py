@@ -1,10 +1,10 @@
 """Answer plain reads of small objects by key before FastAPI routing.
 
-``GET`` and ``HEAD /v1/buckets/{bucket}/objects/{key}`` without a query string, ``Range``
-or ``If-Range`` is the hot read. :class:`ReadFastPath` answers it from the read cache:
-the key's record (with its answers' headers, worked out once by the content route's own
-planner) and its small blob, each looked up as the content route does on a miss and
-kept. It sends the same status, headers and body the content route would, skipping
+``GET`` and ``HEAD /v1/buckets/{bucket}/objects/{key}`` without a query string, ``Range``,
+``If-Range`` or ``If-Modified-Since`` is the hot read. :class:`ReadFastPath` answers it
+from the read cache: the key's record (with its answers' headers, worked out once by the
+content route's own planner) and its small blob, each looked up as the content route does
+on a miss and kept. It sends the same status, headers and body the content route would, skipping
 routing, dependency handling and response building. Anything else (a key that is
 missing, pending or refused, a large blob, a condition it does not handle, another
 route, an app that cannot cache records by key) goes on to the app, which answers it,
@@ -35,8 +35,9 @@ __all__ = ["LOOKUP_THREADS", "ReadFastPath"]
 LOOKUP_THREADS = 4
 
 _PREFIX = "/v1/buckets/"
-# Headers whose presence needs the full planner (ranges); the fast path leaves them to it.
-_RANGE_HEADERS = frozenset({b"range", b"if-range"})
+# Headers whose presence needs the full planner (ranges, dates); the fast path leaves them
+# to it, so a range or date it could misread never gets an answer the route would not give.
+_PLANNER_HEADERS = frozenset({b"range", b"if-range", b"if-modified-since"})
 
 
 def _route_of(endpoint: object) -> APIRoute:
@@ -89,7 +90,7 @@ class ReadFastPath:
             return False
         if_none_match: bytes | None = None
         for name, value in scope["headers"]:
-            if name in _RANGE_HEADERS:
+            if name in _PLANNER_HEADERS:
                 return False
             if name == b"if-none-match" and if_none_match is None:
                 if_none_match = value

@@ -21,6 +21,7 @@ from sangraha_core import (
     resolve_newest,
     validate_bucket,
     validate_prefix,
+    validate_time_bound,
 )
 from sangraha_core.web import backends_of
 
@@ -104,8 +105,8 @@ async def list_objects(
             max_entries=settings.max_meta_entries,
             max_bytes=settings.max_meta_bytes,
         ),
-        created_after=created_after,
-        created_before=created_before,
+        created_after=validate_time_bound("created_after", created_after),
+        created_before=validate_time_bound("created_before", created_before),
         latest_only=not versions,
         limit=limit,
         cursor=cursor or None,

@@ -71,10 +71,15 @@ def check_content_length(value: str | None, limit: int) -> int | None:
         return None
     text = value.strip()
     if not text.isdigit() or not text.isascii():
-        raise InvalidRequestError(f"Content-Length must be a non-negative integer, got {value!r}")
-    if int(text) > limit:
+        raise InvalidRequestError(
+            f"Content-Length must be a non-negative integer, got {value[:80]!r}"
+        )
+    # More digits than any limit has is over it: never int() thousands of digits (slow,
+    # and refused by Python past 4,300).
+    significant = text.lstrip("0")
+    if len(significant) > len(str(limit)) or int(significant or "0") > limit:
         raise ObjectTooLargeError(f"objects may be at most {limit} bytes", limit=limit)
-    return int(text)
+    return int(significant or "0")
 
 
 def declared_digest(headers: Headers) -> Digest | None:

@@ -128,14 +128,14 @@ def build_router() -> APIRouter:
 
 async def _upload(request: Request, bucket: str, key: str | None, wait: float) -> Response:
     ingest = Ingest(backends_of(request))
-    check_content_length(
+    declared_length = check_content_length(
         request.headers.get("content-length"), ingest.backends.settings.max_object_size
     )
     parsed = parse_upload_headers(request.headers)
     reader = BodyReader(request.stream())
     try:
         chunks: Iterable[bytes] = reader.blocks()
-        if _small_body(request.headers.get("content-length")):
+        if declared_length is not None and declared_length <= _WHOLE_BODY_LIMIT:
             # Read here on the loop: the thread then runs without hopping back for blocks.
             chunks = await reader.read_all()
         accept = partial(
@@ -159,15 +159,6 @@ async def _upload(request: Request, bucket: str, key: str | None, wait: float) -
             instance=request.url.path,
         )
     return await answer_accepted(ingest, record, wait)
-
-
-def _small_body(content_length: str | None) -> bool:
-    """Whether a body declares a size small enough to read whole on the loop."""
-    return (
-        content_length is not None
-        and content_length.isdigit()
-        and (int(content_length) <= _WHOLE_BODY_LIMIT)
-    )
 
 
 async def answer_accepted(ingest: Ingest, record: ObjectRecord, wait: float) -> Response:

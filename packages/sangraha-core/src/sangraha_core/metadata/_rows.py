@@ -39,15 +39,24 @@ def encode_cursor(key: str, object_id: str) -> str:
     return base64.urlsafe_b64encode(raw.encode("utf-8")).decode("ascii").rstrip("=")
 
 
+# Longer than any cursor encode_cursor makes (a key of at most 1,024 bytes, each byte at
+# most doubled by JSON's escapes, plus the id, in base64): decoding a longer one would only
+# spend time on bytes no page made.
+_MAX_CURSOR = 4096
+
+
 def decode_cursor(cursor: str) -> tuple[str, str]:
     try:
+        if len(cursor) > _MAX_CURSOR:
+            raise ValueError("longer than any cursor")
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         value = json.loads(raw.decode("utf-8"))
         if isinstance(value, list) and len(value) == 2 and all(isinstance(v, str) for v in value):
             key, object_id = value
             key.encode("utf-8")  # lone surrogates cannot reach the database
             return key, object_id
-    except (ValueError, binascii.Error, UnicodeError):
+    except (ValueError, binascii.Error, UnicodeError, RecursionError):
+        # RecursionError: JSON nested deeper than the parser goes, which no cursor is.
         pass
     raise InvalidRequestError(f"invalid cursor {cursor[:64]!r}: pass back a next_cursor value")
 

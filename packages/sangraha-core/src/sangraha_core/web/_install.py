@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 
 from .._backends import Backends
 from ._auth import ApiKeyMiddleware
+from ._hardening import HardeningMiddleware
 from ._health import health_router
 from ._observability import ObservabilityMiddleware, metrics_endpoint
 from ._problems import install_problem_handlers
@@ -28,7 +29,8 @@ def install_web(
     get_backends: Callable[[Request], Backends] = backends_of,
     api_key: str = "",
 ) -> None:
-    """Problem+json errors, ``/healthz``, ``/readyz``, ``/metrics`` and request ids on ``app``.
+    """Problem+json errors, ``/healthz``, ``/readyz``, ``/metrics``, request ids, UTF-8
+    paths and ``nosniff`` answers on ``app``.
 
     With an ``api_key``, every other route needs ``Authorization: Bearer <api_key>``.
     """
@@ -38,4 +40,8 @@ def install_web(
     if api_key:
         # Added first so it runs inside the observability layer: refusals get an id and count.
         app.add_middleware(ApiKeyMiddleware, api_key=api_key)
+    # Outside the key check, so a 401 is marked nosniff too; inside observability, so a
+    # refused path is counted. Middlewares an app adds before this call (the embedded
+    # read fast path) run inside it and see only UTF-8 paths.
+    app.add_middleware(HardeningMiddleware)
     app.add_middleware(ObservabilityMiddleware, service=service)

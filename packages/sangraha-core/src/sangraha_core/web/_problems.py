@@ -34,6 +34,13 @@ _MAP: list[tuple[type[BaseException], int, str, str]] = [
     (exc.UnsupportedContentTypeError, 415, "unsupported-content-type", "Unsupported content type"),
     (exc.ChecksumMismatchError, 400, "checksum-mismatch", "Checksum mismatch"),
     (exc.ObjectTooLargeError, 413, "too-large", "Object too large"),
+    # 422, as the IETF Idempotency-Key draft asks of a key reused with another payload.
+    (
+        exc.IdempotencyKeyReusedError,
+        422,
+        "idempotency-key-reused",
+        "Idempotency-Key reused for a different request",
+    ),
     (exc.InvalidRequestError, 400, "invalid-request", "Invalid request"),
     (exc.InvalidContentError, 422, "invalid-content", "Invalid content"),
     (exc.BackendUnavailableError, 503, "unavailable", "Service unavailable"),
