@@ -15,6 +15,7 @@ from prometheus_client import REGISTRY
 
 from sangraha_core import (
     Backends,
+    FailureKind,
     Ingest,
     ListQuery,
     ObjectRecord,
@@ -34,7 +35,12 @@ from tests.worker._staging import (
     stored,
 )
 
-FAST: dict[str, Any] = {"poll_interval": 0.05, "burst_idle": 0.3, "retry_backoff": 0.02}
+FAST: dict[str, Any] = {
+    "poll_interval": 0.05,
+    "burst_idle": 0.3,
+    "retry_backoff": 0.02,
+    "max_retry_delay": 0.2,
+}
 
 
 def metric(name: str, **labels: str) -> float:
@@ -98,24 +104,24 @@ def test_transient_fault_is_retried_then_ready(backends: Backends) -> None:
     assert stored(backends, record.digest) == JSON_BODY
 
 
-def test_persistent_fault_is_dead_lettered_after_max_tries(backends: Backends) -> None:
-    dead_before = metric("sangraha_worker_dead_letters_total")
+def test_an_outage_longer_than_every_attempt_spends_none_of_them(backends: Backends) -> None:
+    backend_retries_before = metric("sangraha_worker_retries_by_cause_total", cause="backend")
     record = stage(backends, JSON_BODY)
-    flaky = FlakyBlobStore(backends.blobs, failures=-1)
+    flaky = FlakyBlobStore(backends.blobs, failures=8)
     worker = Worker(dataclasses.replace(backends, blobs=flaky), burst=True, max_tries=3, **FAST)
 
-    with pytest.raises(FailedJobs) as caught:
-        worker.run_check()
+    assert worker.run_check() == 1
 
-    assert [r.settled for r in caught.value.job_results] == ["dead_letter"]
-    assert flaky.calls == 3
-    assert worker.jobs_retried == 2
-    failed = backends.metadata.get_object(record.id)
-    assert failed.status is ObjectStatus.FAILED
-    assert failed.error is not None and failed.error.startswith("gave up after 3 attempts")
-    dead = backends.queue.dead_letters()
-    assert [(m.object_id, m.attempt) for m in dead] == [(record.id, 3)]
-    assert metric("sangraha_worker_dead_letters_total") == dead_before + 1
+    assert flaky.calls == 9
+    assert worker.jobs_retried == 8
+    assert backends.metadata.get_object(record.id).status is ObjectStatus.READY
+    assert stored(backends, record.digest) == JSON_BODY
+    assert backends.queue.dead_letters() == []
+    assert not worker.in_outage
+    assert (
+        metric("sangraha_worker_retries_by_cause_total", cause="backend")
+        == backend_retries_before + 8
+    )
 
 
 def test_unexpected_error_is_bounded_too(backends: Backends) -> None:
@@ -126,14 +132,24 @@ def test_unexpected_error_is_bounded_too(backends: Backends) -> None:
             self.calls += 1
             raise RuntimeError("driver bug")
 
+    dead_before = metric("sangraha_worker_dead_letters_total")
     broken = Broken(backends.blobs, failures=-1)
-    worker = Worker(dataclasses.replace(backends, blobs=broken), burst=True, max_tries=2, **FAST)
+    worker = Worker(dataclasses.replace(backends, blobs=broken), burst=True, max_tries=3, **FAST)
 
-    with pytest.raises(FailedJobs):
+    with pytest.raises(FailedJobs) as caught:
         worker.run_check()
 
-    assert broken.calls == 2
-    assert "driver bug" in (backends.metadata.get_object(record.id).error or "")
+    assert [r.settled for r in caught.value.job_results] == ["dead_letter"]
+    assert broken.calls == 3
+    assert worker.jobs_retried == 2
+    failed = backends.metadata.get_object(record.id)
+    assert failed.status is ObjectStatus.FAILED
+    assert (failed.error or "").startswith("gave up after 3 attempts: RuntimeError('driver bug')")
+    assert failed.failure_kind is FailureKind.RETRIABLE
+    assert staged(backends, record.id), "a replay needs the staged bytes"
+    dead = backends.queue.dead_letters()
+    assert [(m.object_id, m.attempt) for m in dead] == [(record.id, 3)]
+    assert metric("sangraha_worker_dead_letters_total") == dead_before + 1
 
 
 def test_hooks_see_every_job(backends: Backends) -> None:
@@ -321,9 +337,20 @@ def test_consumer_failure_backs_off_and_recovers(backends: Backends) -> None:
 def test_worker_validates_its_arguments(backends: Backends) -> None:
     with pytest.raises(ValueError):
         Worker(backends, concurrency=0)
+    with pytest.raises(ValueError):
+        Worker(backends, max_deliveries=0)
     worker = Worker(backends, max_tries=4)
     assert worker.concurrency == backends.settings.worker_concurrency
-    assert [worker.retry_delay(n) for n in (1, 2, 3, 10)] == [1.0, 2.0, 4.0, 30.0]
+    assert worker.max_retry_delay == backends.settings.max_retry_delay == 300.0
+    assert worker.max_deliveries == backends.settings.max_deliveries == 5
+    assert [worker.retry_delay(n) for n in (1, 2, 3, 10)] == [1.0, 2.0, 4.0, 300.0]
+    assert [worker.outage_delay(n) for n in (1, 2, 9, 10, 10_000)] == [
+        1.0,
+        2.0,
+        256.0,
+        300.0,
+        300.0,
+    ]
 
 
 def test_reconciler_cutoff_is_in_the_past(backends: Backends) -> None:

@@ -22,6 +22,7 @@ import pytest
 
 from sangraha_core import (
     Backends,
+    FailureKind,
     Ingest,
     ListQuery,
     ObjectRecord,
@@ -30,7 +31,7 @@ from sangraha_core import (
     blob_key,
 )
 from sangraha_core.queue.amqp import AmqpQueue
-from sangraha_worker import FailedJobs, Worker
+from sangraha_worker import FailedJobs, Worker, replay_failures
 from tests.worker._staging import FlakyBlobStore, pdf, png, refcounts_match, stage, stored
 
 pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq, pytest.mark.s3]
@@ -104,18 +105,26 @@ def test_pipeline_on_production_backends(prod: Backends) -> None:
     assert list(prod.blobs.list("staging/")) == []
 
 
-def test_retry_and_dead_letter_through_rabbitmq(prod: Backends) -> None:
+class _Broken(FlakyBlobStore):
+    """Every read fails with an error no backend fault explains: a bug."""
+
+    def _trip(self) -> None:
+        self.calls += 1
+        raise RuntimeError("driver bug")
+
+
+def test_retry_dead_letter_and_replay_through_rabbitmq(prod: Backends) -> None:
     bucket = "retry-" + uuid.uuid4().hex[:8]
     recovers = stage(prod, unique("recovers"), bucket=bucket)
-    flaky = FlakyBlobStore(prod.blobs, failures=1)
-    assert (
-        Worker(dataclasses.replace(prod, blobs=flaky), burst=True, max_tries=3, **AMQP).run_check()
-        == 1
-    )
+    flaky = FlakyBlobStore(prod.blobs, failures=2)
+    # Two backend faults and a single attempt allowed: the faults spend none of it.
+    worker = Worker(dataclasses.replace(prod, blobs=flaky), burst=True, max_tries=1, **AMQP)
+    assert worker.run_check() == 1
+    assert worker.jobs_retried == 2
     assert prod.metadata.get_object(recovers.id).status is ObjectStatus.READY
 
     doomed = stage(prod, unique("doomed"), bucket=bucket)
-    broken = FlakyBlobStore(prod.blobs, failures=-1)
+    broken = _Broken(prod.blobs, failures=-1)
     worker = Worker(dataclasses.replace(prod, blobs=broken), burst=True, max_tries=2, **AMQP)
     with pytest.raises(FailedJobs):
         worker.run_check()
@@ -124,7 +133,40 @@ def test_retry_and_dead_letter_through_rabbitmq(prod: Backends) -> None:
     failed = prod.metadata.get_object(doomed.id)
     assert failed.status is ObjectStatus.FAILED
     assert (failed.error or "").startswith("gave up after 2 attempts")
-    assert [m.object_id for m in prod.queue.dead_letters()] == [doomed.id]
+    assert failed.failure_kind is FailureKind.RETRIABLE
+
+    # The bug is fixed: a replay takes the dead letter and the job ends ready.
+    result = replay_failures(prod)
+    assert (result.dead_letters, result.requeued, result.dropped) == (1, 1, 0)
+    assert prod.metadata.get_object(doomed.id).status is ObjectStatus.PENDING
+    assert Worker(prod, burst=True, **AMQP).run_check() == 1
+    assert prod.metadata.get_object(doomed.id).status is ObjectStatus.READY
+    assert prod.queue.dead_letters() == []
+
+
+def test_a_job_rabbitmq_redelivered_after_each_death_is_failed(prod: Backends) -> None:
+    """The broker's ``x-delivery-count`` reaches the worker: a job whose consumer died on
+    every delivery is not processed again but failed, with the reason, and dead-lettered."""
+    record = stage(prod, unique("poison"), bucket="poison-" + uuid.uuid4().hex[:8])
+    for _ in range(2):
+        consumer = prod.queue.consumer()
+        assert consumer.receive(5.0) is not None
+        consumer.close()  # what the broker sees of a worker killed mid-job
+
+    with pytest.raises(FailedJobs) as caught:
+        Worker(prod, burst=True, max_deliveries=2, **AMQP).run_check()
+
+    assert [r.settled for r in caught.value.job_results] == ["dead_letter"]
+    failed = prod.metadata.get_object(record.id)
+    assert failed.status is ObjectStatus.FAILED
+    assert failed.error == "processing was interrupted 2 times (the worker died each time)"
+    assert failed.failure_kind is FailureKind.RETRIABLE
+    deadline = time.monotonic() + 10
+    dead: list[Any] = []
+    while not dead and time.monotonic() < deadline:
+        dead = prod.queue.dead_letters()
+        time.sleep(0.1)
+    assert [m.object_id for m in dead] == [record.id]
 
 
 def _start_worker(settings: Settings, log: Path) -> subprocess.Popen[bytes]:

@@ -9,10 +9,11 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from sangraha_core import (
     Digest,
+    FailureKind,
     InvalidRequestError,
     ListQuery,
     MetadataUnavailableError,
@@ -29,7 +30,8 @@ from sangraha_core import (
     utcnow,
 )
 from sangraha_core.metadata import MetadataStore
-from sangraha_core.metadata._schema import MIGRATIONS, schema_version
+from sangraha_core.metadata._rows import object_row
+from sangraha_core.metadata._schema import MIGRATIONS, objects, schema_version, upgrade
 from sangraha_core.metadata.sql import SqlMetadataStore
 from tests.core.metadata._support import migrate_together
 
@@ -220,6 +222,89 @@ def test_mark_failed(store: SqlMetadataStore) -> None:
     assert left.status is ObjectStatus.READY
     assert left.error is None
     assert store.mark_failed(new_id(), "gone") is None
+
+
+def test_mark_failed_records_whether_the_failure_is_final(store: SqlMetadataStore) -> None:
+    content = store.mark_failed(add(store).id, "not a PNG")
+    assert content is not None and content.failure_kind is FailureKind.FINAL
+    record = add(store)
+    retriable = store.mark_failed(record.id, "gave up", kind=FailureKind.RETRIABLE)
+    assert retriable is not None
+    assert (retriable.status, retriable.failure_kind) == (
+        ObjectStatus.FAILED,
+        FailureKind.RETRIABLE,
+    )
+    assert store.get_object(record.id) == retriable
+    # A second verdict does not overwrite the first.
+    again = store.mark_failed(record.id, "other", kind=FailureKind.FINAL)
+    assert again is not None and (again.error, again.failure_kind) == (
+        "gave up",
+        retriable.failure_kind,
+    )
+    done = add(store)
+    ready(store, done)
+    assert store.get_object(done.id).failure_kind is None
+    assert store.get_object(add(store).id).failure_kind is None
+
+
+def test_retriable_failures_and_reopen_failed(store: SqlMetadataStore) -> None:
+    final = add(store, "final")
+    store.mark_failed(final.id, "not JSON")
+    first, second = add(store, "first"), add(store, "second")
+    store.mark_failed(first.id, "interrupted", kind=FailureKind.RETRIABLE)
+    store.mark_failed(second.id, "gave up", kind=FailureKind.RETRIABLE)
+    pending, done = add(store, "pending"), add(store, "done")
+    ready(store, done)
+
+    assert [r.id for r in store.retriable_failures()] == [first.id, second.id]
+    assert [r.id for r in store.retriable_failures(limit=1)] == [first.id]
+
+    reopened = store.reopen_failed(first.id)
+    assert reopened is not None
+    assert (reopened.status, reopened.error, reopened.failure_kind) == (
+        ObjectStatus.PENDING,
+        None,
+        None,
+    )
+    assert reopened.updated_at > first.updated_at
+    assert [r.id for r in store.retriable_failures()] == [second.id]
+    assert first.id in [r.id for r in store.pending_before(utcnow() + timedelta(seconds=1))]
+    # Anything but a retriable failure is left as it is.
+    for other in (final, pending, done):
+        assert store.reopen_failed(other.id) == store.get_object(other.id)
+    assert store.get_object(final.id).status is ObjectStatus.FAILED
+    assert store.reopen_failed(new_id()) is None
+    # Reopened and then processed: ready, with no trace of the failure.
+    ready(store, reopened)
+    after = store.get_object(first.id)
+    assert (after.status, after.error, after.failure_kind) == (ObjectStatus.READY, None, None)
+
+
+def test_migration_2_classifies_the_failures_of_a_version_1_database(
+    open_store: StoreFactory,
+) -> None:
+    store = open_store()
+    # A database as version 1 left it: no failure_kind column.
+    store._run(lambda conn: upgrade(conn, MIGRATIONS[:1]))
+    store._run(lambda conn: conn.execute(text("ALTER TABLE objects DROP COLUMN failure_kind")))
+    gave_up = make_record("gave-up", status=ObjectStatus.FAILED)
+    invalid = make_record("invalid", status=ObjectStatus.FAILED)
+    waiting = make_record("waiting")
+    rows = []
+    for record, error in ((gave_up, "gave up after 5 attempts: X()"), (invalid, "not JSON")):
+        rows.append({**object_row(record), "error": error})
+    rows.append(object_row(waiting))
+    for row in rows:
+        del row["failure_kind"]
+    store._run(lambda conn: conn.execute(objects.insert(), rows))
+
+    store.migrate()
+
+    assert versions(store) == [m.version for m in MIGRATIONS]
+    assert store.get_object(gave_up.id).failure_kind is FailureKind.RETRIABLE
+    assert store.get_object(invalid.id).failure_kind is FailureKind.FINAL
+    assert store.get_object(waiting.id).failure_kind is None
+    assert [r.id for r in store.retriable_failures()] == [gave_up.id]
 
 
 def test_delete_objects_drops_references(store: SqlMetadataStore) -> None:

@@ -10,8 +10,10 @@ import pytest
 from sangraha_core.queue import MemoryQueue
 from sangraha_core.queue.amqp import AmqpQueue
 
-#: Short retry tiers keep the suite fast; production uses the defaults (1 s .. 120 s).
+#: Short retry tiers keep the suite fast; production uses the defaults (1 s .. 300 s).
 TEST_RETRY_TIERS = (0.5, 2.0)
+#: A small delivery limit, so a test reaches it in a few deliveries.
+TEST_DELIVERY_LIMIT = 2
 
 
 Poll = Callable[[Callable[[], bool]], bool]
@@ -35,7 +37,7 @@ def eventually() -> Poll:
 
 @pytest.fixture
 def memory_queue() -> Iterator[MemoryQueue]:
-    queue = MemoryQueue()
+    queue = MemoryQueue(delivery_limit=TEST_DELIVERY_LIMIT)
     queue.setup()
     yield queue
     queue.close()
@@ -44,7 +46,12 @@ def memory_queue() -> Iterator[MemoryQueue]:
 @pytest.fixture
 def amqp_queue(amqp_url: str, queue_prefix: str) -> Iterator[AmqpQueue]:
     """An ``AmqpQueue`` with its topology declared; deleted again afterwards."""
-    queue = AmqpQueue(amqp_url, prefix=queue_prefix, retry_tiers=TEST_RETRY_TIERS)
+    queue = AmqpQueue(
+        amqp_url,
+        prefix=queue_prefix,
+        retry_tiers=TEST_RETRY_TIERS,
+        delivery_limit=TEST_DELIVERY_LIMIT,
+    )
     queue.setup()
     try:
         yield queue

@@ -58,12 +58,13 @@ def closed_port() -> int:
 
 def test_tier_for_picks_the_smallest_tier_that_waits_long_enough() -> None:
     topology = Topology.of("p.")
-    assert topology.retry_tiers == DEFAULT_RETRY_TIERS == (1.0, 5.0, 30.0, 120.0)
+    assert topology.retry_tiers == DEFAULT_RETRY_TIERS == (1.0, 5.0, 30.0, 120.0, 300.0)
     assert topology.tier_for(0) == 1.0
     assert topology.tier_for(1.0) == 1.0
     assert topology.tier_for(1.01) == 5.0
     assert topology.tier_for(31) == 120.0
-    assert topology.tier_for(3600) == 120.0, "past the largest tier, the largest"
+    assert topology.tier_for(300) == 300.0, "the default max_retry_delay has a tier of its own"
+    assert topology.tier_for(3600) == 300.0, "past the largest tier, the largest"
     assert topology.retry_queue(0.5) == "p.sangraha.process.retry.500ms"
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from sangraha_core import MessageStateError, ProcessObject, QueueUnavailableError
 from sangraha_core.queue import Consumer, Delivery, Queue
+from tests.core.queue.conftest import TEST_DELIVERY_LIMIT
 
 Poll = Callable[[Callable[[], bool]], bool]
 
@@ -164,6 +165,50 @@ def test_retry_delivers_the_next_attempt_after_the_delay(queue: Queue) -> None:
     assert again.message.object_id == sent.object_id
     again.ack()
     assert consumer.receive(0.3) is None
+
+
+def test_retry_not_counted_sends_the_same_attempt_again(queue: Queue) -> None:
+    sent = ProcessObject.for_object("obj-outage", attempt=3)
+    queue.publish(sent)
+    consumer = queue.consumer()
+    receive(consumer).retry(0.5, counted=False)
+    again = receive(consumer)
+    assert again.message.attempt == 3
+    assert again.message.enqueued_at >= sent.enqueued_at
+    again.ack()
+
+
+def test_delivery_count_counts_deliveries_that_ended_unsettled(queue: Queue) -> None:
+    queue.publish(job("counted"))
+    first = queue.consumer()
+    delivery = receive(first)
+    assert (delivery.delivery_count, delivery.redelivered) == (0, False)
+    first.close()  # as if the worker died
+    second = queue.consumer()
+    delivery = receive(second)
+    assert (delivery.delivery_count, delivery.redelivered) == (1, True)
+    delivery.retry(0.5)
+    # A retry is a new message: its deliveries are counted afresh.
+    retried = receive(second)
+    assert (retried.delivery_count, retried.message.attempt) == (0, 2)
+    retried.ack()
+
+
+def test_a_message_handed_back_past_the_delivery_limit_is_dead_lettered(
+    queue: Queue, eventually: Poll
+) -> None:
+    """A consumer that dies on every delivery of a message (a poison message that crashes
+    the worker) gets it ``limit + 1`` times; then the queue puts it aside by itself."""
+    sent = job("poison")
+    queue.publish(sent)
+    counts = []
+    for _ in range(TEST_DELIVERY_LIMIT + 1):
+        consumer = queue.consumer()
+        counts.append(receive(consumer).delivery_count)
+        consumer.close()
+    assert counts == list(range(TEST_DELIVERY_LIMIT + 1))
+    assert queue.consumer().receive(1.0) is None, "delivered past the delivery limit"
+    assert take_dead_letters(queue, eventually) == [sent]
 
 
 def test_dead_letter_moves_the_message_aside(queue: Queue, eventually: Poll) -> None:

@@ -37,6 +37,7 @@ from ._media import detect, media_type
 from ._messages import ProcessObject, deserialize, serialize
 from ._models import (
     CONTENT_TYPES,
+    FailureKind,
     ListQuery,
     ObjectKind,
     ObjectRecord,
@@ -103,6 +104,7 @@ __all__ = [
     "DeserializationError",
     "Digest",
     "DigestedStream",
+    "FailureKind",
     "Hasher",
     "IdempotencyKeyReusedError",
     "Ingest",

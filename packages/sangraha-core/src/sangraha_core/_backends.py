@@ -25,7 +25,13 @@ class Backends:
         """Open every backend; with ``setup``, create what is missing (schema, queues)."""
         blobs = open_blob_store(settings.blob_url)
         metadata = open_metadata_store(settings.metadata_url)
-        queue = open_queue(settings.queue_url, prefix=settings.queue_prefix)
+        # The queue's own limit is the worker's: at that count the worker fails the record
+        # first, so a message the queue dead-letters by itself never leaves one pending.
+        queue = open_queue(
+            settings.queue_url,
+            prefix=settings.queue_prefix,
+            delivery_limit=settings.max_deliveries,
+        )
         if setup:
             metadata.migrate()
             queue.setup()

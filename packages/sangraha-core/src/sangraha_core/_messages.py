@@ -25,14 +25,18 @@ class ProcessObject(BaseModel):
     """Deduplication key for publishing; the object id for uploads."""
     object_id: str
     attempt: int = 1
+    """Tries so far that counted against ``max_attempts``: backend outages do not count."""
     enqueued_at: datetime
 
     @classmethod
     def for_object(cls, object_id: str, *, attempt: int = 1) -> ProcessObject:
         return cls(job_id=object_id, object_id=object_id, attempt=attempt, enqueued_at=utcnow())
 
-    def next_attempt(self) -> ProcessObject:
-        return self.model_copy(update={"attempt": self.attempt + 1, "enqueued_at": utcnow()})
+    def next_attempt(self, *, counted: bool = True) -> ProcessObject:
+        """The message to send for the next try; ``counted=False`` keeps the attempt number
+        (a try a backend outage stopped spends none of the attempt budget)."""
+        attempt = self.attempt + 1 if counted else self.attempt
+        return self.model_copy(update={"attempt": attempt, "enqueued_at": utcnow()})
 
 
 def serialize(message: ProcessObject) -> bytes:

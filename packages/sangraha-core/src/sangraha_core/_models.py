@@ -15,6 +15,7 @@ from ._digest import Digest
 
 __all__ = [
     "CONTENT_TYPES",
+    "FailureKind",
     "ListQuery",
     "ObjectKind",
     "ObjectRecord",
@@ -52,6 +53,17 @@ class ObjectStatus(StrEnum):
     PENDING = "pending"
     READY = "ready"
     FAILED = "failed"
+
+
+class FailureKind(StrEnum):
+    """Whether running a failed version's processing again could change its outcome."""
+
+    FINAL = "final"
+    """Found in the version's own bytes (invalid, corrupt) or their loss: running it again
+    can only fail the same way."""
+    RETRIABLE = "retriable"
+    """Processing could not finish (an unexpected error on every attempt, a worker that died
+    each time): ``sangraha-worker replay`` runs it again, and its staged bytes are kept."""
 
 
 class UploadStatus(StrEnum):
@@ -114,6 +126,8 @@ class ObjectRecord(BaseModel):
     """System metadata the worker extracted from the bytes (shape, dimensions, pages...)."""
     error: str | None = None
     """Why processing failed, when ``status`` is ``failed``."""
+    failure_kind: FailureKind | None = None
+    """When ``status`` is ``failed``: final, or retriable (a replay may still make it ready)."""
 
 
 class PartRecord(BaseModel):

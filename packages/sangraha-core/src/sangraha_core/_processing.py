@@ -42,7 +42,7 @@ from ._exceptions import (
 )
 from ._ingest import staging_key
 from ._messages import ProcessObject
-from ._models import ObjectRecord, ObjectStatus
+from ._models import FailureKind, ObjectRecord, ObjectStatus
 from .storage import BlobStore, StagingWrites
 from .storage._reader import BlobReader, closing_chunks
 
@@ -86,7 +86,9 @@ def process_object(backends: Backends, message: ProcessObject) -> Outcome:
         return Outcome.SKIPPED
     if record.status is not ObjectStatus.PENDING:
         # A redelivery: the work was done (or refused) before the first delivery was acked.
-        _discard(blobs, staged)
+        # A retriable failure keeps its bytes for a replay.
+        if record.failure_kind is not FailureKind.RETRIABLE:
+            _discard(blobs, staged)
         return Outcome.SKIPPED
 
     try:

@@ -61,6 +61,10 @@ def open_metadata_store(url: str) -> MetadataStore:
     return store
 
 
-def open_queue(url: str, *, prefix: str = "") -> Queue:
-    queue: Queue = _load(QUEUE_BACKENDS, url, "queue").from_url(url, prefix=prefix)
+def open_queue(url: str, *, prefix: str = "", delivery_limit: int | None = None) -> Queue:
+    """``delivery_limit``: unsettled deliveries of one message before it is dead-lettered
+    (``None``: the queue's default)."""
+    cls = _load(QUEUE_BACKENDS, url, "queue")
+    options = {} if delivery_limit is None else {"delivery_limit": delivery_limit}
+    queue: Queue = cls.from_url(url, prefix=prefix, **options)
     return queue

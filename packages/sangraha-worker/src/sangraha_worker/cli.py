@@ -1,8 +1,13 @@
-"""``sangraha-worker``: run the worker against the backends named by ``SANGRAHA_*`` settings."""
+"""``sangraha-worker``: run the worker against the backends named by ``SANGRAHA_*`` settings.
+
+``sangraha-worker replay`` instead publishes again the jobs that failed for reasons outside
+their own bytes (see ``replay.py``) and prints what it did as one JSON object.
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -14,6 +19,7 @@ from pydantic import ValidationError
 
 from sangraha_core import Backends, SangrahaError, Settings
 
+from .replay import replay_failures
 from .worker import Worker
 
 __all__ = ["main"]
@@ -86,11 +92,20 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--log-level", default=os.environ.get("SANGRAHA_LOG_LEVEL", "INFO"), help="INFO, DEBUG..."
     )
+    commands = parser.add_subparsers(dest="command", metavar="{replay}")
+    commands.add_parser(
+        "replay",
+        help="publish again the dead letters and the records failed for a retriable reason",
+        description="Take every message off the dead-letter queue and publish again each job "
+        "whose record failed for a reason outside its bytes (gave up after N attempts, "
+        "interrupted N times) or is still pending; records failed for good are left alone.",
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the worker until SIGTERM or SIGINT (or, with ``--burst``, an empty queue)."""
+    """Run the worker until SIGTERM or SIGINT (or, with ``--burst``, an empty queue), or
+    with ``replay``, publish the retriable failures again and exit."""
     args = _parser().parse_args(argv)
     configure_logging(args.log_level)
     try:
@@ -108,6 +123,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SangrahaError as exc:
         logger.error("could not open the backends: %s", exc)
         return 1
+    if args.command == "replay":
+        try:
+            result = replay_failures(backends)
+        except SangrahaError as exc:
+            logger.error("replay stopped: %s", exc)
+            return 1
+        finally:
+            backends.close()
+        print(json.dumps(dataclasses.asdict(result)))
+        return 0
     try:
         worker = Worker(
             backends,

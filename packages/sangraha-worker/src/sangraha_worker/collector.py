@@ -8,6 +8,7 @@ from datetime import UTC, timedelta
 from sangraha_core import (
     Backends,
     Digest,
+    FailureKind,
     ObjectNotFoundError,
     ObjectStatus,
     UploadNotFoundError,
@@ -72,8 +73,9 @@ class Collector:
         return total
 
     def sweep_staging(self) -> int:
-        """Delete staging blobs older than the grace period that no pending record (or open
-        upload session) needs: leftovers of crashes between two steps of an upload."""
+        """Delete staging blobs older than the grace period that no pending record, record
+        failed for a retriable reason (a replay needs its bytes) or open upload session
+        needs: leftovers of crashes between two steps of an upload."""
         blobs = self.backends.blobs
         prefix = STAGING_PREFIX + "/"
         cutoff = utcnow() - timedelta(seconds=self.staging_grace)
@@ -97,9 +99,14 @@ class Collector:
     def _still_needed(self, name: str) -> bool:
         metadata = self.backends.metadata
         try:
-            return metadata.get_object(name).status is ObjectStatus.PENDING
+            record = metadata.get_object(name)
         except ObjectNotFoundError:
             pass
+        else:
+            return record.status is ObjectStatus.PENDING or (
+                record.status is ObjectStatus.FAILED
+                and record.failure_kind is FailureKind.RETRIABLE
+            )
         try:
             return metadata.get_upload(name).status is UploadStatus.OPEN
         except UploadNotFoundError:

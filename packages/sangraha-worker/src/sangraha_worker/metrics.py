@@ -12,6 +12,7 @@ __all__ = [
     "JOB_DURATION",
     "REPUBLISHED",
     "RETRIES",
+    "RETRIES_BY_CAUSE",
     "STAGING_SWEPT",
 ]
 
@@ -27,6 +28,12 @@ JOB_DURATION = Histogram(
 )
 JOBS_IN_PROGRESS = Gauge("sangraha_worker_jobs_in_progress", "Jobs being processed right now")
 RETRIES = Counter("sangraha_worker_retries_total", "Jobs sent back for a later attempt")
+RETRIES_BY_CAUSE = Counter(
+    "sangraha_worker_retries_by_cause_total",
+    "Jobs sent back for a later try, by cause: backend (an outage, not counted against "
+    "max_attempts) or error (counted)",
+    ["cause"],
+)
 DEAD_LETTERS = Counter(
     "sangraha_worker_dead_letters_total", "Jobs given up on after their last attempt"
 )

@@ -1,17 +1,28 @@
 """The worker: consume ``ProcessObject`` jobs, settle each one, keep the stores tidy.
 
-Settling follows one explicit rule per result of ``process_object``:
+Settling follows one explicit rule per delivery:
 
-========================================  =================================================
-``DONE`` / ``SKIPPED`` / ``FAILED``       ``ack`` (invalid content is final, never retried)
-an exception, ``attempt < max_tries``     ``retry(delay=min(backoff * 2**attempt, cap))``
-an exception, last attempt                record marked failed, then ``dead_letter``
-========================================  =================================================
+==========================================  ===============================================
+``delivery_count >= max_deliveries``        not processed: record failed (retriable),
+                                            ``dead_letter`` (the worker died each time)
+``DONE`` / ``SKIPPED`` / ``FAILED``         ``ack`` (invalid content is final, never retried)
+``BackendUnavailableError``                 ``retry(min(backoff * 2**streak, cap),
+                                            counted=False)``: attempt unchanged, no end
+another exception, ``attempt < max_tries``  ``retry(min(backoff * 2**attempt, cap))``
+another exception, last attempt             record failed (retriable), ``dead_letter``
+==========================================  ===============================================
 
-Every exception is retried (bounded), not only ``BackendUnavailableError``: an unexpected
-error from a store driver is usually transient too, and a bug costs ``max_tries`` attempts
-before it reaches the dead-letter queue, where a person can replay it once fixed. The
-attempt count travels in the message, so nothing is ever requeued endlessly.
+A backend that cannot be reached (blob store, metadata store, broker) says nothing about
+the job: the try spends none of the attempt budget, and the job is tried again for as long
+as the outage lasts, at most ``max_retry_delay`` apart. The delay grows with ``streak``,
+the backend faults this worker met since a job last went through, so during an outage
+every job waits the longest delay and after it the first success makes delays short again.
+Any other exception may be a bug: ``max_tries`` attempts, counted in the message, then the
+dead-letter queue. Failures of both give-up rows are retriable (``sangraha-worker replay``
+runs them again once the cause is fixed); only what ``process_object`` found in the bytes
+is final. While the streak lasts the reconciler pauses: during an outage every pending
+record is still queued or waiting for its retry, and publishing them again would only
+multiply them.
 """
 
 from __future__ import annotations
@@ -26,7 +37,7 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
 
-from sangraha_core import Backends, BackendUnavailableError, ProcessObject, utcnow
+from sangraha_core import Backends, BackendUnavailableError, FailureKind, ProcessObject, utcnow
 from sangraha_core._processing import Outcome, process_object
 from sangraha_core.queue import Consumer, Delivery
 
@@ -64,6 +75,8 @@ class JobContext:
     worker: Worker
     message: ProcessObject
     redelivered: bool
+    delivery_count: int = 0
+    """Earlier deliveries of this message that ended unsettled (the worker died)."""
     started: float = field(default_factory=time.monotonic)
     outcome: Outcome | None = None
     error: BaseException | None = None
@@ -100,8 +113,12 @@ class Worker:
 
     :param backends: the blob store, metadata store and queue to work on.
     :param concurrency: consumer threads; defaults to ``settings.worker_concurrency``.
-    :param max_tries: attempts of one job before it is dead-lettered and its record marked
-        failed; defaults to ``settings.max_attempts``.
+    :param max_tries: attempts of one job that end in an unexpected error (not a backend
+        fault) before it is dead-lettered and its record marked failed; defaults to
+        ``settings.max_attempts``.
+    :param max_deliveries: unsettled deliveries of one job (the worker died during each)
+        after which the next one fails its record instead of processing it; defaults to
+        ``settings.max_deliveries``, which is also the queue's own limit.
     :param burst: process until the queue stays empty (and no retry is due), then return.
         The reconciler and collector do not run periodically in burst mode.
     :param recover_on_start: publish every pending record once at start, for a queue that
@@ -112,8 +129,9 @@ class Worker:
     :param gc_interval: seconds between garbage collections; ``0`` disables them.
     :param staging_grace: seconds before an orphaned staging blob may be swept.
     :param poll_interval: seconds one ``receive`` waits; bounds how fast ``stop`` is seen.
-    :param retry_backoff: the base of the retry delay ``retry_backoff * 2**attempt``.
-    :param max_retry_delay: the cap of the retry delay, in seconds.
+    :param retry_backoff: the base of the retry delays ``retry_backoff * 2**n``.
+    :param max_retry_delay: the cap of the retry delays, in seconds; defaults to
+        ``settings.max_retry_delay``.
     :param burst_idle: seconds the queue must stay quiet before a burst ends.
     :param handle_signals: in ``run()`` from the main thread, stop gracefully on SIGTERM
         and SIGINT.
@@ -129,6 +147,7 @@ class Worker:
         *,
         concurrency: int | None = None,
         max_tries: int | None = None,
+        max_deliveries: int | None = None,
         burst: bool = False,
         recover_on_start: bool = False,
         reconcile_interval: float = 30.0,
@@ -137,7 +156,7 @@ class Worker:
         staging_grace: float = 3600.0,
         poll_interval: float = 0.5,
         retry_backoff: float = 0.5,
-        max_retry_delay: float = 30.0,
+        max_retry_delay: float | None = None,
         burst_idle: float | None = None,
         handle_signals: bool = True,
         on_startup: WorkerHook | None = None,
@@ -149,15 +168,20 @@ class Worker:
         self.backends = backends
         self.concurrency = concurrency if concurrency is not None else settings.worker_concurrency
         self.max_tries = max_tries if max_tries is not None else settings.max_attempts
-        if self.concurrency < 1 or self.max_tries < 1:
-            raise ValueError("concurrency and max_tries must be at least 1")
+        self.max_deliveries = (
+            max_deliveries if max_deliveries is not None else settings.max_deliveries
+        )
+        if self.concurrency < 1 or self.max_tries < 1 or self.max_deliveries < 1:
+            raise ValueError("concurrency, max_tries and max_deliveries must be at least 1")
         self.burst = burst
         self.recover_on_start = recover_on_start
         self.reconcile_interval = reconcile_interval
         self.gc_interval = gc_interval
         self.poll_interval = poll_interval
         self.retry_backoff = retry_backoff
-        self.max_retry_delay = max_retry_delay
+        self.max_retry_delay = (
+            max_retry_delay if max_retry_delay is not None else settings.max_retry_delay
+        )
         # At least two receive rounds, so every consumer has looked once more.
         self.burst_idle = burst_idle if burst_idle is not None else max(1.0, 2 * poll_interval)
         self.handle_signals = handle_signals
@@ -191,6 +215,8 @@ class Worker:
         self._open_consumers = 0
         self._last_activity = time.monotonic()
         self._retry_due = 0.0
+        # Backend faults met since a job last went through; while above 0, an outage.
+        self._fault_streak = 0
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -214,7 +240,7 @@ class Worker:
             if self.reconcile_interval > 0:
                 self._spawn(
                     "sangraha-reconciler",
-                    lambda: self._every(self.reconcile_interval, self.reconciler.run_once),
+                    lambda: self._every(self.reconcile_interval, self._reconcile),
                 )
             self._spawn(
                 "sangraha-heartbeat",
@@ -285,6 +311,12 @@ class Worker:
             and all(t.is_alive() for t in self._consumer_threads)
         )
 
+    @property
+    def in_outage(self) -> bool:
+        """A backend fault stopped a job, and no job has gone through since."""
+        with self._lock:
+            return self._fault_streak > 0
+
     # -- consuming ----------------------------------------------------------------------
 
     def _consume(self) -> None:
@@ -320,7 +352,12 @@ class Worker:
     def _handle(self, delivery: Delivery) -> bool:
         """Process and settle one delivery; ``False`` if the consumer should be reopened."""
         message = delivery.message
-        ctx = JobContext(worker=self, message=message, redelivered=delivery.redelivered)
+        ctx = JobContext(
+            worker=self,
+            message=message,
+            redelivered=delivery.redelivered,
+            delivery_count=delivery.delivery_count,
+        )
         with self._lock:
             self._in_flight += 1
             self._last_activity = time.monotonic()
@@ -328,21 +365,10 @@ class Worker:
         healthy = True
         try:
             self._call(self.on_job_start, ctx)
-            with self._lock:
-                self._running[message.object_id] += 1
-            waited = (utcnow() - message.enqueued_at).total_seconds()
-            if waited > self._pending_timeout / 3:
-                # It queued long enough that the heartbeat's first beat could come too late.
-                self.backends.metadata.touch(message.object_id)
-            try:
-                ctx.outcome = process_object(self.backends, message)
-            except Exception as exc:
-                ctx.error = exc
-            finally:
-                with self._lock:
-                    self._running[message.object_id] -= 1
-                    if not self._running[message.object_id]:
-                        del self._running[message.object_id]
+            if ctx.delivery_count < self.max_deliveries:
+                # Not processed on the last delivery: whatever killed the worker the times
+                # before would most likely kill it again, and the record would stay pending.
+                self._process(ctx)
             try:
                 self._settle(delivery, ctx)
             except Exception:
@@ -359,13 +385,57 @@ class Worker:
                 self._last_activity = time.monotonic()
         return healthy
 
+    def _process(self, ctx: JobContext) -> None:
+        """Run ``process_object``; what it returns or raises goes on ``ctx``, never further:
+        a delivery left unsettled counts as one the worker died on."""
+        message = ctx.message
+        with self._lock:
+            self._running[message.object_id] += 1
+        try:
+            waited = (utcnow() - message.enqueued_at).total_seconds()
+            if waited > self._pending_timeout / 3:
+                # It queued long enough that the heartbeat's first beat could come too late.
+                self.backends.metadata.touch(message.object_id)
+            ctx.outcome = process_object(self.backends, message)
+        except Exception as exc:
+            ctx.error = exc
+        finally:
+            with self._lock:
+                self._running[message.object_id] -= 1
+                if not self._running[message.object_id]:
+                    del self._running[message.object_id]
+
     def _settle(self, delivery: Delivery, ctx: JobContext) -> None:
         message = ctx.message
+        if ctx.delivery_count >= self.max_deliveries:
+            reason = (
+                f"processing was interrupted {ctx.delivery_count} times (the worker died each time)"
+            )
+            logger.error("job %s: %s", message.object_id, reason)
+            self._give_up(delivery, ctx, reason)
+            return
         if ctx.error is None:
+            with self._lock:
+                self._fault_streak = 0
             delivery.ack()
             ctx.settled = "ack"
             return
         error = ctx.error
+        if isinstance(error, BackendUnavailableError):
+            with self._lock:
+                self._fault_streak += 1
+                delay = self.outage_delay(self._fault_streak)
+            _log_error(
+                error,
+                "job %s: a backend is unreachable, trying again in %.1fs: %r",
+                message.object_id,
+                delay,
+                error,
+            )
+            self._touch_quietly(message.object_id)
+            delivery.retry(delay, counted=False)
+            self._retried(ctx, delay, "backend")
+            return
         if message.attempt < self.max_tries:
             delay = self.retry_delay(message.attempt)
             _log_error(
@@ -376,24 +446,47 @@ class Worker:
                 delay,
                 error,
             )
+            self._touch_quietly(message.object_id)
             delivery.retry(delay)
-            ctx.settled = "retry"
-            with self._lock:
-                self._retry_due = max(self._retry_due, time.monotonic() + delay)
+            self._retried(ctx, delay, "error")
             return
         reason = f"gave up after {message.attempt} attempts: {error!r}"
         _log_error(error, "job %s: %s", message.object_id, reason)
+        self._give_up(delivery, ctx, reason)
+
+    def _give_up(self, delivery: Delivery, ctx: JobContext, reason: str) -> None:
+        """Fail the record for a reason outside its bytes, then dead-letter the message."""
+        object_id = ctx.message.object_id
         try:
-            self.backends.metadata.mark_failed(message.object_id, reason)
+            self.backends.metadata.mark_failed(object_id, reason, kind=FailureKind.RETRIABLE)
         except Exception as exc:
             # Still pending, so the reconciler publishes it again later: not lost.
-            logger.error("could not mark %s failed: %r", message.object_id, exc)
+            logger.error("could not mark %s failed: %r", object_id, exc)
         delivery.dead_letter(reason)
         ctx.settled = "dead_letter"
 
+    def _retried(self, ctx: JobContext, delay: float, cause: str) -> None:
+        ctx.settled = "retry"
+        metrics.RETRIES_BY_CAUSE.labels(cause).inc()
+        with self._lock:
+            self._retry_due = max(self._retry_due, time.monotonic() + delay)
+
+    def _touch_quietly(self, object_id: str) -> None:
+        """Mark the record as looked after, so the reconciler does not publish it again while
+        its retry waits; the metadata store may be the backend that is down."""
+        try:
+            self.backends.metadata.touch(object_id)
+        except Exception as exc:
+            logger.debug("could not touch %s: %r", object_id, exc)
+
     def retry_delay(self, attempt: int) -> float:
-        """Seconds before attempt ``attempt + 1``."""
+        """Seconds before attempt ``attempt + 1`` after an unexpected error."""
         return float(min(self.retry_backoff * 2**attempt, self.max_retry_delay))
+
+    def outage_delay(self, streak: int) -> float:
+        """Seconds before the next try after the ``streak``-th backend fault in a row."""
+        # The exponent is bounded so a months-long outage cannot overflow the float.
+        return float(min(self.retry_backoff * 2 ** min(streak, 64), self.max_retry_delay))
 
     def _record(self, ctx: JobContext) -> None:
         result = JobResult(
@@ -437,6 +530,12 @@ class Worker:
         self._threads.append(thread)
         thread.start()
         return thread
+
+    def _reconcile(self) -> int:
+        if self.in_outage:
+            logger.info("a backend is unreachable: the reconciler waits for it")
+            return 0
+        return self.reconciler.run_once()
 
     def _heartbeat(self) -> int:
         """Touch the records of the jobs running now, so the reconciler does not publish a

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 from .._digest import Digest
-from .._models import ListQuery, ObjectRecord, Page, PartRecord, UploadSession
+from .._models import FailureKind, ListQuery, ObjectRecord, Page, PartRecord, UploadSession
 
 __all__ = ["FinalizeResult", "MetadataStore"]
 
@@ -69,8 +69,22 @@ class MetadataStore(Protocol):
         """
         ...
 
-    def mark_failed(self, object_id: str, reason: str) -> ObjectRecord | None:
-        """Mark a pending record failed (a ready one is left alone); ``None`` if deleted."""
+    def mark_failed(
+        self, object_id: str, reason: str, *, kind: FailureKind = FailureKind.FINAL
+    ) -> ObjectRecord | None:
+        """Mark a pending record failed with ``reason`` and ``kind`` (a ready or failed one
+        is left alone); ``None`` if deleted. ``RETRIABLE`` says running it again may still
+        make it ready: its staged bytes are kept, and ``reopen_failed`` may undo it."""
+        ...
+
+    def retriable_failures(self, *, limit: int = 100) -> list[ObjectRecord]:
+        """Records failed with ``FailureKind.RETRIABLE``, least recently changed first."""
+        ...
+
+    def reopen_failed(self, object_id: str) -> ObjectRecord | None:
+        """Make a record failed with ``FailureKind.RETRIABLE`` pending again (reason cleared,
+        touched), for a replay; any other record is left alone. Return the record as it now
+        stands, ``None`` if deleted."""
         ...
 
     def delete_objects(self, bucket: str, key: str, *, version: str | None = None) -> int:

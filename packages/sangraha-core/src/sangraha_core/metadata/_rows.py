@@ -13,6 +13,7 @@ from sqlalchemy import Row
 from .._digest import Digest
 from .._exceptions import InvalidRequestError
 from .._models import (
+    FailureKind,
     ObjectKind,
     ObjectRecord,
     ObjectStatus,
@@ -95,6 +96,7 @@ def record_from_row(row: Row[Any], metadata: dict[str, str]) -> ObjectRecord:
         metadata=metadata,
         extracted={} if extracted == "{}" else json.loads(extracted),
         error=m["error"],
+        failure_kind=None if m["failure_kind"] is None else FailureKind(m["failure_kind"]),
     )
 
 
@@ -112,6 +114,7 @@ def object_row(record: ObjectRecord) -> dict[str, Any]:
         "updated_at": record.updated_at,
         "extracted": json.dumps(record.extracted),
         "error": record.error,
+        "failure_kind": None if record.failure_kind is None else record.failure_kind.value,
     }
 
 

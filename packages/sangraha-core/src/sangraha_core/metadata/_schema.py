@@ -28,9 +28,12 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    case,
     func,
+    inspect,
     select,
     text,
+    update,
 )
 from sqlalchemy.engine import Connection
 
@@ -109,6 +112,8 @@ objects = Table(
     Column("updated_at", UtcDateTime, nullable=False),
     Column("extracted", Text, nullable=False, server_default="{}"),
     Column("error", Text, nullable=True),
+    # ``final`` or ``retriable`` for a failed record (FailureKind); NULL otherwise.
+    Column("failure_kind", String(16), nullable=True),
     # Listing walks this index in (key, id) order; get_latest reads it backwards.
     Index("ix_objects_listing", "bucket", "key", "id"),
     # A kind filter walks only that kind's versions, still in (key, id) order.
@@ -203,9 +208,27 @@ def _initial(conn: Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
+def _failure_kind(conn: Connection) -> None:
+    # A database made by this version's step 1 has the column already (``objects`` is
+    # created from the current table); one made before it does not.
+    present = {c["name"] for c in inspect(conn).get_columns("objects")}
+    if "failure_kind" not in present:
+        conn.execute(text("ALTER TABLE objects ADD COLUMN failure_kind VARCHAR(16)"))
+    # Before this step only the worker's give-up wrote "gave up after N attempts: ..." and
+    # nothing in such a failure was found in the bytes; every other failure was.
+    conn.execute(
+        update(objects)
+        .where(objects.c.status == "failed", objects.c.failure_kind.is_(None))
+        .values(
+            failure_kind=case((objects.c.error.like("gave up after %"), "retriable"), else_="final")
+        )
+    )
+
+
 #: Append new steps; never edit or reorder a released one.
 MIGRATIONS: list[Migration] = [
     Migration(1, "objects, metadata, blobs, idempotency keys, uploads", _initial),
+    Migration(2, "objects.failure_kind: final or retriable failures", _failure_kind),
 ]
 
 

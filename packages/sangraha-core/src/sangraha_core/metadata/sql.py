@@ -61,6 +61,7 @@ from .._exceptions import (
     UploadNotFoundError,
 )
 from .._models import (
+    FailureKind,
     ListQuery,
     ObjectRecord,
     ObjectStatus,
@@ -480,6 +481,7 @@ class SqlMetadataStore:
                     size=size,
                     extracted=json.dumps(extracted),
                     error=None,
+                    failure_kind=None,
                     updated_at=utcnow(),
                 )
             )
@@ -513,16 +515,55 @@ class SqlMetadataStore:
                 return True
             # Another transaction created the row in between; take a reference on it.
 
-    def mark_failed(self, object_id: str, reason: str) -> ObjectRecord | None:
+    def mark_failed(
+        self, object_id: str, reason: str, *, kind: FailureKind = FailureKind.FINAL
+    ) -> ObjectRecord | None:
         def fail(conn: Connection) -> ObjectRecord | None:
             conn.execute(
                 update(objects)
                 .where(objects.c.id == object_id, objects.c.status == ObjectStatus.PENDING.value)
-                .values(status=ObjectStatus.FAILED.value, error=reason, updated_at=utcnow())
+                .values(
+                    status=ObjectStatus.FAILED.value,
+                    error=reason,
+                    failure_kind=kind.value,
+                    updated_at=utcnow(),
+                )
             )
             return self._load_one(conn, object_id)
 
         return self._run(fail)
+
+    def retriable_failures(self, *, limit: int = 100) -> list[ObjectRecord]:
+        stmt = (
+            select(objects)
+            .where(
+                objects.c.status == ObjectStatus.FAILED.value,
+                objects.c.failure_kind == FailureKind.RETRIABLE.value,
+            )
+            .order_by(objects.c.updated_at, objects.c.id)
+            .limit(limit)
+        )
+        return self._run(lambda conn: self._load(conn, stmt), write=False)
+
+    def reopen_failed(self, object_id: str) -> ObjectRecord | None:
+        def reopen(conn: Connection) -> ObjectRecord | None:
+            conn.execute(
+                update(objects)
+                .where(
+                    objects.c.id == object_id,
+                    objects.c.status == ObjectStatus.FAILED.value,
+                    objects.c.failure_kind == FailureKind.RETRIABLE.value,
+                )
+                .values(
+                    status=ObjectStatus.PENDING.value,
+                    error=None,
+                    failure_kind=None,
+                    updated_at=utcnow(),
+                )
+            )
+            return self._load_one(conn, object_id)
+
+        return self._run(reopen)
 
     def delete_objects(self, bucket: str, key: str, *, version: str | None = None) -> int:
         def remove(conn: Connection) -> int:

@@ -31,8 +31,9 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_RETRY_TIERS", "Topology"]
 
-#: Seconds a retried message waits, one durable queue per tier.
-DEFAULT_RETRY_TIERS: tuple[float, ...] = (1.0, 5.0, 30.0, 120.0)
+#: Seconds a retried message waits, one durable queue per tier. The largest is the default
+#: ``max_retry_delay``: the spacing of tries while a backend is down.
+DEFAULT_RETRY_TIERS: tuple[float, ...] = (1.0, 5.0, 30.0, 120.0, 300.0)
 
 
 @dataclass(frozen=True)

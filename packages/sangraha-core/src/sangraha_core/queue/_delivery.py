@@ -11,9 +11,10 @@ __all__ = ["SettleOnce"]
 class SettleOnce:
     """A received message that must be acknowledged, retried or dead-lettered exactly once."""
 
-    def __init__(self, message: ProcessObject, redelivered: bool) -> None:
+    def __init__(self, message: ProcessObject, redelivered: bool, delivery_count: int = 0) -> None:
         self._message = message
         self._redelivered = redelivered
+        self._delivery_count = delivery_count
         self._settled = False
 
     @property
@@ -23,6 +24,10 @@ class SettleOnce:
     @property
     def redelivered(self) -> bool:
         return self._redelivered
+
+    @property
+    def delivery_count(self) -> int:
+        return self._delivery_count
 
     def _ensure_unsettled(self) -> None:
         if self._settled:

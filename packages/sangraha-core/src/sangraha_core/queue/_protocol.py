@@ -21,13 +21,21 @@ class Delivery(Protocol):
     @property
     def redelivered(self) -> bool: ...
 
+    @property
+    def delivery_count(self) -> int:
+        """How many earlier deliveries of this message ended unsettled (their consumer
+        closed or died): 0 the first time. The queue never hands out a delivery whose count
+        exceeds its ``delivery_limit``; it dead-letters the message instead."""
+        ...
+
     def ack(self) -> None:
         """Done: the side effects are durable; forget the message."""
         ...
 
-    def retry(self, delay: float) -> None:
-        """Deliver ``message.next_attempt()`` again after about ``delay`` seconds, and settle
-        this one. The attempt count travels in the message (brokers do not count requeues)."""
+    def retry(self, delay: float, *, counted: bool = True) -> None:
+        """Deliver ``message.next_attempt(counted=counted)`` again after about ``delay``
+        seconds, and settle this one. The attempt count travels in the message (brokers do
+        not count retries); ``counted=False`` sends the same attempt number again."""
         ...
 
     def dead_letter(self, reason: str) -> None:

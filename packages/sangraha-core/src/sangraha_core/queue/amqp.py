@@ -22,6 +22,13 @@ Guarantees, beyond the protocol's:
   broken channel can no longer be settled (the broker redelivers them), so settling them
   logs and does nothing. Broker errors while settling are logged at CRITICAL, never raised.
 - Bodies that are not a ``ProcessObject`` are dead-lettered as they arrive.
+- ``Delivery.delivery_count`` is the quorum queue's ``x-delivery-count`` header: how many
+  deliveries of the message ended unsettled, its consumers' deaths included. A delivery
+  whose count exceeds ``delivery_limit`` is dead-lettered as it arrives. The limit is kept
+  here rather than in an ``x-delivery-limit`` queue argument: RabbitMQ refuses to declare
+  an existing queue with an argument it was not created with (406 PRECONDITION_FAILED), so
+  the argument would break ``setup`` on every running deployment, and every process that
+  declares the queue would have to agree on one value forever.
 """
 
 from __future__ import annotations
@@ -40,6 +47,7 @@ import tenacity
 from pika.adapters.blocking_connection import BlockingChannel
 from pika.spec import Basic, BasicProperties
 
+from .._constants import DEFAULT_MAX_DELIVERIES
 from .._exceptions import DeserializationError, QueueUnavailableError
 from .._messages import ProcessObject, deserialize, serialize
 from ._amqp_link import BROKER_ERRORS, Link, connection_parameters
@@ -60,6 +68,12 @@ def _tag(method: Basic.Deliver | Basic.GetOk) -> int:
     return int(tag)
 
 
+def _delivery_count(properties: BasicProperties) -> int:
+    """``x-delivery-count``: set by quorum queues, absent on a first delivery elsewhere."""
+    value = (properties.headers or {}).get("x-delivery-count", 0)
+    return max(0, value) if isinstance(value, int) else 0
+
+
 def _retryable(exc: BaseException) -> bool:
     # An unroutable message means the topology is missing: trying again will not help.
     return isinstance(exc, BROKER_ERRORS) and not isinstance(exc, pika.exceptions.UnroutableError)
@@ -74,6 +88,8 @@ class AmqpQueue:
     :param connect_timeout: seconds to wait for a connection, a socket read or a handshake.
     :param publish_attempts: tries of one publish across reconnects before giving up.
     :param publishers: the number of pooled publishing connections.
+    :param delivery_limit: unsettled deliveries of one message after which it is
+        dead-lettered rather than handed out again.
     """
 
     def __init__(
@@ -85,9 +101,11 @@ class AmqpQueue:
         connect_timeout: float = 5.0,
         publish_attempts: int = 3,
         publishers: int = 4,
+        delivery_limit: int = DEFAULT_MAX_DELIVERIES,
     ) -> None:
         self.url = url
         self.prefix = prefix
+        self.delivery_limit = max(0, delivery_limit)
         self.topology = Topology.of(prefix, retry_tiers)
         self._timeout = connect_timeout
         self._publish_attempts = max(1, publish_attempts)
@@ -101,8 +119,10 @@ class AmqpQueue:
         self._consumers_lock = threading.Lock()
 
     @classmethod
-    def from_url(cls, url: str, *, prefix: str = "") -> Self:
-        return cls(url, prefix=prefix)
+    def from_url(
+        cls, url: str, *, prefix: str = "", delivery_limit: int = DEFAULT_MAX_DELIVERIES
+    ) -> Self:
+        return cls(url, prefix=prefix, delivery_limit=delivery_limit)
 
     def _params(self, role: str) -> pika.URLParameters:
         return connection_parameters(
@@ -267,8 +287,9 @@ class AmqpDelivery(SettleOnce):
         delivery_tag: int,
         message: ProcessObject,
         redelivered: bool,
+        delivery_count: int = 0,
     ) -> None:
-        super().__init__(message, redelivered)
+        super().__init__(message, redelivered, delivery_count)
         self._consumer = consumer
         self._channel = channel
         self._tag = delivery_tag
@@ -277,10 +298,10 @@ class AmqpDelivery(SettleOnce):
         self._claim()
         self._on_channel("ack", lambda ch: ch.basic_ack(self._tag))
 
-    def retry(self, delay: float) -> None:
+    def retry(self, delay: float, *, counted: bool = True) -> None:
         self._ensure_unsettled()
         routing_key = self._consumer.queue.retry_queue_for(delay)
-        self._consumer.queue._publish(self._message.next_attempt(), routing_key)
+        self._consumer.queue._publish(self._message.next_attempt(counted=counted), routing_key)
         self._claim()
         self._on_channel("ack (after retry)", lambda ch: ch.basic_ack(self._tag))
 
@@ -321,7 +342,7 @@ class AmqpConsumer:
             # must not look like a dead peer, so consumers ask for a long interval.
             params.heartbeat = CONSUMER_HEARTBEAT
         self._link = Link(params)
-        self._buffer: deque[tuple[BlockingChannel, Basic.Deliver, bytes]] = deque()
+        self._buffer: deque[tuple[BlockingChannel, Basic.Deliver, BasicProperties, bytes]] = deque()
         self._closed = False
         self._connect()
 
@@ -341,10 +362,18 @@ class AmqpConsumer:
         self,
         channel: BlockingChannel,
         method: Basic.Deliver,
-        _properties: BasicProperties,
+        properties: BasicProperties,
         body: bytes,
     ) -> None:
-        self._buffer.append((channel, method, body))
+        self._buffer.append((channel, method, properties, body))
+
+    @staticmethod
+    def _reject(channel: BlockingChannel, method: Basic.Deliver, what: str) -> None:
+        logger.error("dead-lettering %s", what)
+        try:
+            channel.basic_nack(_tag(method), requeue=False)
+        except BROKER_ERRORS as exc:
+            logger.critical("could not dead-letter %s: %r", what, exc)
 
     def _mark_broken(self) -> None:
         self._link.reset()
@@ -356,17 +385,23 @@ class AmqpConsumer:
         deadline = time.monotonic() + timeout
         while True:
             while self._buffer:
-                channel, method, body = self._buffer.popleft()
+                channel, method, properties, body = self._buffer.popleft()
+                count = _delivery_count(properties)
                 try:
                     message = deserialize(body)
                 except DeserializationError as exc:
-                    logger.error("dead-lettering an unreadable message: %s", exc)
-                    try:
-                        channel.basic_nack(_tag(method), requeue=False)
-                    except BROKER_ERRORS as nack_exc:
-                        logger.critical("could not dead-letter an unreadable message: %r", nack_exc)
+                    self._reject(channel, method, f"an unreadable message: {exc}")
                     continue
-                return AmqpDelivery(self, channel, _tag(method), message, bool(method.redelivered))
+                if count > self.queue.delivery_limit:
+                    self._reject(
+                        channel,
+                        method,
+                        f"job {message.job_id}: delivered {count + 1} times without being settled",
+                    )
+                    continue
+                return AmqpDelivery(
+                    self, channel, _tag(method), message, bool(method.redelivered), count
+                )
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return None

@@ -3,6 +3,10 @@
 The same contract as the broker, minus durability: whatever is queued lives only as long
 as the process. ``publish`` never blocks (the queue is unbounded). Each ``from_url`` call
 makes a new, independent queue, so the services of one process must share one instance.
+
+Like a quorum queue, it counts the deliveries of each message that ended unsettled (the
+consumer closed first): a message handed back when its count already reached
+``delivery_limit`` goes to the dead-letter list instead of being delivered again.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Self
 
+from .._constants import DEFAULT_MAX_DELIVERIES
 from .._exceptions import QueueUnavailableError
 from .._messages import ProcessObject
 from ._delivery import SettleOnce
@@ -26,11 +31,17 @@ logger = logging.getLogger("sangraha_core.queue.memory")
 
 
 class MemoryQueue:
-    """A thread-safe in-process queue with prefetch, delayed retry and a dead-letter list."""
+    """A thread-safe in-process queue with prefetch, delayed retry and a dead-letter list.
 
-    def __init__(self) -> None:
+    :param delivery_limit: unsettled deliveries of one message after which it is
+        dead-lettered rather than delivered again.
+    """
+
+    def __init__(self, *, delivery_limit: int = DEFAULT_MAX_DELIVERIES) -> None:
+        self.delivery_limit = max(0, delivery_limit)
         self._cond = threading.Condition()
-        self._ready: deque[tuple[ProcessObject, bool]] = deque()
+        # (message, how many of its deliveries ended unsettled)
+        self._ready: deque[tuple[ProcessObject, int]] = deque()
         # (due on the monotonic clock, a tie-breaker, the message): a min-heap by due time.
         self._delayed: list[tuple[float, int, ProcessObject]] = []
         self._order = itertools.count()
@@ -39,10 +50,12 @@ class MemoryQueue:
         self._closed = False
 
     @classmethod
-    def from_url(cls, url: str, *, prefix: str = "") -> Self:
+    def from_url(
+        cls, url: str, *, prefix: str = "", delivery_limit: int = DEFAULT_MAX_DELIVERIES
+    ) -> Self:
         # Nothing to name apart: an in-process queue cannot collide with another.
         del url, prefix
-        return cls()
+        return cls(delivery_limit=delivery_limit)
 
     def setup(self) -> None:
         self._ensure_open()
@@ -50,7 +63,7 @@ class MemoryQueue:
     def publish(self, message: ProcessObject) -> None:
         with self._cond:
             self._ensure_open()
-            self._ready.append((message, False))
+            self._ready.append((message, 0))
             self._cond.notify_all()
 
     def consumer(self, *, prefetch: int = 1) -> MemoryConsumer:
@@ -96,7 +109,7 @@ class MemoryQueue:
         """Move retries whose delay has passed to the back of the ready queue."""
         while self._delayed and self._delayed[0][0] <= now:
             _due, _n, message = heapq.heappop(self._delayed)
-            self._ready.append((message, False))
+            self._ready.append((message, 0))
 
     def _next_due(self) -> float | None:
         return self._delayed[0][0] if self._delayed else None
@@ -109,21 +122,32 @@ class MemoryQueue:
     def _bury(self, message: ProcessObject, reason: str) -> None:
         self._dead.append((message, reason))
 
+    def _hand_back(self, delivery: MemoryDelivery) -> None:
+        """Requeue an unsettled delivery at the front, or bury it past the delivery limit."""
+        count = delivery.delivery_count + 1
+        if count > self.delivery_limit:
+            reason = f"delivered {count} times without being settled"
+            logger.warning("dead-lettering job %s: %s", delivery.message.job_id, reason)
+            self._bury(delivery.message, reason)
+        else:
+            self._ready.appendleft((delivery.message, count))
+
 
 class MemoryDelivery(SettleOnce):
     """One message from a ``MemoryConsumer``; settle it exactly once."""
 
-    def __init__(self, consumer: MemoryConsumer, message: ProcessObject, redelivered: bool) -> None:
-        super().__init__(message, redelivered)
+    def __init__(
+        self, consumer: MemoryConsumer, message: ProcessObject, delivery_count: int
+    ) -> None:
+        super().__init__(message, delivery_count > 0, delivery_count)
         self._consumer = consumer
 
     def ack(self) -> None:
         self._consumer._settle(self, "ack", None)
 
-    def retry(self, delay: float) -> None:
-        self._consumer._settle(
-            self, "retry", lambda q: q._delay(self._message.next_attempt(), delay)
-        )
+    def retry(self, delay: float, *, counted: bool = True) -> None:
+        again = self._message.next_attempt(counted=counted)
+        self._consumer._settle(self, "retry", lambda q: q._delay(again, delay))
 
     def dead_letter(self, reason: str) -> None:
         logger.warning("dead-lettering job %s: %s", self._message.job_id, reason)
@@ -150,8 +174,8 @@ class MemoryConsumer:
                 now = time.monotonic()
                 queue._promote(now)
                 if queue._ready and len(self._unsettled) < self._prefetch:
-                    message, redelivered = queue._ready.popleft()
-                    delivery = MemoryDelivery(self, message, redelivered)
+                    message, count = queue._ready.popleft()
+                    delivery = MemoryDelivery(self, message, count)
                     self._unsettled[id(delivery)] = delivery
                     return delivery
                 if now >= deadline:
@@ -170,7 +194,7 @@ class MemoryConsumer:
             self._closed = True
             # Back to the front, oldest first, as a broker requeues them.
             for delivery in reversed(list(self._unsettled.values())):
-                queue._ready.appendleft((delivery.message, True))
+                queue._hand_back(delivery)
             self._unsettled.clear()
             queue._consumers.discard(self)
             queue._cond.notify_all()

@@ -1,0 +1,118 @@
+"""An S3 outage longer than every attempt a job may spend: accepted uploads still end ready.
+
+The distributed deployment reaches moto through a TCP proxy that the test cuts. Timings
+are short (two attempts, retries at most two seconds apart, a fifteen-second cut), so the
+cut outlasts the whole attempt budget several times over, as an hour's outage would with
+the defaults.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests._proxy import TcpProxy
+from tests._topology import Topology, distributed
+from tests.e2e import _content
+
+pytestmark = [
+    pytest.mark.timeout(300),
+    pytest.mark.postgres,
+    pytest.mark.rabbitmq,
+    pytest.mark.s3,
+]
+
+#: Seconds S3 stays unreachable: far past two attempts' worth of retries.
+CUT = 15.0
+
+
+@pytest.fixture
+def outage(
+    tmp_path: Path, postgres_admin_url: str, amqp_url: str, s3_endpoint: str
+) -> Iterator[tuple[Topology, TcpProxy]]:
+    del amqp_url  # the broker must be up; the topology reaches it through its own proxy
+    s3 = TcpProxy("127.0.0.1", int(s3_endpoint.rsplit(":", 1)[1]))
+    s3.start()
+    topo = distributed(
+        tmp_path,
+        postgres_admin_url,
+        f"http://127.0.0.1:{s3.port}",
+        max_attempts="2",
+        max_retry_delay="2",
+    )
+    try:
+        yield topo, s3
+    finally:
+        topo.stop()
+        s3.stop()
+
+
+def _statuses(topo: Topology, bucket: str, keys: list[str]) -> dict[str, str]:
+    out = {}
+    for key in keys:
+        r = httpx.get(f"{topo.read_url}/v1/buckets/{bucket}/metadata/{key}", timeout=30)
+        out[key] = r.json()["status"] if r.status_code == 200 else f"http {r.status_code}"
+    return out
+
+
+def test_uploads_accepted_before_an_s3_outage_end_ready_after_it(
+    outage: tuple[Topology, TcpProxy],
+) -> None:
+    topo, s3 = outage
+    bucket = f"s3cut-{uuid.uuid4().hex[:10]}"
+    bodies: dict[str, tuple[bytes, str]] = {
+        f"doc-{i:02d}.json": (f'{{"n": {i}}}'.encode(), "application/json") for i in range(12)
+    }
+    bodies["picture.png"] = (_content.png(), "image/png")
+    bodies["report.pdf"] = (_content.pdf(), "application/pdf")
+    keys = list(bodies)
+
+    # Once the worker runs (it opens every backend as it starts), it is held back until S3
+    # is gone, so every job meets the outage.
+    deadline = time.monotonic() + 60
+    while "worker started" not in topo.worker.log.read_text(errors="replace"):
+        assert time.monotonic() < deadline, topo.worker.log.read_text(errors="replace")
+        time.sleep(0.1)
+    topo.worker.pause()
+    try:
+        for key, (body, content_type) in bodies.items():
+            response = httpx.put(
+                f"{topo.write_url}/v1/buckets/{bucket}/objects/{key}",
+                content=body,
+                headers={"Content-Type": content_type},
+                timeout=30,
+            )
+            assert response.status_code == 202, response.text
+        s3.stop()
+    finally:
+        topo.worker.resume()
+
+    cut_until = time.monotonic() + CUT
+    try:
+        while time.monotonic() < cut_until:
+            statuses = _statuses(topo, bucket, keys)
+            moved = {k: s for k, s in statuses.items() if s != "pending"}
+            assert not moved, f"accepted uploads settled while S3 was unreachable: {moved}"
+            time.sleep(0.5)
+    finally:
+        s3.start()
+
+    deadline = time.monotonic() + 60
+    while True:
+        statuses = _statuses(topo, bucket, keys)
+        assert "failed" not in statuses.values(), statuses
+        if all(s == "ready" for s in statuses.values()):
+            break
+        assert time.monotonic() < deadline, f"not ready 60s after S3 came back: {statuses}"
+        time.sleep(0.25)
+    for key, (body, _content_type) in bodies.items():
+        got = httpx.get(f"{topo.read_url}/v1/buckets/{bucket}/objects/{key}", timeout=30)
+        assert got.status_code == 200, got.text
+        assert got.content == body, f"{key} came back different"
+    log = topo.worker.log.read_text(errors="replace")
+    assert "a backend is unreachable" in log, "the cut never reached the worker"
