@@ -1,6 +1,6 @@
 """Every gate in one place.
 
-``nox -s tests``, ``nox -s lint``, ``nox -s typecheck``, ``nox -s bench``.
+``nox -s tests``, ``nox -s lint``, ``nox -s typecheck``, ``nox -s bench``, ``nox -s fuzz``.
 
 Virtualenvs are reused between runs (installs are incremental), so a rerun starts in seconds.
 """
@@ -78,6 +78,24 @@ def bench(session: nox.Session) -> None:
     _install_workspace(session, "test")
     for module in BENCHMARKS:
         session.run("python", "-m", module, *session.posargs)
+
+
+#: The kinds ``nox -s fuzz`` fuzzes, each for the same time.
+FUZZ_KINDS = ["json", "png", "jpeg", "gif", "webp", "pdf"]
+
+
+@nox.session(python=PYTHON)
+def fuzz(session: nox.Session) -> None:
+    """atheris over every kind validator, 10 minutes each (not part of the default run).
+
+    ``nox -s fuzz -- 60`` fuzzes each kind for 60 seconds; ``nox -s fuzz -- 600 pdf`` one.
+    Findings are written to ``fuzz/findings/<kind>/``.
+    """
+    _install_workspace(session)
+    session.install("atheris>=2.3")
+    seconds = session.posargs[0] if session.posargs else "600"
+    for kind in session.posargs[1:] or FUZZ_KINDS:
+        session.run("python", "-m", "fuzz.kinds", kind, "--seconds", seconds)
 
 
 @nox.session(python=PYTHON)

@@ -12,7 +12,7 @@ Order matters for hostile input:
    piece, and must hold exactly the scanlines its header declares: Pillow takes the end
    of the zlib stream for the end of the image and fills the missing rows in silently.
 3. Every frame is decoded, so truncated or corrupt pixel data is found. One frame's decode
-   is bounded by the pixel limit (at most 4 bytes a pixel: 256 MiB at 64 megapixels),
+   is bounded by the pixel limit, checked again for each frame before it is decoded (at most 4 bytes a pixel: 256 MiB at 64 megapixels),
    and all frames together by ``MAX_ANIMATION_PIXELS``, which bounds the time.
 """
 
@@ -74,14 +74,23 @@ def _decode(source: Source, fmt: str, limit: int) -> dict[str, Any]:
         if width * height > limit:
             raise InvalidContentError(f"image too large: {width}x{height} pixels")
         mode = image.mode
-        frames = 0
+        frames = pixels = 0
         while True:
-            image.load()
-            frames += 1
-            if frames * width * height > MAX_ANIMATION_PIXELS:
+            # Pillow grows the canvas for a GIF frame that reaches past the logical screen,
+            # so every frame's size is checked again before it is decoded.
+            frame_width, frame_height = image.size
+            if frame_width * frame_height > limit:
+                raise InvalidContentError(
+                    f"image too large: frame {frames + 1} is {frame_width}x{frame_height} "
+                    f"pixels, the limit is {limit} (a possible decompression bomb)"
+                )
+            pixels += frame_width * frame_height
+            if pixels > MAX_ANIMATION_PIXELS:
                 raise InvalidContentError(
                     f"animation too large: more than {MAX_ANIMATION_PIXELS} pixels in all"
                 )
+            image.load()
+            frames += 1
             try:
                 image.seek(frames)
             except EOFError:
