@@ -8,6 +8,7 @@ processes.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import socket
 import struct
@@ -95,10 +96,9 @@ def _raw(url: str, request: bytes, timeout: float) -> bytes:
     ``timeout`` passes."""
     host, port = url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=timeout) as sock:
-        try:
+        # Refused mid-send, the answer may still be there to read.
+        with contextlib.suppress(OSError):
             sock.sendall(request)
-        except OSError:
-            pass  # refused mid-send: the answer may still be there to read
         answer = b""
         try:
             while chunk := sock.recv(65536):

@@ -12,8 +12,9 @@ Order matters for hostile input:
    piece, and must hold exactly the scanlines its header declares: Pillow takes the end
    of the zlib stream for the end of the image and fills the missing rows in silently.
 3. Every frame is decoded, so truncated or corrupt pixel data is found. One frame's decode
-   is bounded by the pixel limit, checked again for each frame before it is decoded (at most 4 bytes a pixel: 256 MiB at 64 megapixels),
-   and all frames together by ``MAX_ANIMATION_PIXELS``, which bounds the time.
+   is bounded by the pixel limit, checked again for each frame before it is decoded (at
+   most 4 bytes a pixel: 256 MiB at 64 megapixels), and all frames together by
+   ``MAX_ANIMATION_PIXELS``, which bounds the time.
 """
 
 from __future__ import annotations
