@@ -150,12 +150,13 @@ class CephRgw:
             )
 
     def _daemon(self, *argv: str) -> None:
-        log = (self.root / "log" / f"{argv[0]}.out").open("ab")
-        self._procs.append(
-            subprocess.Popen(
-                [argv[0], "-c", str(self.conf), "-f", *argv[1:]], stdout=log, stderr=log
+        # The daemon keeps its own copy of the descriptor; ours is closed at once.
+        with (self.root / "log" / f"{argv[0]}.out").open("ab") as log:
+            self._procs.append(
+                subprocess.Popen(
+                    [argv[0], "-c", str(self.conf), "-f", *argv[1:]], stdout=log, stderr=log
+                )
             )
-        )
 
     def _wait_for_gateway(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout

@@ -7,6 +7,7 @@ import socket
 import time
 import uuid
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -18,8 +19,10 @@ __all__ = [
     "PG_USER",
     "REDIS_URL",
     "RUN_ID",
+    "blob_url",
     "free_port",
     "require_service",
+    "skip_or_fail",
     "wait_for_port",
 ]
 
@@ -41,14 +44,22 @@ def _reachable(host: str, port: int) -> bool:
         return False
 
 
-def require_service(name: str, host: str, port: int) -> None:
-    """Skip (or, under CI, fail) when a service the test needs is not listening."""
-    if _reachable(host, port):
-        return
-    message = f"{name} is not reachable at {host}:{port}"
+def skip_or_fail(message: str) -> NoReturn:
+    """Skip the test on a laptop; fail it under CI, where every service must be there."""
     if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
         pytest.fail(message + " (under CI every service must be up)")
     pytest.skip(message)
+
+
+def require_service(name: str, host: str, port: int) -> None:
+    """Skip (or, under CI, fail) when a service the test needs is not listening."""
+    if not _reachable(host, port):
+        skip_or_fail(f"{name} is not reachable at {host}:{port}")
+
+
+def blob_url(endpoint: str) -> str:
+    """A blob store URL naming a bucket of its own on the S3 server at ``endpoint``."""
+    return f"s3://sangraha-{RUN_ID}-{uuid.uuid4().hex[:8]}?endpoint={endpoint}&region=us-east-1"
 
 
 def free_port() -> int:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import _rgw
 from tests._services import (
     AMQP_URL,
     CORPUS,
@@ -21,7 +22,9 @@ from tests._services import (
     PG_USER,
     REDIS_URL,
     RUN_ID,
+    blob_url,
     require_service,
+    skip_or_fail,
 )
 from tests._topology import MotoServer
 
@@ -74,8 +77,23 @@ def redis_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def s3_endpoint() -> Iterator[str]:
-    """moto in server mode: a real S3 HTTP endpoint on 127.0.0.1, in a process of its own."""
+def rgw_endpoint() -> Iterator[str]:
+    """A single-node Ceph RADOS Gateway of this run's own (tests/_rgw.py): a real S3 server,
+    with its own ideas of what to honour, unlike a mock."""
+    if not _rgw.installed():
+        skip_or_fail("Ceph's daemons (ceph-mon, ceph-osd, radosgw) are not installed")
+    gateway = _rgw.CephRgw()
+    gateway.start()
+    try:
+        yield gateway.url
+    finally:
+        gateway.stop()
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """moto in server mode, in a process of its own: for the few tests that need what only
+    a mock gives (answers it can be told to fake, checksums it keeps), each saying why."""
     server = MotoServer()
     try:
         yield server.url
@@ -83,15 +101,21 @@ def s3_endpoint() -> Iterator[str]:
         server.stop()
 
 
+@pytest.fixture(scope="session")
+def s3_endpoint(rgw_endpoint: str) -> str:
+    """The S3 server every S3-touching test talks to: Ceph RGW."""
+    return rgw_endpoint
+
+
 @pytest.fixture
 def s3_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Credentials moto accepts, through the standard AWS variables."""
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    """The credentials RGW's test user and moto both accept, through the AWS variables."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", _rgw.ACCESS_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", _rgw.SECRET_KEY)
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
 
 
 @pytest.fixture
 def s3_url(s3_endpoint: str, s3_env: None) -> str:
     """A blob store URL naming a bucket of its own for one test."""
-    return f"s3://sangraha-{RUN_ID}-{uuid.uuid4().hex[:8]}?endpoint={s3_endpoint}&region=us-east-1"
+    return blob_url(s3_endpoint)

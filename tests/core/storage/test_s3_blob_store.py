@@ -63,9 +63,10 @@ def test_streamed_put_longer_than_a_part_uses_multipart(s3_endpoint: str, s3_env
     store = _store("mp", s3_endpoint, part_size=5 * MiB)
     try:
         chunks = [bytes([n]) * MiB for n in range(11)]
-        result = store.put("k", iter(chunks), mode="create")
+        result = store.put("k", iter(chunks))
         assert result.size == 11 * MiB
-        assert store.head("k").etag.endswith("-3")
+        assert result.etag == store.head("k").etag
+        assert result.etag.endswith("-3")
         assert b"".join(store.get("k")) == b"".join(chunks)
     finally:
         store.close()
@@ -222,8 +223,11 @@ def _composite(parts: list[bytes]) -> str:
 
 
 @pytest.mark.s3
-def test_every_part_carries_its_sha256(s3_endpoint: str, s3_env: None) -> None:
-    store = _store("sum", s3_endpoint, part_size=5 * MiB)
+def test_every_part_carries_its_sha256(moto_endpoint: str, s3_env: None) -> None:
+    # moto, not RGW: the last check reads back the composite checksum the server kept for
+    # the parts, and Ceph Pacific keeps none (test_bodies_carry_content_md5... covers RGW).
+    store = _store("sum", moto_endpoint, part_size=5 * MiB)
+    assert store.capabilities.checksum_reported  # learnt before the hooks watch requests
     declared: dict[int, str] = {}
     puts: list[str] = []
     signed: set[str] = set()

@@ -20,6 +20,7 @@ from sangraha_core import (
     DigestedStream,
     InvalidPartError,
     InvalidRangeError,
+    UploadNotFoundError,
 )
 from sangraha_core.storage import BlobReader, BlobStore, DigestingJoin, PartResult, SizedParts
 
@@ -380,10 +381,15 @@ def test_multipart_min_part_size(blob_store: BlobStore) -> None:
 
 def test_multipart_abort(blob_store: BlobStore) -> None:
     upload_id = blob_store.create_multipart("aborted")
-    blob_store.upload_part("aborted", upload_id, 1, b"data")
+    part = blob_store.upload_part("aborted", upload_id, 1, b"data")
     blob_store.abort_multipart("aborted", upload_id)
     blob_store.abort_multipart("aborted", upload_id)
-    # What completing an aborted upload raises is backend-specific (moto answers 500).
+    # An upload that is gone is gone, whatever each server answers (moto a 500 for both,
+    # RGW 404 NoSuchKey to ListParts and 500 to the completion).
+    with pytest.raises(UploadNotFoundError):
+        blob_store.upload_part("aborted", upload_id, 2, b"more")
+    with pytest.raises(UploadNotFoundError):
+        blob_store.complete_multipart("aborted", upload_id, [part])
     assert not blob_store.exists("aborted")
     assert list(blob_store.list()) == []
 
