@@ -6,10 +6,11 @@ when a message was dead-lettered while the record could not be marked failed. Pu
 twice is harmless: processing is idempotent.
 
 A job waiting for a retry touched its record when the retry was scheduled, and a running
-one is touched by the worker's heartbeat, so neither looks stale. While a backend is down
-the worker does not run the reconciler at all (``Worker.in_outage``): every pending record
-is then still in the queue or waiting for its retry, and a backlog that cannot drain would
-otherwise be published once more every ``pending_timeout``, for as long as the outage lasts.
+one is touched by the worker's heartbeat, so neither looks stale. While a backend is down,
+and for ``max_retry_delay`` after its last fault, the worker does not run the reconciler:
+every pending record is then still in the queue or waiting for its retry, and a backlog
+that cannot drain would otherwise be published once more every ``pending_timeout``, for as
+long as the outage lasts.
 """
 
 from __future__ import annotations

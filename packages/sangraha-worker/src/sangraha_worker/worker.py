@@ -20,9 +20,9 @@ every job waits the longest delay and after it the first success makes delays sh
 Any other exception may be a bug: ``max_tries`` attempts, counted in the message, then the
 dead-letter queue. Failures of both give-up rows are retriable (``sangraha-worker replay``
 runs them again once the cause is fixed); only what ``process_object`` found in the bytes
-is final. While the streak lasts the reconciler pauses: during an outage every pending
-record is still queued or waiting for its retry, and publishing them again would only
-multiply them.
+is final. While the streak lasts, and for ``max_retry_delay`` after the last fault, the
+reconciler pauses: during an outage every pending record is still queued or waiting for
+its retry, and publishing them again would only multiply them.
 """
 
 from __future__ import annotations
@@ -217,6 +217,7 @@ class Worker:
         self._retry_due = 0.0
         # Backend faults met since a job last went through; while above 0, an outage.
         self._fault_streak = 0
+        self._last_fault = float("-inf")
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -424,6 +425,7 @@ class Worker:
         if isinstance(error, BackendUnavailableError):
             with self._lock:
                 self._fault_streak += 1
+                self._last_fault = time.monotonic()
                 delay = self.outage_delay(self._fault_streak)
             _log_error(
                 error,
@@ -534,6 +536,12 @@ class Worker:
     def _reconcile(self) -> int:
         if self.in_outage:
             logger.info("a backend is unreachable: the reconciler waits for it")
+            return 0
+        with self._lock:
+            since_fault = time.monotonic() - self._last_fault
+        if since_fault < self.max_retry_delay:
+            # Retries scheduled during the outage may still wait in the queue, touched last
+            # when they were scheduled; they come back within max_retry_delay.
             return 0
         return self.reconciler.run_once()
 
