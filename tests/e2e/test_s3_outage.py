@@ -1,9 +1,9 @@
 """An S3 outage longer than every attempt a job may spend: accepted uploads still end ready.
 
-The distributed deployment reaches moto through a TCP proxy that the test cuts. Timings
-are short (two attempts, retries at most two seconds apart, a fifteen-second cut), so the
-cut outlasts the whole attempt budget several times over, as an hour's outage would with
-the defaults.
+The distributed deployment reaches the tests' S3 server through a TCP proxy that the test
+cuts. Timings are short (two attempts, retries at most two seconds apart, a fifteen-second
+cut), so the cut outlasts the whole attempt budget several times over, as an hour's outage
+would with the defaults.
 """
 
 from __future__ import annotations
