@@ -45,7 +45,7 @@ def _install_workspace(session: nox.Session, *extras: str) -> None:
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
-    """The whole suite, against the real PostgreSQL, RabbitMQ, Redis and a moto S3 server."""
+    """The whole suite, against the real PostgreSQL, RabbitMQ, Redis and a Ceph RGW S3 server."""
     _install_workspace(session, "test")
     session.run("pytest", *(session.posargs or ["-q"]), env={"CI": os.environ.get("CI", "")})
 

@@ -2,8 +2,9 @@
 
 - ``embedded``: ``sangraha serve`` (files + SQLite + in-process queue) on one port.
 - ``distributed``: ``sangraha-receiver``, ``sangraha-getter`` and ``sangraha-worker`` as
-  separate processes over moto S3, PostgreSQL and RabbitMQ. The broker is reached through a
-  TCP proxy that can be cut, to simulate an outage without stopping the shared broker.
+  separate processes over S3 (the tests' Ceph RGW), PostgreSQL and RabbitMQ. The broker is
+  reached through a TCP proxy that can be cut, to simulate an outage without stopping the
+  shared broker.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from tests._services import AMQP_URL, RUN_ID, free_port, wait_for_port
 __all__ = ["MotoServer", "Service", "Topology", "create_database", "distributed", "embedded"]
 
 BIN = Path(sys.executable).parent
+#: Credentials both the tests' RGW user (tests/_rgw.py) and moto accept.
 AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
