@@ -5,7 +5,8 @@ calls it once per delivery and settles the delivery from what it returns or rais
 
 1. Look the record up. Deleted while pending, or no longer pending (a redelivery after a
    crash between the last side effect and the ack): drop the staging copy, ``SKIPPED``.
-2. Validate the kind and extract its metadata (``kinds.inspect``), hashing the staged bytes
+2. Validate the kind and extract its metadata (``kinds.inspect``, which the services run
+   in a validator process: bytes that crash it fail here too), hashing the staged bytes
    as the validator reads them: a small object is read into memory once, a large one is
    hashed while the validator reads it front to back, and only the bytes it skipped (a PDF
    is parsed from its end) are fetched once more, for the hash alone. Digest and size must
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Any, BinaryIO, Final
 
@@ -46,7 +48,7 @@ from ._models import FailureKind, ObjectRecord, ObjectStatus
 from .storage import BlobStore, StagingWrites
 from .storage._reader import BlobReader, closing_chunks
 
-__all__ = ["SMALL_OBJECT_SIZE", "Outcome", "process_object"]
+__all__ = ["SMALL_OBJECT_SIZE", "Inspect", "Outcome", "process_object"]
 
 logger = logging.getLogger("sangraha_core.processing")
 
@@ -66,7 +68,14 @@ class Outcome(StrEnum):
     """Nothing to do: the record was deleted, or processed already."""
 
 
-def process_object(backends: Backends, message: ProcessObject) -> Outcome:
+#: What validates the bytes: ``kinds.inspect``, or the ``inspect`` of an ``InspectorPool``
+#: (the services' choice), which runs it in a validator process.
+Inspect = Callable[[str, BinaryIO], dict[str, Any]]
+
+
+def process_object(
+    backends: Backends, message: ProcessObject, *, inspect: Inspect = kinds.inspect
+) -> Outcome:
     """Validate, extract, deduplicate and finalise the object ``message`` names.
 
     Idempotent: calling it again for the same message, at any point after any crash,
@@ -92,7 +101,7 @@ def process_object(backends: Backends, message: ProcessObject) -> Outcome:
         return Outcome.SKIPPED
 
     try:
-        digest, size, extracted = _verify_and_inspect(blobs, staged, record)
+        digest, size, extracted = _verify_and_inspect(blobs, staged, record, inspect)
     except BlobNotFoundError:
         # Staging is deleted only after the record left ``pending``, so bytes missing now
         # were lost outside Sangraha's control: no retry can bring them back.
@@ -127,10 +136,10 @@ class _Rejected(Exception):
 
 
 def _verify_and_inspect(
-    blobs: BlobStore, staged: str, record: ObjectRecord
+    blobs: BlobStore, staged: str, record: ObjectRecord, inspect: Inspect
 ) -> tuple[Digest, int, dict[str, Any]]:
     if record.size > SMALL_OBJECT_SIZE:
-        return _verify_and_inspect_large(blobs, staged, record)
+        return _verify_and_inspect_large(blobs, staged, record, inspect)
     hasher = Hasher()
     small: bytearray | None = bytearray()
     for chunk in closing_chunks(blobs.get(staged)):
@@ -143,12 +152,12 @@ def _verify_and_inspect(
     digest = _checked(record, hasher)
     assert small is not None  # bytes beyond the record's size fail the check above
     with io.BytesIO(bytes(small)) as file:
-        extracted = _inspect(record, file)
+        extracted = _inspect(record, file, inspect)
     return digest, hasher.size, extracted
 
 
 def _verify_and_inspect_large(
-    blobs: BlobStore, staged: str, record: ObjectRecord
+    blobs: BlobStore, staged: str, record: ObjectRecord, inspect: Inspect
 ) -> tuple[Digest, int, dict[str, Any]]:
     """One read of the staged bytes where the validator reads them in order."""
     hasher = Hasher()
@@ -158,7 +167,7 @@ def _verify_and_inspect_large(
     # into the store.
     with io.BufferedReader(reader) as file:
         try:
-            extracted = _inspect(record, file)
+            extracted = _inspect(record, file, inspect)
         except _Rejected as exc:
             # Corrupt staging takes precedence: finish the hash before giving this reason.
             rejected = exc
@@ -182,10 +191,10 @@ def _checked(record: ObjectRecord, hasher: Hasher) -> Digest:
     return digest
 
 
-def _inspect(record: ObjectRecord, file: BinaryIO) -> dict[str, Any]:
+def _inspect(record: ObjectRecord, file: BinaryIO, inspect: Inspect) -> dict[str, Any]:
     try:
         # Errors of the file itself (a store outage) propagate unchanged: transient.
-        return kinds.inspect(record.content_type, file)
+        return inspect(record.content_type, file)
     except InvalidContentError as exc:
         raise _Rejected(exc.reason) from exc
     except UnsupportedContentTypeError as exc:

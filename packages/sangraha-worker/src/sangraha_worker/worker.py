@@ -39,6 +39,7 @@ from typing import Any
 
 from sangraha_core import Backends, BackendUnavailableError, FailureKind, ProcessObject, utcnow
 from sangraha_core._processing import Outcome, process_object
+from sangraha_core.kinds import InspectorPool
 from sangraha_core.queue import Consumer, Delivery
 
 from . import metrics
@@ -196,6 +197,9 @@ class Worker:
             ),
         )
         self.collector = Collector(backends, staging_grace=staging_grace)
+        #: Where the bytes are parsed: one validator process per consumer thread, so that
+        #: no upload can crash this process.
+        self.validators = InspectorPool.from_settings(settings, size=self.concurrency)
 
         self._pending_timeout = self.reconciler.pending_timeout
         # Objects being processed now (a duplicate delivery may run one twice), for the
@@ -271,6 +275,7 @@ class Worker:
         stopped = not any(t.is_alive() for t in self._threads)
         if stopped and self._started and not self._shut_down:
             self._shut_down = True
+            self.validators.close()
             self._call(self.on_shutdown, self)
             logger.info(
                 "worker stopped: %d complete, %d failed, %d retried",
@@ -397,7 +402,7 @@ class Worker:
             if waited > self._pending_timeout / 3:
                 # It queued long enough that the heartbeat's first beat could come too late.
                 self.backends.metadata.touch(message.object_id)
-            ctx.outcome = process_object(self.backends, message)
+            ctx.outcome = process_object(self.backends, message, inspect=self.validators.inspect)
         except Exception as exc:
             ctx.error = exc
         finally:
