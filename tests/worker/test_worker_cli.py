@@ -16,6 +16,9 @@ import pytest
 
 import sangraha_worker
 from sangraha_core import Backends, FailureKind, ObjectStatus, Settings
+from tests._proxy import TcpProxy
+from tests._services import PG_PORT
+from tests._topology import create_database
 from tests.worker._staging import JSON_BODY, png, stage
 
 
@@ -80,6 +83,45 @@ def test_bad_settings_exit_with_an_error(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert b"SANGRAHA_" in done.stderr
+
+
+@pytest.mark.postgres
+def test_a_worker_started_during_an_outage_waits_for_the_backend(
+    tmp_path: Path, postgres_admin_url: str
+) -> None:
+    # A database of its own: the worker publishes every pending record it finds.
+    direct, drop = create_database(postgres_admin_url, "sangraha_cli")
+    database = TcpProxy("127.0.0.1", PG_PORT)  # not started yet: the database is down
+    url = direct.replace(f":{PG_PORT}/", f":{database.port}/")
+    backends = Backends.from_settings(Settings(data_dir=tmp_path, metadata_url=direct))
+    log = tmp_path / "worker.log"
+    env = {**os.environ, "SANGRAHA_DATA_DIR": str(tmp_path), "SANGRAHA_METADATA_URL": url}
+    try:
+        with log.open("wb") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "sangraha_worker", "--burst", "--recover-on-start"],
+                env=env,
+                stdout=out,
+                stderr=out,
+            )
+        try:
+            deadline = time.monotonic() + 60
+            while "a backend is unreachable" not in log.read_text(errors="replace"):
+                assert proc.poll() is None, log.read_text(errors="replace")
+                assert time.monotonic() < deadline, log.read_text(errors="replace")
+                time.sleep(0.1)
+            record = stage(backends, JSON_BODY, publish=False)
+            database.start()
+            assert proc.wait(60) == 0, log.read_text(errors="replace")
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        assert backends.metadata.get_object(record.id).status is ObjectStatus.READY
+    finally:
+        database.stop()
+        backends.close()
+        drop()
 
 
 def test_process_recovers_serves_metrics_and_stops_on_sigterm(tmp_path: Path) -> None:

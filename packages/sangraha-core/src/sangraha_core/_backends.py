@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from dataclasses import dataclass
 
 from ._registry import open_blob_store, open_metadata_store, open_queue
@@ -22,19 +23,28 @@ class Backends:
 
     @classmethod
     def from_settings(cls, settings: Settings, *, setup: bool = True) -> Backends:
-        """Open every backend; with ``setup``, create what is missing (schema, queues)."""
-        blobs = open_blob_store(settings.blob_url)
-        metadata = open_metadata_store(settings.metadata_url)
-        # The queue's own limit is the worker's: at that count the worker fails the record
-        # first, so a message the queue dead-letters by itself never leaves one pending.
-        queue = open_queue(
-            settings.queue_url,
-            prefix=settings.queue_prefix,
-            delivery_limit=settings.max_deliveries,
-        )
-        if setup:
-            metadata.migrate()
-            queue.setup()
+        """Open every backend; with ``setup``, create what is missing (schema, queues).
+
+        Should one step fail, what was opened is closed again: a caller that tries again
+        until an outage ends leaks nothing.
+        """
+        with ExitStack() as opened:
+            blobs = open_blob_store(settings.blob_url)
+            opened.callback(blobs.close)
+            metadata = open_metadata_store(settings.metadata_url)
+            opened.callback(metadata.close)
+            # The queue's own limit is the worker's: at that count the worker fails the record
+            # first, so a message the queue dead-letters by itself never leaves one pending.
+            queue = open_queue(
+                settings.queue_url,
+                prefix=settings.queue_prefix,
+                delivery_limit=settings.max_deliveries,
+            )
+            opened.callback(queue.close)
+            if setup:
+                metadata.migrate()
+                queue.setup()
+            opened.pop_all()
         return cls(settings=settings, blobs=blobs, metadata=metadata, queue=queue)
 
     def close(self) -> None:

@@ -12,12 +12,13 @@ import json
 import logging
 import os
 import sys
+import time
 from collections.abc import Sequence
 from typing import Any
 
 from pydantic import ValidationError
 
-from sangraha_core import Backends, SangrahaError, Settings
+from sangraha_core import Backends, BackendUnavailableError, SangrahaError, Settings
 
 from .replay import replay_failures
 from .worker import Worker
@@ -103,6 +104,20 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _open_waiting_out_outages(settings: Settings) -> Backends:
+    """Open the backends; while one cannot be reached, try again, at most
+    ``max_retry_delay`` apart. A worker (re)started during an outage then starts once the
+    outage is over, instead of exiting. Any other error (a bad URL, a missing extra) raises."""
+    delay = 1.0
+    while True:
+        try:
+            return Backends.from_settings(settings, setup=True)
+        except BackendUnavailableError as exc:
+            logger.warning("a backend is unreachable (%s); trying again in %.0fs", exc, delay)
+        time.sleep(delay)
+        delay = min(delay * 2, settings.max_retry_delay)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the worker until SIGTERM or SIGINT (or, with ``--burst``, an empty queue), or
     with ``replay``, publish the retriable failures again and exit."""
@@ -119,10 +134,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         start_http_server(args.metrics_port, addr=args.metrics_host)
         logger.info("metrics on http://%s:%d/metrics", args.metrics_host, args.metrics_port)
     try:
-        backends = Backends.from_settings(settings, setup=True)
+        if args.command == "replay":
+            # A person is waiting for the answer: say at once that a backend is down.
+            backends = Backends.from_settings(settings, setup=True)
+        else:
+            backends = _open_waiting_out_outages(settings)
     except SangrahaError as exc:
         logger.error("could not open the backends: %s", exc)
         return 1
+    except KeyboardInterrupt:
+        return 130
     if args.command == "replay":
         try:
             result = replay_failures(backends)
