@@ -200,8 +200,8 @@ class Multipart:
                 CopySource={"Bucket": self._bucket, "Key": source},
                 CopySourceRange=f"bytes={start}-{end - 1}",
             ),
+            # Not named as a request on the upload: a missing key here is the source.
             source,
-            upload=(key, upload_id),
         )
         etag = response["CopyPartResult"]["ETag"].strip('"')
         return PartResult(part_number=part_number, size=end - start, etag=etag)

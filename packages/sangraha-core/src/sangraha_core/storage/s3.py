@@ -9,7 +9,7 @@ import os
 import threading
 from collections.abc import Iterator
 from hashlib import sha256
-from typing import IO, TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 import boto3
@@ -45,7 +45,6 @@ from ._s3_spool import (
     Piece,
     SpoolBytes,
     cut_pieces,
-    md5_of,
     new_spool,
     rewound,
     spool_all,
@@ -232,22 +231,17 @@ class S3BlobStore:
             )
         md5 = found.send_md5
         if isinstance(data, bytes | bytearray | memoryview):
-            whole = bytes(data)
-            return self._put_object(
-                key, whole, len(whole), Digest.of(whole), md5_of(whole) if md5 else None, create
-            )
+            return self._put_object(key, Piece.of(bytes(data), md5=md5), create=create)
         stream = iter(data)
         pieces = cut_pieces(stream, self._part_size, md5=md5)
         try:
             first = next(pieces, None)
             if first is None:
-                return self._put_object(
-                    key, b"", 0, Digest.of(b""), md5_of(b"") if md5 else None, create
-                )
+                return self._put_object(key, Piece.of(b"", md5=md5), create=create)
             if first.size < self._part_size:
                 # The whole stream fit in one part: a single PutObject.
                 with contextlib.closing(first):
-                    return self._put_piece(key, first, create=create)
+                    return self._put_object(key, first, create=create)
             if create and not found.conditional_complete:
                 return self._put_whole(key, first, stream)
             return self._put_multipart(key, first, pieces, create=create)
@@ -441,32 +435,23 @@ class S3BlobStore:
                 raise
             self._head_bucket()
 
-    def _put_object(
-        self,
-        key: str,
-        body: bytes | IO[bytes],
-        size: int,
-        digest: Digest,
-        md5: str | None,
-        create: bool,
-    ) -> PutResult:
+    def _put_object(self, key: str, piece: Piece, *, create: bool) -> PutResult:
         args: dict[str, Any] = {
             "Bucket": self._bucket,
             "Key": key,
-            "ContentLength": size,
+            "ContentLength": piece.size,
             # Declared as well as sent, so a server that keeps checksums keeps this one.
             "ChecksumAlgorithm": CHECKSUM,
-            "ChecksumSHA256": digest.to_base64(),
+            "ChecksumSHA256": piece.digest.to_base64(),
         }
-        if md5 is not None:
-            args["ContentMD5"] = md5
+        if piece.md5 is not None:
+            args["ContentMD5"] = piece.md5
         if create:
             args["IfNoneMatch"] = "*"
-        response = self._retry(lambda: self._client.put_object(Body=rewound(body), **args), key)
-        return PutResult(key=key, size=size, etag=response["ETag"].strip('"'))
-
-    def _put_piece(self, key: str, piece: Piece, *, create: bool) -> PutResult:
-        return self._put_object(key, piece.body, piece.size, piece.digest, piece.md5, create)
+        response = self._retry(
+            lambda: self._client.put_object(Body=rewound(piece.body), **args), key
+        )
+        return PutResult(key=key, size=piece.size, etag=response["ETag"].strip('"'))
 
     def _put_whole(self, key: str, first: Piece, rest: Iterator[bytes]) -> PutResult:
         """A create longer than one part, on a server that would let a completion replace
@@ -487,7 +472,7 @@ class S3BlobStore:
                 limit=MAX_PART_SIZE,
                 too_large=too_large,
             )
-            return self._put_piece(key, whole, create=True)
+            return self._put_object(key, whole, create=True)
 
     def _put_multipart(
         self, key: str, first: Piece, rest: Iterator[Piece], *, create: bool
