@@ -53,8 +53,9 @@ from typing import Any
 import httpx
 
 from benchmarks._measure import MIB, Sampler
+from tests._rgw import CephRgw
 from tests._services import PG_HOST, PG_PORT, PG_USER, free_port, wait_for_port
-from tests._topology import MotoServer, Topology, distributed, embedded
+from tests._topology import Topology, distributed, embedded
 
 __all__ = [
     "digest_of",
@@ -356,7 +357,7 @@ def _bench_baseline(
 
 
 def _bench_s3_store(
-    moto: MotoServer,
+    rgw: CephRgw,
     files: dict[tuple[str, int], Path],
     report: Callable[[dict[str, Any]], None],
     repeat: int,
@@ -369,7 +370,7 @@ def _bench_s3_store(
 
     s3 = boto3.client(
         "s3",
-        endpoint_url=moto.url,
+        endpoint_url=rgw.url,
         region_name="us-east-1",
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
@@ -388,7 +389,7 @@ def _bench_s3_store(
         def upload(path: Path = path, key: str = key) -> None:
             s3.upload_file(str(path), bucket, key, Config=config)
 
-        pids = {"moto": moto.pid}
+        pids = {"radosgw": rgw.pid}
         times[round(size / MIB)] = _case(
             report, "chunked", pids, size, upload, repeat=repeat, topology="bare-s3", kind=kind
         )
@@ -504,17 +505,20 @@ def resume_scenario(topo: Topology, path: Path, *, part_size: int) -> dict[str, 
 
 
 @contextlib.contextmanager
-def _topologies(tmp: Path) -> Iterator[tuple[list[Topology], MotoServer]]:
-    moto = MotoServer()
+def _topologies(tmp: Path) -> Iterator[tuple[list[Topology], CephRgw]]:
+    # Room in the gateway's RAM-backed OSD for a 2 GiB object staged, filed and uploaded
+    # straight by the baseline, with its copies in flight.
+    rgw = CephRgw(memstore_bytes=12 * GIB)
     topos: list[Topology] = []
     try:
+        rgw.start()
         topos.append(embedded(tmp / "embedded"))
-        topos.append(distributed(tmp / "distributed", _POSTGRES_ADMIN, moto.url))
-        yield topos, moto
+        topos.append(distributed(tmp / "distributed", _POSTGRES_ADMIN, rgw.url))
+        yield topos, rgw
     finally:
         for topo in topos:
             topo.stop()
-        moto.stop()
+        rgw.stop()
 
 
 def _print(line: dict[str, Any]) -> None:
@@ -526,7 +530,7 @@ def rss_summary(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
     peaks: dict[tuple[str, str], dict[int, float]] = {}
     for line in lines:
         if line.get("topology") == "bare-s3":
-            continue  # moto keeps every object in its memory: not a service of ours
+            continue  # the S3 server keeps objects in its memory: not a service of ours
         for service, usage in line.get("rss", {}).items():
             by_size = peaks.setdefault((line["topology"], service), {})
             size = line["size_mib"]
@@ -585,8 +589,8 @@ def main(argv: list[str] | None = None) -> None:
         bare = BareApp(tmp / "baseline")
         try:
             baseline = _bench_baseline(bare, files, report, args.repeat)
-            with _topologies(tmp) as (topos, moto):
-                store = _bench_s3_store(moto, files, report, args.repeat)
+            with _topologies(tmp) as (topos, rgw):
+                store = _bench_s3_store(rgw, files, report, args.repeat)
                 for topo in topos:
                     _bench_topology(topo, files, bare, baseline, report, args.repeat)
         finally:

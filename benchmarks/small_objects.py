@@ -8,8 +8,8 @@ line per scenario, and rewrites the generated part of the "Small objects" sectio
 
 Every product figure is printed next to a baseline measured in the same run and their
 ratio: a bare ASGI app answering the same sizes from memory and from disk
-(``benchmarks/_baseline.py``), direct boto3 against the same moto endpoint and direct pika
-publishes with confirms to the same broker.
+(``benchmarks/_baseline.py``), direct boto3 against the same S3 endpoint (a Ceph RGW of
+its own) and direct pika publishes with confirms to the same broker.
 """
 
 from __future__ import annotations
@@ -33,8 +33,9 @@ import httpx
 from benchmarks._measure import MIB, cpu_seconds, peak_rss
 from sangraha_core import Digest, ObjectKind, ObjectRecord, ObjectStatus, new_id, utcnow
 from sangraha_core.metadata.sql import SqlMetadataStore
+from tests._rgw import CephRgw
 from tests._services import AMQP_URL, PG_HOST, PG_PORT, PG_USER, free_port, wait_for_port
-from tests._topology import MotoServer, Topology, distributed, embedded
+from tests._topology import Topology, distributed, embedded
 
 __all__ = ["main"]
 
@@ -314,13 +315,16 @@ def run_embedded(report: Report, plan: Plan, tmp: Path, base: dict[str, dict[str
 
 
 def run_distributed(report: Report, plan: Plan, tmp: Path, base: dict[str, dict[str, Any]]) -> None:
-    moto = MotoServer()
+    # A real S3 server (not moto, a mock in Python that bounds every figure it serves):
+    # direct boto3 against the same gateway is the baseline.
+    rgw = CephRgw()
+    rgw.start()
     try:
-        base.update(s3_baselines(report, plan, moto.url))
+        base.update(s3_baselines(report, plan, rgw.url))
         admin = f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/test"
         data = tmp / "distributed"
         data.mkdir()
-        topology = distributed(data, admin, moto.url)
+        topology = distributed(data, admin, rgw.url)
         try:
             seeded = seed_listing(topology.services[0].env["SANGRAHA_METADATA_URL"])
             print(json.dumps({"topology": "distributed", "seeded_s": round(seeded, 1)}))
@@ -333,11 +337,11 @@ def run_distributed(report: Report, plan: Plan, tmp: Path, base: dict[str, dict[
                     row["ratio_direct_floor"] = ratio(row["per_s"], floor)
             for service in topology.services:
                 report.usage.append({"process": service.name, **usage(service.pid)})
-            report.usage.append({"process": "moto S3", **usage(moto.pid)})
+            report.usage.append({"process": "Ceph RGW (radosgw)", **usage(rgw.pid)})
         finally:
             topology.stop()
     finally:
-        moto.stop()
+        rgw.stop()
 
 
 # -- RESULTS.md ------------------------------------------------------------------------------

@@ -123,6 +123,11 @@ class CephRgw:
             self.stop()
             raise
 
+    @property
+    def pid(self) -> int:
+        """The gateway's process (started last), for what it costs in memory and CPU."""
+        return self._procs[-1].pid
+
     def stop(self) -> None:
         """Stop every daemon this object started, by PID, and remove its folder."""
         # SIGKILL: the cluster lives in memory and is thrown away; a clean shutdown of the
