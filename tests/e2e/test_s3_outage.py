@@ -3,11 +3,16 @@
 The distributed deployment reaches the tests' S3 server through a TCP proxy that the test
 cuts. Timings are short (two attempts, retries at most two seconds apart, a fifteen-second
 cut), so the cut outlasts the whole attempt budget several times over, as an hour's outage
-would with the defaults.
+would with the defaults. ``SANGRAHA_TEST_S3_CUT`` sets another cut in seconds (600 for the
+ten-minute run). Writes go on during the cut: each is refused (503) or, once accepted,
+must end ready like the rest.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -20,15 +25,15 @@ from tests._proxy import TcpProxy
 from tests._topology import Topology, distributed
 from tests.e2e import _content
 
+#: Seconds S3 stays unreachable: far past two attempts' worth of retries.
+CUT = float(os.environ.get("SANGRAHA_TEST_S3_CUT", "15"))
+
 pytestmark = [
-    pytest.mark.timeout(300),
+    pytest.mark.timeout(300 + int(CUT)),
     pytest.mark.postgres,
     pytest.mark.rabbitmq,
     pytest.mark.s3,
 ]
-
-#: Seconds S3 stays unreachable: far past two attempts' worth of retries.
-CUT = 15.0
 
 
 @pytest.fixture
@@ -58,6 +63,36 @@ def _statuses(topo: Topology, bucket: str, keys: list[str]) -> dict[str, str]:
         r = httpx.get(f"{topo.read_url}/v1/buckets/{bucket}/metadata/{key}", timeout=30)
         out[key] = r.json()["status"] if r.status_code == 200 else f"http {r.status_code}"
     return out
+
+
+class _WriteLoad(threading.Thread):
+    """Uploads one document after another until stopped, keeping what was accepted."""
+
+    def __init__(self, topo: Topology, bucket: str) -> None:
+        super().__init__(daemon=True)
+        self._url = f"{topo.write_url}/v1/buckets/{bucket}/objects"
+        self._done = threading.Event()
+        self.answers: dict[int, int] = {}
+        self.accepted: dict[str, bytes] = {}
+
+    def run(self) -> None:
+        n = 0
+        while not self._done.wait(0.5):
+            key, body = f"during-{n:04d}.json", f'{{"during": {n}}}'.encode()
+            n += 1
+            response = httpx.put(
+                f"{self._url}/{key}",
+                content=body,
+                headers={"Content-Type": "application/json"},
+                timeout=60,
+            )
+            self.answers[response.status_code] = self.answers.get(response.status_code, 0) + 1
+            if response.status_code == 202:
+                self.accepted[key] = body
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join()
 
 
 def test_uploads_accepted_before_an_s3_outage_end_ready_after_it(
@@ -93,6 +128,8 @@ def test_uploads_accepted_before_an_s3_outage_end_ready_after_it(
         topo.worker.resume()
 
     cut_until = time.monotonic() + CUT
+    during = _WriteLoad(topo, bucket)
+    during.start()
     try:
         while time.monotonic() < cut_until:
             statuses = _statuses(topo, bucket, keys)
@@ -101,6 +138,15 @@ def test_uploads_accepted_before_an_s3_outage_end_ready_after_it(
             time.sleep(0.5)
     finally:
         s3.start()
+        during.stop()
+    logging.getLogger(__name__).info(
+        "writes during the %.0f s cut: %s (status: count)", CUT, during.answers
+    )
+    assert during.answers, "no write was tried during the cut"
+    assert set(during.answers) <= {202, 503}, during.answers
+    for key, body in during.accepted.items():
+        bodies[key] = (body, "application/json")
+    keys = list(bodies)
 
     deadline = time.monotonic() + 60
     while True:
