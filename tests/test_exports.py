@@ -15,6 +15,7 @@ MODULES = [
     "sangraha_core.queue",
     "sangraha_core.kinds",
     "sangraha_core.web",
+    "sangraha_core.wire",
     "sangraha_client",
 ]
 

@@ -22,7 +22,6 @@ def attach(response: httpx.Response) -> httpx.Response:
         (400, "checksum-mismatch", sc.ChecksumMismatchError),
         (400, "invalid-name", sc.InvalidNameError),
         (400, "invalid-metadata", sc.InvalidMetadataError),
-        (400, "invalid-content", sc.InvalidContentError),
         (400, "invalid-part", sc.InvalidPartError),
         (401, "unauthorized", sc.AuthenticationError),
         (404, "not-found", sc.NotFoundError),
@@ -33,7 +32,9 @@ def attach(response: httpx.Response) -> httpx.Response:
         (413, "too-large", sc.TooLargeError),
         (415, "unsupported-content-type", sc.UnsupportedMediaTypeError),
         (416, "invalid-range", sc.RangeNotSatisfiableError),
-        (422, "invalid-content", sc.UnprocessableEntityError),
+        (422, "invalid-content", sc.InvalidContentError),
+        (422, "invalid-request", sc.UnprocessableEntityError),
+        (405, "method-not-allowed", sc.APIStatusError),
         (422, "idempotency-key-reused", sc.IdempotencyKeyReusedError),
         (429, "rate-limited", sc.RateLimitError),
         (500, "internal", sc.InternalServerError),
@@ -53,6 +54,9 @@ def test_status_and_slug_pick_the_class(status: int, slug: str, cls: type) -> No
 def test_a_slug_never_overrides_a_contradicting_status() -> None:
     error = make_status_error(attach(problem(404, "pending")))
     assert type(error) is sc.NotFoundError
+    # The service sends invalid content as a 422; a 400 naming it is a plain bad request.
+    error = make_status_error(attach(problem(400, "invalid-content")))
+    assert type(error) is sc.BadRequestError
 
 
 def test_a_body_that_is_not_a_problem_still_maps_by_status() -> None:
@@ -65,6 +69,7 @@ def test_a_body_that_is_not_a_problem_still_maps_by_status() -> None:
 
 def test_hierarchy() -> None:
     assert issubclass(sc.PendingError, sc.ConflictError)
+    assert issubclass(sc.InvalidContentError, sc.UnprocessableEntityError)
     assert issubclass(sc.ServiceUnavailableError, sc.InternalServerError)
     assert issubclass(sc.APITimeoutError, sc.APIConnectionError)
     assert issubclass(sc.APIStatusError, sc.APIError)

@@ -212,9 +212,9 @@ def test_plan_whole() -> None:
     assert plan.headers["Content-Type"] == "application/json"
     assert plan.headers["Cache-Control"] == "no-cache"
     assert plan.headers["Last-Modified"] == http_date(WHEN)
-    assert plan.headers["X-Sangraha-Id"] == "0" * 32
-    assert plan.headers["X-Sangraha-Meta-owner"] == "ann"
-    assert plan.headers["X-Sangraha-Meta-city"] == "UTF-8''K%C3%B8benhavn"
+    assert plan.headers["x-sangraha-id"] == "0" * 32
+    assert plan.headers["x-sangraha-meta-owner"] == "ann"
+    assert plan.headers["x-sangraha-meta-city"] == "UTF-8''K%C3%B8benhavn"
     assert "Content-Range" not in plan.headers
 
 
@@ -263,7 +263,7 @@ def test_plan_bad_content_type_falls_back() -> None:
     plan = plan_read(rep, {})
     assert plan.headers["Content-Type"] == "application/octet-stream"
     assert "Content-Disposition" not in plan.headers
-    assert "X-Sangraha-Id" not in plan.headers
+    assert "x-sangraha-id" not in plan.headers
 
 
 # -- records ---------------------------------------------------------------------------------

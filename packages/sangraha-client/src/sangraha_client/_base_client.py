@@ -39,7 +39,14 @@ from sangraha_core import (
     decode_header_value,
     encode_header_value,
 )
+from sangraha_core.wire import (
+    CONTENT_DIGEST_HEADER,
+    IDEMPOTENCY_KEY_HEADER,
+    META_HEADER_PREFIX,
+    ProblemType,
+)
 
+from . import _exceptions
 from ._constants import (
     DEFAULT_BASE_URL,
     DEFAULT_MAX_RETRIES,
@@ -56,24 +63,15 @@ from ._exceptions import (
     APIStatusError,
     AuthenticationError,
     BadRequestError,
-    ChecksumMismatchError,
     ConflictError,
-    IdempotencyKeyReusedError,
     InternalServerError,
-    InvalidContentError,
-    InvalidMetadataError,
-    InvalidNameError,
-    InvalidPartError,
     NotFoundError,
-    PendingError,
     RangeNotSatisfiableError,
     RateLimitError,
     ServiceUnavailableError,
     TooLargeError,
     UnprocessableEntityError,
     UnsupportedMediaTypeError,
-    UploadNotFoundError,
-    UploadStateError,
 )
 from ._types import NOT_GIVEN, ListObjectsParams, NotGiven, Timeout
 from ._version import __version__
@@ -88,6 +86,7 @@ __all__ = [
     "quote_key",
 ]
 
+# Statuses a proxy or gateway may answer too, so they are classed with or without a problem.
 _STATUS_CLASSES: dict[int, type[APIStatusError]] = {
     400: BadRequestError,
     401: AuthenticationError,
@@ -101,23 +100,22 @@ _STATUS_CLASSES: dict[int, type[APIStatusError]] = {
     503: ServiceUnavailableError,
 }
 
-_SLUG_CLASSES: dict[str, type[APIStatusError]] = {
-    cls.slug_name: cls
-    for cls in (
-        ChecksumMismatchError,
-        InvalidNameError,
-        InvalidMetadataError,
-        InvalidContentError,
-        InvalidPartError,
-        UploadNotFoundError,
-        PendingError,
-        UploadStateError,
-        IdempotencyKeyReusedError,
-    )
-    if cls.slug_name is not None
-}
 
-_META_HEADER_PREFIX = "x-sangraha-meta-"
+def _problem_class(problem: ProblemType) -> type[APIStatusError]:
+    cls = getattr(_exceptions, problem.client_error, None)
+    if not (isinstance(cls, type) and issubclass(cls, APIStatusError)):
+        raise TypeError(f"{problem} names {problem.client_error!r}, not a status error class")
+    return cls
+
+
+#: The class of every problem the service sends, by its status and slug; a slug that comes
+#: with another status than the catalogue's says nothing, and the status alone decides.
+_PROBLEM_CLASSES: dict[tuple[int, str], type[APIStatusError]] = {
+    (problem.status, problem.slug): _problem_class(problem) for problem in ProblemType
+}
+_RETRIED_PROBLEMS = frozenset(
+    (problem.status, problem.slug) for problem in ProblemType if problem.retry_after
+)
 
 _PROBLEM_ADAPTER = pydantic.TypeAdapter(Problem)
 _PAGE_ADAPTER = pydantic.TypeAdapter(Page[ObjectRecord])
@@ -205,9 +203,7 @@ def make_status_error(response: httpx.Response) -> APIStatusError:
     cls = _STATUS_CLASSES.get(status) or (InternalServerError if status >= 500 else APIStatusError)
     if problem is not None:
         slug = problem.type.rstrip("/").rsplit("/", 1)[-1]
-        refined = _SLUG_CLASSES.get(slug)
-        if refined is not None and issubclass(refined, cls):
-            cls = refined
+        cls = _PROBLEM_CLASSES.get((status, slug), cls)
     if problem is not None:
         message = f"{status} {problem.title}"
         if problem.detail:
@@ -358,7 +354,7 @@ class BaseClient:
         status = response.status_code
         if status in (408, 429) or status >= 500:
             return True
-        return status == 409 and _problem_slug(response) == "pending"
+        return (status, _problem_slug(response)) in _RETRIED_PROBLEMS
 
     def _should_retry_error(self, options: RequestOptions, *, retries_taken: int) -> bool:
         return options.retryable and retries_taken < self.max_retries
@@ -390,13 +386,13 @@ class BaseClient:
     ) -> RequestOptions:
         headers = {
             "Content-Type": content_type,
-            "Idempotency-Key": idempotency_key or str(uuid.uuid4()),
+            IDEMPOTENCY_KEY_HEADER: idempotency_key or str(uuid.uuid4()),
         }
         if digest is not None:
-            headers["Content-Digest"] = f"sha-256=:{digest.to_base64()}:"
+            headers[CONTENT_DIGEST_HEADER] = f"sha-256=:{digest.to_base64()}:"
         for name, value in (metadata or {}).items():
             # httpx sends header values as ASCII: other text goes in the RFC 8187 form.
-            headers[f"{_META_HEADER_PREFIX}{name}"] = encode_header_value(value)
+            headers[META_HEADER_PREFIX + name] = encode_header_value(value)
         params: dict[str, str] = {}
         timeout: Timeout | NotGiven = NOT_GIVEN
         if wait is not None:
@@ -494,7 +490,7 @@ class BaseClient:
         return RequestOptions(
             "POST",
             self._url(self._bucket_path(bucket, "uploads"), write=True),
-            headers={"Idempotency-Key": str(uuid.uuid4())},
+            headers={IDEMPOTENCY_KEY_HEADER: str(uuid.uuid4())},
             json_data=payload,
         )
 
@@ -520,7 +516,7 @@ class BaseClient:
         return RequestOptions(
             "POST",
             self._url(f"{self._upload_path(upload_id)}/complete", write=True),
-            headers={"Idempotency-Key": str(uuid.uuid4())},
+            headers={IDEMPOTENCY_KEY_HEADER: str(uuid.uuid4())},
             json_data=None if digest is None else {"digest": str(digest)},
         )
 
@@ -562,13 +558,13 @@ class BaseClient:
 def _user_metadata(headers: httpx.Headers) -> dict[str, str]:
     metadata: dict[str, str] = {}
     for name, value in headers.items():
-        if name.startswith(_META_HEADER_PREFIX):
+        if name.startswith(META_HEADER_PREFIX):
             try:
                 decoded = decode_header_value(value)
             except ValueError:
                 # A value the service did not encode is shown as it came, not dropped.
                 decoded = value
-            metadata[name[len(_META_HEADER_PREFIX) :]] = decoded
+            metadata[name[len(META_HEADER_PREFIX) :]] = decoded
     return metadata
 
 

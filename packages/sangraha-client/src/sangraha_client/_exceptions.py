@@ -1,7 +1,9 @@
 """Every error the Sangraha client raises.
 
 An answer with an error status becomes an :class:`APIStatusError` subclass picked by the
-status, then refined by the last path segment of the problem ``type`` (its *slug*)::
+status, then refined by the last path segment of the problem ``type`` (its *slug*); which
+class each status and slug the service sends stands for is
+:class:`sangraha_core.wire.ProblemType`'s ``client_error``::
 
     SangrahaError
     ├── APIError
@@ -10,7 +12,6 @@ status, then refined by the last path segment of the problem ``type`` (its *slug
     │   │   │   ├── ChecksumMismatchError      checksum-mismatch
     │   │   │   ├── InvalidNameError           invalid-name
     │   │   │   ├── InvalidMetadataError       invalid-metadata
-    │   │   │   ├── InvalidContentError        invalid-content
     │   │   │   └── InvalidPartError           invalid-part
     │   │   ├── AuthenticationError            401
     │   │   ├── NotFoundError                  404
@@ -22,7 +23,8 @@ status, then refined by the last path segment of the problem ``type`` (its *slug
     │   │   ├── UnsupportedMediaTypeError      415
     │   │   ├── RangeNotSatisfiableError       416
     │   │   ├── UnprocessableEntityError       422
-    │   │   │   └── IdempotencyKeyReusedError  idempotency-key-reused
+    │   │   │   ├── IdempotencyKeyReusedError  idempotency-key-reused
+    │   │   │   └── InvalidContentError        invalid-content
     │   │   ├── RateLimitError                 429
     │   │   └── InternalServerError            5xx
     │   │       └── ServiceUnavailableError    503
@@ -150,10 +152,6 @@ class InvalidMetadataError(BadRequestError):
     slug_name = "invalid-metadata"
 
 
-class InvalidContentError(BadRequestError):
-    slug_name = "invalid-content"
-
-
 class InvalidPartError(BadRequestError):
     slug_name = "invalid-part"
 
@@ -207,6 +205,12 @@ class IdempotencyKeyReusedError(UnprocessableEntityError):
     key, content type or body); the service kept nothing of this one. Send it with a new key."""
 
     slug_name = "idempotency-key-reused"
+
+
+class InvalidContentError(UnprocessableEntityError):
+    """The bytes are not a valid object of the kind their ``Content-Type`` names."""
+
+    slug_name = "invalid-content"
 
 
 class RateLimitError(APIStatusError):

@@ -60,8 +60,6 @@ from ._reads import (
     ReadPlan,
     Representation,
     content_disposition,
-    decode_header_value,
-    encode_header_value,
     etag_for,
     http_date,
     if_modified_since_matches,
@@ -81,6 +79,7 @@ from ._reads import (
 from ._registry import open_blob_store, open_metadata_store, open_queue
 from ._settings import Settings
 from ._uploads import Uploads
+from .wire import ProblemType, decode_header_value, encode_header_value
 
 __version__ = "0.1.0"
 
@@ -129,6 +128,7 @@ __all__ = [
     "Page",
     "PartRecord",
     "Problem",
+    "ProblemType",
     "ProcessObject",
     "QueueUnavailableError",
     "ReadPlan",

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
-from urllib.parse import quote, unquote_to_bytes
+from urllib.parse import quote
 
 from ._constants import MAX_KEY_LENGTH
 from ._digest import Digest
@@ -38,6 +38,7 @@ from ._exceptions import (
 from ._models import ObjectRecord, ObjectStatus
 from ._names import validate_bucket, validate_key, validate_metadata
 from .metadata import MetadataStore
+from .wire import ID_HEADER, META_HEADER_PREFIX, encode_header_value
 
 __all__ = [
     "CACHE_IMMUTABLE",
@@ -48,8 +49,6 @@ __all__ = [
     "ReadPlan",
     "Representation",
     "content_disposition",
-    "decode_header_value",
-    "encode_header_value",
     "etag_for",
     "http_date",
     "if_modified_since_matches",
@@ -94,11 +93,6 @@ _ETAG_RE = re.compile(r'[ \t]*(W/)?("[^"]*")[ \t]*(?:,|$)')
 _MEDIA_TYPE_RE = re.compile(r"[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+")
 # RFC 8187 attr-char beyond what ``quote`` always keeps (letters, digits, "_.-~").
 _ATTR_SAFE = "!#$&+^`|"
-# A user metadata value goes out as it is only when HTTP cannot alter or reject it.
-_PLAIN_VALUE_RE = re.compile(r"[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?")
-_EXT_VALUE_PREFIX = "UTF-8''"
-# RFC 8187 value-chars: attr-char or a percent-encoded octet.
-_EXT_VALUE_RE = re.compile(r"(?:[A-Za-z0-9!#$&+\-.^_`|~]|%[0-9A-Fa-f]{2})*")
 
 
 class ObjectFailedError(ObjectNotFoundError):
@@ -386,41 +380,6 @@ def content_disposition(key: str, disposition: str = "inline") -> str:
     return f"{disposition}; filename=\"{fallback}\"; filename*=UTF-8''{encoded}"
 
 
-def encode_header_value(value: str) -> str:
-    """A user metadata value as a header value HTTP carries unchanged.
-
-    Printable ASCII without edge whitespace goes as it is; anything else (non-ASCII,
-    leading or trailing spaces, or text that looks encoded) goes in the RFC 8187 form
-    ``UTF-8''<percent-encoded>``.
-    """
-    if _PLAIN_VALUE_RE.fullmatch(value) and not value.startswith(_EXT_VALUE_PREFIX):
-        return value
-    return _EXT_VALUE_PREFIX + quote(value, safe=_ATTR_SAFE, errors="surrogatepass")
-
-
-def decode_header_value(value: str) -> str:
-    """The user metadata value a header carries: the inverse of :func:`encode_header_value`.
-
-    A value in the ``UTF-8''<percent-encoded>`` form is decoded; any other value is taken
-    as it is, so plain text sent by hand keeps working. Raise
-    :class:`InvalidMetadataError` when the encoded form is malformed or not UTF-8, rather
-    than store text the sender did not mean.
-    """
-    if not value.startswith(_EXT_VALUE_PREFIX):
-        return value
-    encoded = value[len(_EXT_VALUE_PREFIX) :]
-    if not _EXT_VALUE_RE.fullmatch(encoded):
-        raise InvalidMetadataError(
-            f"malformed UTF-8'' metadata value {value!r}: only attr-chars and %XX may follow"
-        )
-    try:
-        return unquote_to_bytes(encoded).decode("utf-8")
-    except UnicodeDecodeError:
-        raise InvalidMetadataError(
-            f"UTF-8'' metadata value {value!r} does not decode as UTF-8"
-        ) from None
-
-
 # -- the answer --------------------------------------------------------------------------
 
 
@@ -459,9 +418,9 @@ class Representation:
         if self.last_modified is not None:
             headers["Last-Modified"] = http_date(self.last_modified)
         if self.object_id is not None:
-            headers["X-Sangraha-Id"] = self.object_id
+            headers[ID_HEADER] = self.object_id
         for name, value in self.metadata.items():
-            headers[f"X-Sangraha-Meta-{name}"] = encode_header_value(value)
+            headers[META_HEADER_PREFIX + name] = encode_header_value(value)
         return headers
 
 

@@ -24,6 +24,7 @@ from sangraha_core import (
     ObjectFailedError,
     ObjectNotFoundError,
     ObjectRecord,
+    ProblemType,
     Representation,
     blob_key,
     plan_read,
@@ -33,7 +34,7 @@ from sangraha_core import (
 )
 from sangraha_core.metadata import MetadataStore
 from sangraha_core.storage import BlobStore
-from sangraha_core.web import backends_of, problem_response
+from sangraha_core.web import backends_of, problem_doc, problem_of
 
 from .cache import MAX_CACHED_BLOB, CachedKey, ReadCache, read_cache
 
@@ -48,16 +49,15 @@ __all__ = [
 
 router = APIRouter(tags=["content"])
 
-_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 #: What the OpenAPI schema says a content read may answer.
 _CONTENT_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"description": "The content", "content": {"application/octet-stream": {}}},
     206: {"description": "The requested byte range", "content": {"application/octet-stream": {}}},
     304: {"description": "Not modified: the client's copy (If-None-Match) is current"},
-    400: {"description": "Invalid bucket name, key or digest", **_PROBLEM},
-    404: {"description": "No such object, version or blob", **_PROBLEM},
-    409: {"description": "The version is still pending, or failed processing", **_PROBLEM},
-    416: {"description": "Range not satisfiable", **_PROBLEM},
+    400: problem_doc("Invalid bucket name, key or digest"),
+    404: problem_doc("No such object, version or blob"),
+    409: problem_doc("The version is still pending, or failed processing"),
+    416: problem_doc("Range not satisfiable"),
 }
 _HEAD_RESPONSES = {k: v for k, v in _CONTENT_RESPONSES.items() if k not in (206, 416)}
 
@@ -86,10 +86,8 @@ class BlobStreamResponse(StreamingResponse):
 
 def failed_problem(error: ObjectFailedError, request: Request) -> Response:
     """409: the version exists but has no content, because processing failed."""
-    return problem_response(
-        409,
-        "failed",
-        "Object processing failed",
+    return problem_of(
+        ProblemType.FAILED,
         str(error),
         instance=request.url.path,
         id=error.record.id,

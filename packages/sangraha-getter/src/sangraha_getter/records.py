@@ -23,16 +23,15 @@ from sangraha_core import (
     validate_prefix,
     validate_time_bound,
 )
-from sangraha_core.web import backends_of
+from sangraha_core.web import backends_of, problem_doc
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["records"])
 
-_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 _RECORD_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: {"description": "Invalid bucket name, key or parameter", **_PROBLEM},
-    404: {"description": "No such object or version", **_PROBLEM},
+    400: problem_doc("Invalid bucket name, key or parameter"),
+    404: problem_doc("No such object or version"),
 }
 
 

@@ -20,9 +20,14 @@ from sangraha_core import (
     UnsupportedContentTypeError,
     decode_header_value,
 )
+from sangraha_core.wire import (
+    CONTENT_DIGEST_HEADER,
+    IDEMPOTENCY_KEY_HEADER,
+    META_HEADER_PREFIX,
+    SHA256_HEADER,
+)
 
 __all__ = [
-    "META_PREFIX",
     "UploadHeaders",
     "check_content_length",
     "declared_digest",
@@ -33,7 +38,6 @@ __all__ = [
     "user_metadata",
 ]
 
-META_PREFIX = "x-sangraha-meta-"
 MAX_IDEMPOTENCY_KEY = 255
 
 _HEX_RE = re.compile(r"[0-9a-fA-F]{64}")
@@ -60,7 +64,7 @@ def parse_upload_headers(headers: Headers) -> UploadHeaders:
         content_type=content_type,
         declared_digest=declared_digest(headers),
         metadata=user_metadata(headers),
-        idempotency_key=parse_idempotency_key(headers.get("idempotency-key")),
+        idempotency_key=parse_idempotency_key(headers.get(IDEMPOTENCY_KEY_HEADER)),
     )
 
 
@@ -84,10 +88,10 @@ def check_content_length(value: str | None, limit: int) -> int | None:
 
 def declared_digest(headers: Headers) -> Digest | None:
     from_rfc = None
-    lines = headers.getlist("content-digest")
+    lines = headers.getlist(CONTENT_DIGEST_HEADER)
     if lines:
         from_rfc = parse_content_digest(", ".join(lines))
-    plain = headers.get("x-sangraha-sha256")
+    plain = headers.get(SHA256_HEADER)
     from_hex = parse_sha256_hex(plain) if plain is not None else None
     if from_rfc is not None and from_hex is not None and from_rfc != from_hex:
         raise InvalidRequestError("Content-Digest and X-Sangraha-SHA256 declare different digests")
@@ -155,9 +159,9 @@ def user_metadata(headers: Headers) -> dict[str, str]:
     metadata: dict[str, str] = {}
     for raw_name, raw_value in headers.raw:
         name = raw_name.decode("latin-1").lower()
-        if not name.startswith(META_PREFIX):
+        if not name.startswith(META_HEADER_PREFIX):
             continue
-        short = name[len(META_PREFIX) :]
+        short = name[len(META_HEADER_PREFIX) :]
         if short in metadata:
             raise InvalidMetadataError(f"metadata {short!r} is sent more than once")
         try:

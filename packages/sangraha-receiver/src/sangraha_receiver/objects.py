@@ -14,8 +14,9 @@ from fastapi import APIRouter, Header, Query, Request
 from starlette.requests import ClientDisconnect
 from starlette.responses import JSONResponse, Response
 
-from sangraha_core import CONTENT_TYPES, Ingest, ObjectRecord, ObjectStatus
-from sangraha_core.web import backends_of, problem_response
+from sangraha_core import CONTENT_TYPES, Ingest, ObjectRecord, ObjectStatus, ProblemType
+from sangraha_core.web import backends_of, problem_doc, problem_of
+from sangraha_core.wire import SHA256_HEADER
 
 from .body import BodyReader
 from .headers import check_content_length, parse_upload_headers
@@ -30,7 +31,6 @@ MAX_WAIT = 60.0
 #: larger ones stream through the thread block by block, so their memory stays flat.
 _WHOLE_BODY_LIMIT = 256 * 1024
 
-_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 _UPLOAD_OPENAPI: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -43,10 +43,10 @@ _UPLOAD_OPENAPI: dict[str, Any] = {
 _UPLOAD_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"model": ObjectRecord, "description": "Processed within `wait` (ready or failed)."},
     202: {"model": ObjectRecord, "description": "Accepted; processing is queued."},
-    400: {"description": "Invalid name, metadata, header or checksum.", **_PROBLEM},
-    413: {"description": "Larger than the configured limit.", **_PROBLEM},
-    415: {"description": "Content-Type names no supported kind.", **_PROBLEM},
-    503: {"description": "A backend is unavailable; retry after `Retry-After`.", **_PROBLEM},
+    400: problem_doc("Invalid name, metadata, header or checksum."),
+    413: problem_doc("Larger than the configured limit."),
+    415: problem_doc("Content-Type names no supported kind."),
+    503: problem_doc("A backend is unavailable; retry after `Retry-After`."),
 }
 
 WaitParam = Annotated[
@@ -58,7 +58,7 @@ ContentDigestHeader = Annotated[
     str | None, Header(description="RFC 9530, e.g. `sha-256=:<base64>:`.")
 ]
 Sha256Header = Annotated[
-    str | None, Header(alias="X-Sangraha-SHA256", description="The body's SHA-256 in hex.")
+    str | None, Header(alias=SHA256_HEADER, description="The body's SHA-256 in hex.")
 ]
 IdempotencyHeader = Annotated[
     str | None, Header(description="Makes retries safe: up to 255 printable characters.")
@@ -110,7 +110,7 @@ def build_router() -> APIRouter:
         "/v1/buckets/{bucket}/objects/{key:objectkey}",
         status_code=204,
         response_class=Response,
-        responses={404: {"description": "No such object or version.", **_PROBLEM}},
+        responses={404: problem_doc("No such object or version.")},
         summary="Delete every version of an object, or one",
     )
     async def delete_object(
@@ -151,10 +151,8 @@ async def _upload(request: Request, bucket: str, key: str | None, wait: float) -
         record = await anyio.to_thread.run_sync(accept)
     except ClientDisconnect:
         # Nobody is listening; the store dropped the partial write. Answer for the logs.
-        return problem_response(
-            400,
-            "invalid-request",
-            "Invalid request",
+        return problem_of(
+            ProblemType.INVALID_REQUEST,
             "the client went away before the body was complete",
             instance=request.url.path,
         )

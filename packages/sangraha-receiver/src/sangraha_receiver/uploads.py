@@ -6,7 +6,7 @@ Routes parse and answer; ``sangraha_core.Uploads`` does the work, in a worker th
 from __future__ import annotations
 
 from functools import partial
-from typing import Annotated, Any
+from typing import Annotated
 
 import anyio.to_thread
 from fastapi import APIRouter, Path, Query, Request
@@ -20,18 +20,17 @@ from sangraha_core import (
     Ingest,
     ObjectRecord,
     PartRecord,
+    ProblemType,
     Uploads,
     UploadSession,
 )
-from sangraha_core.web import backends_of, problem_response
+from sangraha_core.web import backends_of, problem_doc, problem_of
 
 from .body import BodyReader
 from .headers import check_content_length, declared_digest
 from .objects import MAX_WAIT, answer_accepted
 
 __all__ = ["OpenUpload", "build_router"]
-
-_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 
 
 class OpenUpload(BaseModel):
@@ -76,7 +75,7 @@ def build_router() -> APIRouter:
         "/v1/buckets/{bucket}/uploads",
         status_code=201,
         response_model=UploadSession,
-        responses={400: {"description": "Invalid name, type or metadata.", **_PROBLEM}},
+        responses={400: problem_doc("Invalid name, type or metadata.")},
         summary="Open a chunked upload session",
     )
     async def open_upload(request: Request, bucket: str, body: OpenUpload) -> Response:
@@ -98,9 +97,9 @@ def build_router() -> APIRouter:
         "/v1/uploads/{upload_id}/parts/{number}",
         response_model=PartRecord,
         responses={
-            400: {"description": "Bad part number or checksum.", **_PROBLEM},
-            404: {"description": "No such open session.", **_PROBLEM},
-            413: {"description": "Part larger than the session allows.", **_PROBLEM},
+            400: problem_doc("Bad part number or checksum."),
+            404: problem_doc("No such open session."),
+            413: problem_doc("Part larger than the session allows."),
         },
         openapi_extra={
             "requestBody": {
@@ -131,10 +130,8 @@ def build_router() -> APIRouter:
                 )
             )
         except ClientDisconnect:
-            return problem_response(
-                400,
-                "invalid-request",
-                "Invalid request",
+            return problem_of(
+                ProblemType.INVALID_REQUEST,
                 "the client went away before the part was complete",
                 instance=request.url.path,
             )
@@ -143,7 +140,7 @@ def build_router() -> APIRouter:
     @router.get(
         "/v1/uploads/{upload_id}",
         response_model=UploadSession,
-        responses={404: {"description": "No such session.", **_PROBLEM}},
+        responses={404: problem_doc("No such session.")},
         summary="The session and the parts received so far (to resume)",
     )
     async def get_upload(request: Request, upload_id: str) -> Response:
@@ -156,8 +153,8 @@ def build_router() -> APIRouter:
         status_code=202,
         response_model=ObjectRecord,
         responses={
-            400: {"description": "Checksum mismatch or undersized part.", **_PROBLEM},
-            409: {"description": "Parts missing or session not open.", **_PROBLEM},
+            400: problem_doc("Checksum mismatch or undersized part."),
+            409: problem_doc("Parts missing or session not open."),
         },
         summary="Assemble the parts and queue the object for processing",
     )
@@ -178,7 +175,7 @@ def build_router() -> APIRouter:
         "/v1/uploads/{upload_id}",
         status_code=204,
         response_class=Response,
-        responses={404: {"description": "No such session.", **_PROBLEM}},
+        responses={404: problem_doc("No such session.")},
         summary="Abort the session and drop its parts",
     )
     async def abort_upload(request: Request, upload_id: str) -> Response:

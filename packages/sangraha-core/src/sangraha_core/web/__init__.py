@@ -14,7 +14,7 @@ from ._observability import (
     configure_logging,
     request_id,
 )
-from ._problems import PROBLEM_BASE, problem_for, problem_response
+from ._problems import PROBLEM_BASE, problem_doc, problem_for, problem_of, problem_response
 from ._routing import KEY_CONVERTOR, ObjectKeyConvertor
 from ._serve import serve
 
@@ -32,7 +32,9 @@ __all__ = [
     "configure_logging",
     "install_web",
     "limited_protocol",
+    "problem_doc",
     "problem_for",
+    "problem_of",
     "problem_response",
     "request_id",
     "serve",

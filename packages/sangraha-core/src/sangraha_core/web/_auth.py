@@ -10,7 +10,8 @@ import hmac
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ._problems import problem_response
+from ..wire import ProblemType
+from ._problems import problem_of
 
 __all__ = ["OPEN_PATHS", "ApiKeyMiddleware"]
 
@@ -40,10 +41,8 @@ class ApiKeyMiddleware:
         if scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 1008})
             return
-        response = problem_response(
-            401,
-            "unauthorized",
-            "Unauthorized",
+        response = problem_of(
+            ProblemType.UNAUTHORIZED,
             "this server needs an API key: send 'Authorization: Bearer <key>'",
             headers={"WWW-Authenticate": "Bearer"},
             instance=scope["path"],

@@ -18,7 +18,8 @@ from urllib.parse import unquote_to_bytes
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ._problems import problem_response
+from ..wire import ProblemType
+from ._problems import problem_of
 
 __all__ = ["NOSNIFF", "HardeningMiddleware", "undecodable"]
 
@@ -76,10 +77,8 @@ class HardeningMiddleware:
             if not started:
                 # The framework's last-resort handler answers from outside this layer;
                 # answer here so the 500 is marked too. It still sees the error and logs it.
-                response = problem_response(
-                    500,
-                    "internal",
-                    "Internal server error",
+                response = problem_of(
+                    ProblemType.INTERNAL,
                     "the server failed; the error is logged",
                     instance=scope.get("path"),
                 )
@@ -94,20 +93,16 @@ class HardeningMiddleware:
             # Some servers leave the query on raw_path; it is checked on its own below.
             wrong = undecodable(raw_path.partition(b"?")[0])
             if wrong is not None:
-                return problem_response(
-                    400,
-                    "invalid-name",
-                    "Invalid bucket name or key",
+                return problem_of(
+                    ProblemType.INVALID_NAME,
                     f"the request path is not UTF-8 once percent-decoded ({wrong}); bucket "
                     "names and object keys are UTF-8 text",
                     instance=scope["path"],
                 )
         wrong = undecodable(scope.get("query_string", b""))
         if wrong is not None:
-            return problem_response(
-                400,
-                "invalid-request",
-                "Invalid request",
+            return problem_of(
+                ProblemType.INVALID_REQUEST,
                 f"the query string is not UTF-8 once percent-decoded ({wrong}); every "
                 "parameter, prefixes and metadata filters included, is UTF-8 text",
                 instance=scope["path"],

@@ -1,4 +1,8 @@
-"""RFC 9457 problem details: every core error maps to exactly one status and type."""
+"""RFC 9457 problem details: every core error maps to exactly one status and type.
+
+The statuses, slugs and titles are :class:`~sangraha_core.wire.ProblemType`'s; this module
+only turns an entry into an answer.
+"""
 
 from __future__ import annotations
 
@@ -12,50 +16,19 @@ from starlette.responses import JSONResponse, Response
 
 from .. import _exceptions as exc
 from .._constants import RETRY_AFTER_SECONDS
+from ..wire import PROBLEM_BASE, PROBLEM_MEDIA_TYPE, ProblemType
 from ._observability import UNAVAILABLE
 
-__all__ = ["PROBLEM_BASE", "install_problem_handlers", "problem_for", "problem_response"]
-
-logger = logging.getLogger("sangraha.web")
-
-PROBLEM_BASE = "https://sangraha.dev/problems/"
-
-# Most specific first: the first class an error is an instance of decides its answer.
-_MAP: list[tuple[type[BaseException], int, str, str]] = [
-    (exc.ObjectPendingError, 409, "pending", "Object is still being processed"),
-    (exc.UploadNotFoundError, 404, "upload-not-found", "Upload session not found"),
-    (exc.NotFoundError, 404, "not-found", "Not found"),
-    (exc.BlobExistsError, 409, "conflict", "Already exists"),
-    (exc.UploadStateError, 409, "upload-state", "Upload session cannot do that now"),
-    (exc.InvalidNameError, 400, "invalid-name", "Invalid bucket name or key"),
-    (exc.InvalidMetadataError, 400, "invalid-metadata", "Invalid metadata"),
-    (exc.InvalidRangeError, 416, "invalid-range", "Range not satisfiable"),
-    (exc.InvalidPartError, 400, "invalid-part", "Invalid part"),
-    (exc.UnsupportedContentTypeError, 415, "unsupported-content-type", "Unsupported content type"),
-    (exc.ChecksumMismatchError, 400, "checksum-mismatch", "Checksum mismatch"),
-    (exc.ObjectTooLargeError, 413, "too-large", "Object too large"),
-    # 422, as the IETF Idempotency-Key draft asks of a key reused with another payload.
-    (
-        exc.IdempotencyKeyReusedError,
-        422,
-        "idempotency-key-reused",
-        "Idempotency-Key reused for a different request",
-    ),
-    (exc.InvalidRequestError, 400, "invalid-request", "Invalid request"),
-    (exc.InvalidContentError, 422, "invalid-content", "Invalid content"),
-    (exc.BackendUnavailableError, 503, "unavailable", "Service unavailable"),
+__all__ = [
+    "PROBLEM_BASE",
+    "install_problem_handlers",
+    "problem_doc",
+    "problem_for",
+    "problem_of",
+    "problem_response",
 ]
 
-_HTTP_SLUGS = {
-    400: ("invalid-request", "Invalid request"),
-    401: ("unauthorized", "Unauthorized"),
-    404: ("not-found", "Not found"),
-    405: ("method-not-allowed", "Method not allowed"),
-    411: ("length-required", "Length required"),
-    413: ("too-large", "Request too large"),
-    415: ("unsupported-content-type", "Unsupported content type"),
-    422: ("invalid-request", "Invalid request"),
-}
+logger = logging.getLogger("sangraha.web")
 
 
 def _backend_name(error: exc.BackendUnavailableError) -> str:
@@ -85,44 +58,59 @@ def problem_response(
         body["instance"] = instance
     body.update(extra)
     all_headers = dict(headers or {})
-    if status in (409, 503) and slug in ("pending", "unavailable"):
+    if any(e.retry_after and e.status == status and e.slug == slug for e in ProblemType):
         all_headers.setdefault("Retry-After", str(RETRY_AFTER_SECONDS))
     return JSONResponse(
-        body, status_code=status, headers=all_headers, media_type="application/problem+json"
+        body, status_code=status, headers=all_headers, media_type=PROBLEM_MEDIA_TYPE
     )
+
+
+def problem_of(
+    problem: ProblemType,
+    detail: str | None = None,
+    *,
+    headers: dict[str, str] | None = None,
+    instance: str | None = None,
+    **extra: Any,
+) -> Response:
+    """The answer for one catalogue entry, with its status, slug and title."""
+    return problem_response(
+        problem.status,
+        problem.slug,
+        problem.title,
+        detail,
+        headers=headers,
+        instance=instance,
+        **extra,
+    )
+
+
+def problem_doc(description: str) -> dict[str, Any]:
+    """An OpenAPI ``responses`` entry for an answer that is a problem."""
+    return {"description": description, "content": {PROBLEM_MEDIA_TYPE: {}}}
 
 
 def problem_for(error: BaseException, *, instance: str | None = None) -> Response:
     """The one answer for a core error."""
-    for cls, status, slug, title in _MAP:
-        if isinstance(error, cls):
-            extra: dict[str, Any] = {}
-            headers: dict[str, str] = {}
-            if isinstance(error, exc.ChecksumMismatchError):
-                extra = {"expected": error.expected, "actual": error.actual}
-            elif isinstance(error, exc.ObjectTooLargeError):
-                extra = {"limit": error.limit}
-            elif isinstance(error, exc.InvalidRangeError):
-                headers["Content-Range"] = f"bytes */{error.size}"
-            elif isinstance(error, exc.BackendUnavailableError):
-                logger.warning("backend unavailable: %s", error)
-                UNAVAILABLE.labels(_backend_name(error)).inc()
-            return problem_response(
-                status,
-                slug,
-                title,
-                str(error) or title,
-                headers=headers,
-                instance=instance,
-                **extra,
-            )
-    logger.exception("unhandled error", exc_info=error)
-    return problem_response(
-        500,
-        "internal",
-        "Internal server error",
-        "the server failed; the error is logged",
-        instance=instance,
+    problem = ProblemType.of_error(error)
+    if problem is None:
+        logger.exception("unhandled error", exc_info=error)
+        return problem_of(
+            ProblemType.INTERNAL, "the server failed; the error is logged", instance=instance
+        )
+    extra: dict[str, Any] = {}
+    headers: dict[str, str] = {}
+    if isinstance(error, exc.ChecksumMismatchError):
+        extra = {"expected": error.expected, "actual": error.actual}
+    elif isinstance(error, exc.ObjectTooLargeError):
+        extra = {"limit": error.limit}
+    elif isinstance(error, exc.InvalidRangeError):
+        headers["Content-Range"] = f"bytes */{error.size}"
+    elif isinstance(error, exc.BackendUnavailableError):
+        logger.warning("backend unavailable: %s", error)
+        UNAVAILABLE.labels(_backend_name(error)).inc()
+    return problem_of(
+        problem, str(error) or problem.title, headers=headers, instance=instance, **extra
     )
 
 
@@ -132,7 +120,9 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     async def on_http_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, HTTPException)
-        slug, title = _HTTP_SLUGS.get(error.status_code, ("error", "Error"))
+        problem = ProblemType.of_status(error.status_code)
+        # A status the catalogue has no entry for keeps it, under the generic slug.
+        slug, title = (problem.slug, problem.title) if problem is not None else ("error", "Error")
         return problem_response(
             error.status_code,
             slug,
@@ -148,9 +138,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         for item in error.errors():
             where = ".".join(str(p) for p in item.get("loc", ()))
             parts.append(f"{where}: {item.get('msg', 'invalid')}")
-        return problem_response(
-            400, "invalid-request", "Invalid request", "; ".join(parts), instance=request.url.path
-        )
+        return problem_of(ProblemType.INVALID_REQUEST, "; ".join(parts), instance=request.url.path)
 
     async def on_unexpected(request: Request, error: Exception) -> Response:
         return problem_for(error, instance=request.url.path)
