@@ -1,4 +1,8 @@
-"""Operations of the sync and async clients against an in-memory fake of the API."""
+"""Operations of the sync and async clients against an in-memory fake of the API.
+
+Tests that take the ``client`` fixture run once per client; the last one uses the forms
+only the async client has.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +26,7 @@ from sangraha_client import (
     WaitTimeoutError,
 )
 from sangraha_client._base_client import quote_key
+from tests.client.clients import Clients
 from tests.client.fake_sangraha import FakeSangraha
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
@@ -33,12 +38,11 @@ def fake() -> FakeSangraha:
 
 
 @pytest.fixture
-def client(fake: FakeSangraha) -> Client:
-    c = Client(
+def client(fake: FakeSangraha, clients: Clients) -> Client:
+    """Each test that takes it runs twice: with the sync and with the async client."""
+    return clients(
         base_url="http://read.test", write_url="http://write.test", transport=fake.transport()
     )
-    c._sleep = lambda s: None  # type: ignore[method-assign, assignment]
-    return c
 
 
 HOSTILE_KEYS = [
@@ -122,32 +126,39 @@ def test_reads_go_to_the_read_service(fake: FakeSangraha, client: Client) -> Non
         client.get_object("docs", "a.json")
 
 
-def test_api_key_is_sent_as_bearer(fake: FakeSangraha) -> None:
-    c = Client(base_url="http://x.test", api_key="k-123", transport=fake.transport())
+def test_api_key_is_sent_as_bearer(fake: FakeSangraha, clients: Clients) -> None:
+    c = clients(base_url="http://x.test", api_key="k-123", transport=fake.transport())
     with c, pytest.raises(NotFoundError):
         c.get_record("docs", "nope")
     assert fake.requests[-1].headers["authorization"] == "Bearer k-123"
 
 
-def test_config_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+BOTH = pytest.mark.parametrize("cls", [Client, AsyncClient], ids=["sync", "async"])
+
+
+@BOTH
+def test_config_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, cls: type[Client | AsyncClient]
+) -> None:
     monkeypatch.setenv("SANGRAHA_URL", "http://env-read.test/")
     monkeypatch.setenv("SANGRAHA_WRITE_URL", "http://env-write.test")
     monkeypatch.setenv("SANGRAHA_API_KEY", "env-key")
-    c = Client()
+    c = cls()
     assert (c.base_url, c.write_url, c.api_key) == (
         "http://env-read.test",
         "http://env-write.test",
         "env-key",
     )
-    assert Client(api_key=None).api_key is None
-    explicit = Client(base_url="http://mine.test")
+    assert cls(api_key=None).api_key is None
+    explicit = cls(base_url="http://mine.test")
     assert explicit.write_url == "http://mine.test"
 
 
-def test_config_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+@BOTH
+def test_config_defaults(monkeypatch: pytest.MonkeyPatch, cls: type[Client | AsyncClient]) -> None:
     for name in ("SANGRAHA_URL", "SANGRAHA_WRITE_URL", "SANGRAHA_API_KEY"):
         monkeypatch.delenv(name, raising=False)
-    c = Client()
+    c = cls()
     assert c.base_url == c.write_url == "http://127.0.0.1:8000"
     assert c.api_key is None and c.max_retries == 2
 
@@ -229,7 +240,7 @@ def test_download_restarts_when_the_partial_is_too_long(
     assert (tmp_path / "s.json").read_bytes() == b"{}"
 
 
-def test_async_client_mirrors_the_sync_one(fake: FakeSangraha, tmp_path: pathlib.Path) -> None:
+def test_async_for_async_with_and_async_chunks(fake: FakeSangraha, tmp_path: pathlib.Path) -> None:
     async def scenario() -> None:
         async with AsyncClient(base_url="http://read.test", transport=fake.async_transport()) as c:
             rec = await c.put_object("docs", "a/b.json", b'{"a": 1}', metadata={"m": "1"})

@@ -1,8 +1,9 @@
-"""The retry decision, its backoff, and the send loop's use of them."""
+"""The retry decision, its backoff, and the send loop's use of them in both clients."""
 
 from __future__ import annotations
 
 import email.utils
+import pathlib
 import time
 
 import httpx
@@ -11,11 +12,12 @@ import pytest
 from sangraha_client import (
     APIConnectionError,
     APITimeoutError,
-    Client,
     PendingError,
+    RateLimitError,
     ServiceUnavailableError,
 )
 from sangraha_client._base_client import BaseClient, parse_retry_after
+from tests.client.clients import Clients
 from tests.client.fake_sangraha import FakeSangraha, problem
 
 
@@ -76,85 +78,149 @@ def test_backoff_is_exponential_capped_and_jittered(n: int) -> None:
     assert len(set(delays)) > 1
 
 
-def make_client(fake: FakeSangraha, **kwargs: object) -> tuple[Client, list[float]]:
-    client = Client(base_url="http://sangraha.test", transport=fake.transport(), **kwargs)  # type: ignore[arg-type]
-    slept: list[float] = []
-    client._sleep = slept.append  # type: ignore[method-assign, assignment]
-    return client, slept
+# -- the send loop, in both clients ----------------------------------------------------------
 
 
-def test_idempotency_key_is_reused_across_retries() -> None:
-    fake = FakeSangraha()
-    calls = iter([problem(503, "unavailable", **{"Retry-After": "1"}), problem(500, "x")])
+def answers(fake: FakeSangraha, *responses: httpx.Response) -> None:
+    """The fake answers these first, in order, then serves requests as usual."""
+    calls = iter(responses)
     fake.intercept = lambda request: next(calls, None)
-    client, slept = make_client(fake)
+
+
+def test_idempotency_key_is_reused_across_retries(clients: Clients) -> None:
+    fake = FakeSangraha()
+    answers(fake, problem(503, "unavailable", **{"Retry-After": "1"}), problem(500, "x"))
+    client = clients(transport=fake.transport())
     record = client.put_object("docs", "a.json", b'{"a": 1}')
     assert record.key == "a.json"
     keys = {r.headers["idempotency-key"] for r in fake.requests}
     assert len(fake.requests) == 3 and len(keys) == 1
     assert fake.bodies == [b'{"a": 1}'] * 3
-    assert slept[0] == 1.0
+    assert clients.slept[0] == 1.0
 
 
-def test_callers_idempotency_key_is_sent() -> None:
+def test_a_file_is_sent_whole_again_on_each_retry(clients: Clients, tmp_path: pathlib.Path) -> None:
     fake = FakeSangraha()
-    client, _ = make_client(fake)
+    answers(fake, problem(503, "unavailable"), problem(502, "bad-gateway"))
+    path = tmp_path / "a.json"
+    path.write_bytes(b'{"rows": [1, 2, 3]}')
+    client = clients(transport=fake.transport())
+    client.put_object("docs", "a.json", path, idempotency_key="mine-2")
+    assert fake.bodies == [path.read_bytes()] * 3
+    assert {r.headers["idempotency-key"] for r in fake.requests} == {"mine-2"}
+    assert len(clients.slept) == 2
+
+
+def test_callers_idempotency_key_is_sent(clients: Clients) -> None:
+    fake = FakeSangraha()
+    client = clients(transport=fake.transport())
     client.put_object("docs", "a.json", b"{}", idempotency_key="mine-1")
     assert fake.requests[0].headers["idempotency-key"] == "mine-1"
 
 
-def test_a_one_shot_body_is_never_retried() -> None:
+def test_a_one_shot_body_is_never_retried(clients: Clients) -> None:
     fake = FakeSangraha()
     fake.intercept = lambda request: problem(503, "unavailable")
-    client, slept = make_client(fake)
+    client = clients(transport=fake.transport())
     with pytest.raises(ServiceUnavailableError):
         client.put_object("docs", "a.json", iter([b"{", b"}"]), content_type="application/json")
-    assert len(fake.requests) == 1 and slept == []
+    assert len(fake.requests) == 1 and clients.slept == []
 
 
-def test_pending_content_is_retried_then_raised() -> None:
+def test_pending_content_is_retried_then_raised(clients: Clients) -> None:
     fake = FakeSangraha()
     fake.intercept = lambda request: problem(409, "pending", **{"Retry-After": "2"})
-    client, slept = make_client(fake, max_retries=3)
+    client = clients(transport=fake.transport(), max_retries=3)
     with pytest.raises(PendingError) as info:
         client.get_object("docs", "a.json")
-    assert slept == [2.0, 2.0, 2.0]
+    assert clients.slept == [2.0, 2.0, 2.0]
     assert info.value.retry_after == 2.0
 
 
-def test_with_options_changes_retries_for_one_call() -> None:
+def test_retry_after_is_honoured_in_the_loop(clients: Clients) -> None:
+    fake = FakeSangraha()
+    fake.store("docs", "a.json", b"{}")
+    answers(
+        fake,
+        problem(429, "rate-limited", **{"retry-after-ms": "250"}),
+        problem(503, "unavailable", **{"Retry-After": "7"}),
+    )
+    client = clients(transport=fake.transport())
+    assert client.get_object("docs", "a.json") == b"{}"
+    assert clients.slept == [0.25, 7.0]
+
+
+def test_a_retry_after_past_a_minute_gives_way_to_backoff(clients: Clients) -> None:
+    fake = FakeSangraha()
+    fake.intercept = lambda request: problem(429, "rate-limited", **{"Retry-After": "3600"})
+    client = clients(transport=fake.transport(), max_retries=2)
+    with pytest.raises(RateLimitError):
+        client.get_record("docs", "a.json")
+    assert len(fake.requests) == 3
+    assert 0.375 <= clients.slept[0] <= 0.5 and 0.75 <= clients.slept[1] <= 1.0
+
+
+def test_should_retry_false_stops_the_loop(clients: Clients) -> None:
+    fake = FakeSangraha()
+    fake.intercept = lambda request: problem(503, "unavailable", **{"x-should-retry": "false"})
+    client = clients(transport=fake.transport())
+    with pytest.raises(ServiceUnavailableError):
+        client.get_record("docs", "a.json")
+    assert len(fake.requests) == 1 and clients.slept == []
+
+
+def test_with_options_changes_retries_for_one_call(clients: Clients) -> None:
     fake = FakeSangraha()
     fake.intercept = lambda request: problem(503, "unavailable")
-    client, _ = make_client(fake)
+    client = clients(transport=fake.transport())
     quiet = client.with_options(max_retries=0)
-    quiet._sleep = client._sleep  # type: ignore[method-assign]
     with pytest.raises(ServiceUnavailableError):
         quiet.get_object("docs", "a.json")
     assert len(fake.requests) == 1
     assert client.max_retries == 2
 
 
-def test_connection_errors_are_retried_then_wrapped() -> None:
-    attempts: list[httpx.Request] = []
+def refusing(attempts: list[httpx.Request], failures: int) -> httpx.MockTransport:
+    """Refuses the first ``failures`` connections, then answers from a fresh fake."""
+    fake = FakeSangraha()
 
-    def refuse(request: httpx.Request) -> httpx.Response:
+    def handle(request: httpx.Request) -> httpx.Response:
         attempts.append(request)
-        raise httpx.ConnectError("refused", request=request)
+        if len(attempts) <= failures:
+            raise httpx.ConnectError("refused", request=request)
+        return fake.handle(request)
 
-    client = Client(base_url="http://sangraha.test", transport=httpx.MockTransport(refuse))
-    client._sleep = lambda s: None  # type: ignore[method-assign, assignment]
+    return httpx.MockTransport(handle)
+
+
+def test_connection_errors_are_retried_then_wrapped(clients: Clients) -> None:
+    attempts: list[httpx.Request] = []
+    client = clients(transport=refusing(attempts, failures=99))
     with pytest.raises(APIConnectionError) as info:
         client.get_record("docs", "a.json")
     assert not isinstance(info.value, APITimeoutError)
+    assert len(attempts) == 3 and len(clients.slept) == 2
+
+
+def test_an_upload_survives_refused_connections_with_one_key(clients: Clients) -> None:
+    attempts: list[httpx.Request] = []
+    client = clients(transport=refusing(attempts, failures=2))
+    record = client.put_object("docs", "a.json", b'{"a": 1}')
+    assert record.key == "a.json"
     assert len(attempts) == 3
+    assert len({r.headers["idempotency-key"] for r in attempts}) == 1
+    # Backoff without a Retry-After: 0.5 s, then 1 s, each less up to 25 % jitter.
+    assert 0.375 <= clients.slept[0] <= 0.5 and 0.75 <= clients.slept[1] <= 1.0
 
 
-def test_timeouts_become_api_timeout_error() -> None:
+def test_timeouts_become_api_timeout_error(clients: Clients) -> None:
+    attempts: list[httpx.Request] = []
+
     def slow(request: httpx.Request) -> httpx.Response:
+        attempts.append(request)
         raise httpx.ReadTimeout("slow", request=request)
 
-    client = Client(
-        base_url="http://sangraha.test", transport=httpx.MockTransport(slow), max_retries=0
-    )
+    client = clients(transport=httpx.MockTransport(slow), max_retries=1)
     with pytest.raises(APITimeoutError):
         client.get_record("docs", "a.json")
+    assert len(attempts) == 2 and len(clients.slept) == 1

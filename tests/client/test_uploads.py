@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import pathlib
@@ -10,8 +9,14 @@ import pathlib
 import httpx
 import pytest
 
-from sangraha_client import AsyncClient, ChecksumMismatchError, Client, ServiceUnavailableError
+from sangraha_client import (
+    ChecksumMismatchError,
+    Client,
+    InvalidPartError,
+    ServiceUnavailableError,
+)
 from sangraha_client._transfers import ChunkedUpload, advance, choose_part_size, sidecar_path
+from tests.client.clients import Clients
 from tests.client.fake_sangraha import FakeSangraha, problem
 
 DATA = b'{"rows": [' + b",".join(b"%d" % i for i in range(40)) + b"]}"
@@ -65,7 +70,9 @@ def test_the_flow_against_a_fake_server_state(tmp_path: pathlib.Path) -> None:
     assert not sidecar_path(path).exists()
 
 
-def test_parts_that_arrive_altered_fail_the_complete(tmp_path: pathlib.Path) -> None:
+def test_parts_that_arrive_altered_fail_the_complete(
+    clients: Clients, tmp_path: pathlib.Path
+) -> None:
     fake = FakeSangraha(min_part=16)
     path = make_file(tmp_path)
 
@@ -77,13 +84,15 @@ def test_parts_that_arrive_altered_fail_the_complete(tmp_path: pathlib.Path) -> 
         return None
 
     fake.intercept = alter_part_2
-    client = Client(base_url="http://x.test", transport=fake.transport())
+    client = clients(base_url="http://x.test", transport=fake.transport())
     with pytest.raises(ChecksumMismatchError):
         client.upload_file("docs", "rows.json", path, threshold=0, part_size=16)
     assert ("docs", "rows.json") not in fake.objects
 
 
-def test_sync_chunked_upload_resumes_after_an_interruption(tmp_path: pathlib.Path) -> None:
+def test_a_chunked_upload_resumes_after_an_interruption(
+    clients: Clients, tmp_path: pathlib.Path
+) -> None:
     fake = FakeSangraha(min_part=16)
     path = make_file(tmp_path)
     count = -(-len(DATA) // 16)
@@ -94,8 +103,7 @@ def test_sync_chunked_upload_resumes_after_an_interruption(tmp_path: pathlib.Pat
         return None
 
     fake.intercept = break_part_3
-    client = Client(base_url="http://x.test", transport=fake.transport(), max_retries=1)
-    client._sleep = lambda s: None  # type: ignore[method-assign, assignment]
+    client = clients(base_url="http://x.test", transport=fake.transport(), max_retries=1)
     with pytest.raises(ServiceUnavailableError):
         client.upload_file("docs", "rows.json", path, threshold=0, part_size=16, concurrency=1)
     state = json.loads(sidecar_path(path).read_text())
@@ -123,7 +131,7 @@ def test_sync_chunked_upload_resumes_after_an_interruption(tmp_path: pathlib.Pat
     assert not sidecar_path(path).exists()
 
 
-def test_a_changed_file_starts_a_new_session(tmp_path: pathlib.Path) -> None:
+def test_a_changed_file_starts_a_new_session(clients: Clients, tmp_path: pathlib.Path) -> None:
     fake = FakeSangraha(min_part=16)
     path = make_file(tmp_path)
     sidecar_path(path).write_text(
@@ -138,16 +146,16 @@ def test_a_changed_file_starts_a_new_session(tmp_path: pathlib.Path) -> None:
             }
         )
     )
-    client = Client(base_url="http://x.test", transport=fake.transport())
+    client = clients(base_url="http://x.test", transport=fake.transport())
     client.upload_file("docs", "rows.json", path, threshold=0, part_size=16)
     assert fake.requests[0].method == "DELETE" and fake.requests[0].url.path == "/v1/uploads/old"
     assert fake.objects[("docs", "rows.json")][0] == DATA
 
 
-def test_a_finished_session_is_not_sent_again(tmp_path: pathlib.Path) -> None:
+def test_a_finished_session_is_not_sent_again(clients: Clients, tmp_path: pathlib.Path) -> None:
     fake = FakeSangraha(min_part=16)
     path = make_file(tmp_path)
-    client = Client(base_url="http://x.test", transport=fake.transport())
+    client = clients(base_url="http://x.test", transport=fake.transport())
     first = client.upload_file("docs", "rows.json", path, threshold=0, part_size=16)
     (session,) = fake.sessions.values()
     stat = path.stat()
@@ -169,25 +177,51 @@ def test_a_finished_session_is_not_sent_again(tmp_path: pathlib.Path) -> None:
     assert [r.method for r in fake.requests] == ["GET", "GET"]
 
 
-def test_small_files_go_up_in_one_request(tmp_path: pathlib.Path) -> None:
+def test_small_files_go_up_in_one_request(clients: Clients, tmp_path: pathlib.Path) -> None:
     fake = FakeSangraha()
     path = make_file(tmp_path)
-    Client(base_url="http://x.test", transport=fake.transport()).upload_file("docs", "k", path)
+    clients(base_url="http://x.test", transport=fake.transport()).upload_file("docs", "k", path)
     assert [r.method for r in fake.requests] == ["PUT"]
     assert fake.bodies[0] == DATA
 
 
-def test_async_chunked_upload_with_parallel_parts(tmp_path: pathlib.Path) -> None:
+def test_a_chunked_upload_with_parallel_parts(clients: Clients, tmp_path: pathlib.Path) -> None:
+    fake = FakeSangraha(min_part=8)
+    path = make_file(tmp_path)
+    client = clients(base_url="http://x.test", transport=fake.transport())
+    seen: list[tuple[int, int | None]] = []
+    record = client.upload_file(
+        "docs",
+        "rows.json",
+        path,
+        threshold=0,
+        part_size=8,
+        concurrency=3,
+        progress=lambda d, t: seen.append((d, t)),
+    )
+    assert record.size == len(DATA)
+    assert fake.objects[("docs", "rows.json")][0] == DATA
+    assert part_puts(fake) == list(range(1, -(-len(DATA) // 8) + 1))
+    assert seen[-1] == (len(DATA), len(DATA))
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+
+
+def test_a_failed_part_among_parallel_ones_raises_its_own_error(
+    clients: Clients, tmp_path: pathlib.Path
+) -> None:
     fake = FakeSangraha(min_part=8)
     path = make_file(tmp_path)
 
-    async def scenario() -> None:
-        async with AsyncClient(base_url="http://x.test", transport=fake.async_transport()) as c:
-            record = await c.upload_file(
-                "docs", "rows.json", path, threshold=0, part_size=8, concurrency=3
-            )
-            assert record.size == len(DATA)
+    def refuse_part_2(request: httpx.Request) -> httpx.Response | None:
+        if request.url.path.endswith("/parts/2"):
+            return problem(400, "invalid-part")
+        return None
 
-    asyncio.run(scenario())
-    assert fake.objects[("docs", "rows.json")][0] == DATA
-    assert part_puts(fake) == list(range(1, -(-len(DATA) // 8) + 1))
+    fake.intercept = refuse_part_2
+    client = clients(base_url="http://x.test", transport=fake.transport())
+    # One error, as the thread pool raises it; never the task group's ExceptionGroup.
+    with pytest.raises(InvalidPartError):
+        client.upload_file("docs", "rows.json", path, threshold=0, part_size=8, concurrency=3)
+    assert ("docs", "rows.json") not in fake.objects
+    assert not any(r.url.path.endswith("/complete") for r in fake.requests)
+    assert sidecar_path(path).exists()

@@ -2,8 +2,8 @@
 
 from sangraha_core import ObjectKind, ObjectRecord, ObjectStatus, PartRecord, UploadSession
 
+from ._async_client import AsyncClient, AsyncObjectStream
 from ._base_client import ObjectHead
-from ._client import AsyncClient, AsyncObjectStream, Client, ObjectStream
 from ._constants import DEFAULT_BASE_URL, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
 from ._exceptions import (
     APIConnectionError,
@@ -36,6 +36,7 @@ from ._exceptions import (
     WaitTimeoutError,
 )
 from ._pagination import AsyncPage, SyncPage
+from ._sync_client import Client, ObjectStream
 from ._types import NOT_GIVEN, ListObjectsParams, NotGiven, ProgressCallback, Timeout
 from ._version import __version__
 

@@ -138,19 +138,22 @@ class FileBody(Body):
                 yield chunk
 
     async def async_stream(self) -> AsyncIterator[bytes]:
-        # Disk reads go to a thread so a slow disk never stalls the event loop.
-        f = await asyncio.to_thread(self.path.open, "rb")
-        try:
-            await asyncio.to_thread(f.seek, self.offset)
-            left = self.length or 0
-            while left > 0:
-                chunk = await asyncio.to_thread(f.read, min(STREAM_CHUNK_SIZE, left))
-                if not chunk:
-                    raise OSError(f"{self.path} shrank while it was being sent")
-                left -= len(chunk)
-                yield chunk
-        finally:
-            await asyncio.to_thread(f.close)
+        # Each chunk is read in a thread, so a slow disk never stalls the event loop. The
+        # thread opens and closes the file itself: a cancelled upload (a part is cancelled
+        # when another part fails) can never leave a handle open behind it.
+        offset, left = self.offset, self.length or 0
+        while left > 0:
+            chunk = await asyncio.to_thread(self._read, offset, min(STREAM_CHUNK_SIZE, left))
+            if not chunk:
+                raise OSError(f"{self.path} shrank while it was being sent")
+            offset += len(chunk)
+            left -= len(chunk)
+            yield chunk
+
+    def _read(self, offset: int, size: int) -> bytes:
+        with self.path.open("rb") as f:
+            f.seek(offset)
+            return f.read(size)
 
 
 class FileObjBody(Body):

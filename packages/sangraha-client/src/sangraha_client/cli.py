@@ -20,7 +20,6 @@ import httpx
 
 from sangraha_core import ObjectRecord, ObjectStatus
 
-from ._client import Client
 from ._constants import (
     DEFAULT_BASE_URL,
     DEFAULT_WAIT_TIMEOUT,
@@ -36,6 +35,7 @@ from ._exceptions import (
     SangrahaError,
     ServiceUnavailableError,
 )
+from ._sync_client import Client
 from ._types import NOT_GIVEN, NotGiven, ProgressCallback
 
 __all__ = [
