@@ -7,7 +7,7 @@ and documentation can state them.
 """
 
 from .._media import HEAD_SIZE, detect
-from ._image import MAX_ANIMATION_PIXELS, MAX_IMAGE_PIXELS, MAX_WEBP_SIZE
+from ._image import MAX_ANIMATION_PIXELS, MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE, MAX_WEBP_SIZE
 from ._inspect import inspect
 from ._json import MAX_JSON_DEPTH, MAX_JSON_KEYS, MAX_JSON_TOKEN
 from ._pool import InspectorPool, ValidatorStartError
@@ -17,6 +17,7 @@ __all__ = [
     "HEAD_SIZE",
     "MAX_ANIMATION_PIXELS",
     "MAX_IMAGE_PIXELS",
+    "MAX_IMAGE_SIDE",
     "MAX_JSON_DEPTH",
     "MAX_JSON_KEYS",
     "MAX_JSON_TOKEN",

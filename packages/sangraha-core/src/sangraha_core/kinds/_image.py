@@ -29,10 +29,20 @@ from PIL import Image
 from .._exceptions import InvalidContentError
 from ._stream import Source
 
-__all__ = ["MAX_ANIMATION_PIXELS", "MAX_IMAGE_PIXELS", "MAX_WEBP_SIZE", "inspect_image"]
+__all__ = [
+    "MAX_ANIMATION_PIXELS",
+    "MAX_IMAGE_PIXELS",
+    "MAX_IMAGE_SIDE",
+    "MAX_WEBP_SIZE",
+    "inspect_image",
+]
 
 #: Largest frame accepted, in pixels (width times height).
 MAX_IMAGE_PIXELS = 64 * 1024 * 1024
+#: Longest side accepted, in pixels: JPEG's and GIF's own maximum. A WebP canvas may
+#: declare 16 million pixels a side, and decoding a few 8x8 frames onto a canvas 8 million
+#: pixels wide and 8 high takes libwebp minutes.
+MAX_IMAGE_SIDE = 65535
 #: Largest total of pixels over all the frames of an animation.
 MAX_ANIMATION_PIXELS = 16 * MAX_IMAGE_PIXELS
 #: Largest WebP file: libwebp, through Pillow, needs the whole file in memory.
@@ -60,6 +70,10 @@ def inspect_image(source: Source, content_type: str) -> dict[str, Any]:
             f"image too large: {width}x{height} is {width * height} pixels, "
             f"the limit is {limit} (a possible decompression bomb)"
         )
+    if max(width, height) > MAX_IMAGE_SIDE:
+        raise InvalidContentError(
+            f"image too large: {width}x{height} has a side longer than {MAX_IMAGE_SIDE} pixels"
+        )
     _STRUCTURE[fmt](source)
     source.seek(0)
     # Pillow warns about odd but readable files; none of it changes the verdict, and
@@ -80,7 +94,7 @@ def _decode(source: Source, fmt: str, limit: int) -> dict[str, Any]:
             # Pillow grows the canvas for a GIF frame that reaches past the logical screen,
             # so every frame's size is checked again before it is decoded.
             frame_width, frame_height = image.size
-            if frame_width * frame_height > limit:
+            if frame_width * frame_height > limit or max(image.size) > MAX_IMAGE_SIDE:
                 raise InvalidContentError(
                     f"image too large: frame {frames + 1} is {frame_width}x{frame_height} "
                     f"pixels, the limit is {limit} (a possible decompression bomb)"
