@@ -25,7 +25,7 @@ from sangraha_client import (
     ProcessingFailedError,
     WaitTimeoutError,
 )
-from sangraha_client._base_client import quote_key
+from sangraha_client._headers import quote_key
 from tests.client.clients import Clients
 from tests.client.fake_sangraha import FakeSangraha
 

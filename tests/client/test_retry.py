@@ -16,7 +16,8 @@ from sangraha_client import (
     RateLimitError,
     ServiceUnavailableError,
 )
-from sangraha_client._base_client import BaseClient, parse_retry_after
+from sangraha_client._base_client import BaseClient
+from sangraha_client._headers import parse_retry_after
 from tests.client.clients import Clients
 from tests.client.fake_sangraha import FakeSangraha, problem
 

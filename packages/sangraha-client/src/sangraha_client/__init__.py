@@ -3,7 +3,6 @@
 from sangraha_core import ObjectKind, ObjectRecord, ObjectStatus, PartRecord, UploadSession
 
 from ._async_client import AsyncClient, AsyncObjectStream
-from ._base_client import ObjectHead
 from ._constants import DEFAULT_BASE_URL, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
 from ._exceptions import (
     APIConnectionError,
@@ -35,6 +34,7 @@ from ._exceptions import (
     UploadStateError,
     WaitTimeoutError,
 )
+from ._headers import ObjectHead
 from ._pagination import AsyncPage, SyncPage
 from ._sync_client import Client, ObjectStream
 from ._types import NOT_GIVEN, ListObjectsParams, NotGiven, ProgressCallback, Timeout

@@ -1,9 +1,10 @@
 """Everything the sync and async clients share, with no I/O of its own.
 
 Configuration, URL building, headers, request building, the retry decision and its
-backoff, and the mapping from an error answer to an exception all live here.
+backoff, and the mapping from an error answer to an exception all live here (what is read
+from single headers, in :mod:`~sangraha_client._headers`).
 :class:`~sangraha_client.Client` and :class:`~sangraha_client.AsyncClient` add only the
-send loop and the sleep.
+send loop, and :mod:`~sangraha_client._runtime` how each waits and overlaps requests.
 
 Retry policy: connection errors, 408, 409 with the ``pending`` problem type, 429 and 5xx
 are retried up to ``max_retries`` times (default 2), unless the answer carries
@@ -16,12 +17,10 @@ whose body can be read again, which always carry one ``Idempotency-Key`` for all
 from __future__ import annotations
 
 import copy
-import email.utils
 import os
 import random
-import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
 from urllib.parse import quote
@@ -36,7 +35,6 @@ from sangraha_core import (
     PartRecord,
     Problem,
     UploadSession,
-    decode_header_value,
     encode_header_value,
 )
 from sangraha_core.wire import (
@@ -73,18 +71,18 @@ from ._exceptions import (
     UnprocessableEntityError,
     UnsupportedMediaTypeError,
 )
+from ._headers import (
+    ObjectHead,
+    count_async,
+    count_sync,
+    parse_head,
+    parse_retry_after,
+    quote_key,
+)
 from ._types import NOT_GIVEN, ListObjectsParams, NotGiven, Timeout
 from ._version import __version__
 
-__all__ = [
-    "BaseClient",
-    "ObjectHead",
-    "RequestOptions",
-    "etag_digest",
-    "make_status_error",
-    "parse_retry_after",
-    "quote_key",
-]
+__all__ = ["BaseClient", "RequestOptions", "make_status_error"]
 
 # Statuses a proxy or gateway may answer too, so they are classed with or without a problem.
 _STATUS_CLASSES: dict[int, type[APIStatusError]] = {
@@ -121,21 +119,6 @@ _PROBLEM_ADAPTER = pydantic.TypeAdapter(Problem)
 _PAGE_ADAPTER = pydantic.TypeAdapter(Page[ObjectRecord])
 
 
-class ObjectHead(pydantic.BaseModel):
-    """What ``HEAD`` tells about an object's content, without its bytes."""
-
-    model_config = pydantic.ConfigDict(frozen=True)
-
-    content_type: str | None
-    size: int | None
-    digest: Digest | None
-    """The content digest, read from the ``ETag``."""
-    etag: str | None
-    last_modified: str | None = None
-    metadata: dict[str, str] = pydantic.Field(default_factory=dict)
-    """User metadata, names in lower case, values decoded from their header form."""
-
-
 @dataclass
 class RequestOptions:
     """One request as the send loop sees it; built once, so retries repeat it exactly."""
@@ -153,40 +136,6 @@ class RequestOptions:
     progress_bytes: int = 0
     #: Called with the bytes of the body sent so far in this try.
     on_sent: Callable[[int], None] | None = None
-
-
-def _quote_segment(segment: str) -> str:
-    # httpx drops literal "." and ".." path segments; escaped dots reach the service intact.
-    if segment and segment.strip(".") == "":
-        return segment.replace(".", "%2E")
-    return quote(segment, safe="")
-
-
-def quote_key(key: str) -> str:
-    """Percent-quote each ``/``-separated segment of a key, keeping the slashes."""
-    return "/".join(_quote_segment(s) for s in key.split("/"))
-
-
-def parse_retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds asked for by ``retry-after-ms`` or ``Retry-After`` (seconds or HTTP date)."""
-    ms = headers.get("retry-after-ms")
-    if ms is not None:
-        try:
-            return float(ms) / 1000
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return when.timestamp() - time.time()
 
 
 def _parse_problem(response: httpx.Response) -> Problem | None:
@@ -217,24 +166,6 @@ def make_status_error(response: httpx.Response) -> APIStatusError:
 def _problem_slug(response: httpx.Response) -> str | None:
     problem = _parse_problem(response)
     return None if problem is None else problem.type.rstrip("/").rsplit("/", 1)[-1]
-
-
-def _strip_etag(value: str | None) -> str | None:
-    if value is None:
-        return None
-    value = value.strip()
-    if value.startswith("W/"):
-        value = value[2:]
-    return value.strip('"')
-
-
-def etag_digest(value: str | None) -> Digest | None:
-    """The digest an ``ETag`` carries, or ``None`` when it carries none."""
-    text = _strip_etag(value)
-    try:
-        return Digest(text) if text else None
-    except ValueError:
-        return None
 
 
 class BaseClient:
@@ -325,9 +256,9 @@ class BaseClient:
             stream = options.body.async_stream() if self._is_async else options.body.sync_stream()
             if options.on_sent is not None and not isinstance(stream, bytes):
                 stream = (
-                    _count_async(stream, options.on_sent)
+                    count_async(stream, options.on_sent)
                     if isinstance(stream, AsyncIterator)
-                    else _count_sync(stream, options.on_sent)
+                    else count_sync(stream, options.on_sent)
                 )
             content = stream
         timeout = self.timeout if isinstance(options.timeout, NotGiven) else options.timeout
@@ -543,44 +474,4 @@ class BaseClient:
 
     @staticmethod
     def _parse_head(response: httpx.Response) -> ObjectHead:
-        length = response.headers.get("content-length")
-        etag = response.headers.get("etag")
-        return ObjectHead(
-            content_type=response.headers.get("content-type"),
-            size=int(length) if length is not None and length.isdigit() else None,
-            digest=etag_digest(etag),
-            etag=etag,
-            last_modified=response.headers.get("last-modified"),
-            metadata=_user_metadata(response.headers),
-        )
-
-
-def _user_metadata(headers: httpx.Headers) -> dict[str, str]:
-    metadata: dict[str, str] = {}
-    for name, value in headers.items():
-        if name.startswith(META_HEADER_PREFIX):
-            try:
-                decoded = decode_header_value(value)
-            except ValueError:
-                # A value the service did not encode is shown as it came, not dropped.
-                decoded = value
-            metadata[name[len(META_HEADER_PREFIX) :]] = decoded
-    return metadata
-
-
-def _count_sync(stream: Iterator[bytes], on_sent: Callable[[int], None]) -> Iterator[bytes]:
-    sent = 0
-    for chunk in stream:
-        yield chunk
-        sent += len(chunk)
-        on_sent(sent)
-
-
-async def _count_async(
-    stream: AsyncIterator[bytes], on_sent: Callable[[int], None]
-) -> AsyncIterator[bytes]:
-    sent = 0
-    async for chunk in stream:
-        yield chunk
-        sent += len(chunk)
-        on_sent(sent)
+        return parse_head(response.headers)

@@ -22,7 +22,7 @@ import httpx
 
 from sangraha_core import Digest, ObjectRecord, ObjectStatus, PartRecord, UploadSession
 
-from ._base_client import BaseClient, ObjectHead, RequestOptions, etag_digest
+from ._base_client import BaseClient, RequestOptions
 from ._constants import (
     DEFAULT_CONCURRENCY,
     DEFAULT_MAX_RETRIES,
@@ -39,6 +39,7 @@ from ._exceptions import (
     ProcessingFailedError,
     WaitTimeoutError,
 )
+from ._headers import ObjectHead, etag_digest
 from ._pagination import SyncPage
 from ._runtime import SyncRuntime
 from ._transfers import ChunkedUpload, Download, advance

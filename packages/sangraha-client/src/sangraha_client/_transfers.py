@@ -23,7 +23,7 @@ import httpx
 
 from sangraha_core import Digest, ObjectRecord, UploadSession, UploadStatus
 
-from ._base_client import BaseClient, RequestOptions, etag_digest
+from ._base_client import BaseClient, RequestOptions
 from ._constants import DEFAULT_PART_SIZE, PARTIAL_SUFFIX, SIDECAR_SUFFIX, STREAM_CHUNK_SIZE
 from ._content import FileBody
 from ._exceptions import (
@@ -32,6 +32,7 @@ from ._exceptions import (
     RangeNotSatisfiableError,
     UploadStateError,
 )
+from ._headers import etag_digest
 from ._types import ProgressCallback
 
 __all__ = [
