@@ -11,14 +11,16 @@ import pytest
 from benchmarks.large_objects import write_json, write_pdf
 from sangraha_core import (
     CHUNK_SIZE,
+    SMALL_OBJECT_SIZE,
     Backends,
     Digest,
     ObjectStatus,
+    Outcome,
     ProcessObject,
     blob_key,
+    process_object,
     staging_key,
 )
-from sangraha_core._processing import SMALL_OBJECT_SIZE, Outcome, process_object
 from tests.worker._staging import FlakyBlobStore, stage
 
 SIZE = 8 * SMALL_OBJECT_SIZE

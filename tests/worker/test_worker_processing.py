@@ -9,14 +9,16 @@ from typing import Any
 import pytest
 
 from sangraha_core import (
+    SMALL_OBJECT_SIZE,
     Backends,
     BlobStoreUnavailableError,
     Digest,
     ObjectStatus,
+    Outcome,
     ProcessObject,
     blob_key,
+    process_object,
 )
-from sangraha_core._processing import SMALL_OBJECT_SIZE, Outcome, process_object
 from tests.worker._staging import JSON_BODY, FlakyBlobStore, pdf, png, stage, staged, stored
 
 

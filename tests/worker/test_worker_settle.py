@@ -15,10 +15,11 @@ from sangraha_core import (
     MetadataUnavailableError,
     ObjectRecord,
     ObjectStatus,
+    Outcome,
     ProcessObject,
+    process_object,
     utcnow,
 )
-from sangraha_core._processing import Outcome, process_object
 from sangraha_core.metadata import MetadataStore
 from sangraha_worker import FailedJobs, JobContext, Worker, replay_failures
 from tests.worker._staging import JSON_BODY, FlakyBlobStore, stage, staged

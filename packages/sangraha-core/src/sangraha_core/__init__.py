@@ -1,7 +1,7 @@
 """Sangraha's core: the values, models, errors and backend contracts every part shares."""
 
 from ._backends import Backends
-from ._constants import CHUNK_SIZE, MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE
+from ._constants import CHUNK_SIZE, MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE, STAGING_PREFIX
 from ._digest import Digest, DigestedStream, Hasher, blob_key
 from ._exceptions import (
     BackendUnavailableError,
@@ -33,6 +33,7 @@ from ._exceptions import (
     UploadStateError,
 )
 from ._ingest import Ingest, staging_key
+from ._logging import configure_logging
 from ._media import detect, media_type
 from ._messages import ProcessObject, deserialize, serialize
 from ._models import (
@@ -51,6 +52,7 @@ from ._models import (
     utcnow,
 )
 from ._names import validate_bucket, validate_key, validate_metadata
+from ._processing import SMALL_OBJECT_SIZE, Inspect, Outcome, process_object
 from ._reads import (
     CACHE_IMMUTABLE,
     CACHE_REVALIDATE,
@@ -93,6 +95,8 @@ __all__ = [
     "MAX_PART_SIZE",
     "META_PARAM_PREFIX",
     "MIN_PART_SIZE",
+    "SMALL_OBJECT_SIZE",
+    "STAGING_PREFIX",
     "BackendUnavailableError",
     "Backends",
     "BlobExistsError",
@@ -107,6 +111,7 @@ __all__ = [
     "Hasher",
     "IdempotencyKeyReusedError",
     "Ingest",
+    "Inspect",
     "InvalidContentError",
     "InvalidMetadataError",
     "InvalidNameError",
@@ -125,6 +130,7 @@ __all__ = [
     "ObjectRecord",
     "ObjectStatus",
     "ObjectTooLargeError",
+    "Outcome",
     "Page",
     "PartRecord",
     "Problem",
@@ -144,6 +150,7 @@ __all__ = [
     "Uploads",
     "__version__",
     "blob_key",
+    "configure_logging",
     "content_disposition",
     "decode_header_value",
     "deserialize",
@@ -163,6 +170,7 @@ __all__ = [
     "parse_http_date",
     "parse_range",
     "plan_read",
+    "process_object",
     "require_ready",
     "resolve_by_id",
     "resolve_by_key",

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from ._group_commit import CreatesMany, GroupCommit, StagedUpload, commit_staged
 from ._registry import open_blob_store, open_metadata_store, open_queue
 from ._settings import Settings
 from .metadata import MetadataStore
@@ -20,6 +21,21 @@ class Backends:
     blobs: BlobStore
     metadata: MetadataStore
     queue: Queue
+    _staged_commit: GroupCommit[StagedUpload] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Read at each commit, so a store swapped in later (tests do) is the one written.
+        self._staged_commit = GroupCommit(lambda batch: commit_staged(self.metadata, batch))
+
+    def commit_staged(self, staged: StagedUpload) -> None:
+        """Make a staged upload's name and pending record durable, in one transaction with
+        those of the uploads committing at the same moment through these backends; each
+        call returns once its own upload is committed (or raises what its batch raised)."""
+        if isinstance(self.metadata, CreatesMany):
+            self._staged_commit.run(staged)
+        else:
+            # A store that cannot write several records at once commits each alone.
+            commit_staged(self.metadata, [staged])
 
     @classmethod
     def from_settings(cls, settings: Settings, *, setup: bool = True) -> Backends:

@@ -4,6 +4,10 @@ once its own item is.
 No timer: a thread that finds no commit in progress commits at once, so a lone caller
 waits for nothing; under load the batches grow by themselves to what arrives during one
 commit.
+
+Uploads are what is committed this way: :func:`commit_staged` makes a batch of staged
+uploads durable, and each :class:`~sangraha_core.Backends` owns the one committer every
+``Ingest`` made on it shares.
 """
 
 from __future__ import annotations
@@ -11,9 +15,14 @@ from __future__ import annotations
 import copy
 import threading
 from collections.abc import Callable, Sequence
-from typing import Generic, TypeVar
+from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar, runtime_checkable
 
-__all__ = ["GroupCommit"]
+from ._models import ObjectRecord
+from .metadata import MetadataStore
+from .storage import BlobStore, StagingWrites
+
+__all__ = ["CreatesMany", "GroupCommit", "StagedUpload", "commit_staged"]
 
 _T = TypeVar("_T")
 
@@ -86,3 +95,45 @@ def _own_copy(error: BaseException) -> BaseException:
     except Exception:
         return error
     return twin.with_traceback(None)
+
+
+# -- what is committed: staged uploads ---------------------------------------------------
+
+
+@runtime_checkable
+class CreatesMany(Protocol):
+    """A metadata store that writes several records in one transaction."""
+
+    def create_objects(self, records: Sequence[ObjectRecord]) -> None: ...
+
+
+@dataclass(frozen=True)
+class StagedUpload:
+    """An upload whose bytes are staged at ``key`` of ``blobs``, and its pending record."""
+
+    blobs: BlobStore
+    key: str
+    record: ObjectRecord
+
+
+def commit_staged(metadata: MetadataStore | CreatesMany, batch: Sequence[StagedUpload]) -> None:
+    """Make a batch of staged uploads durable: their staging names, then their records.
+
+    The bytes of each were fsynced by its own thread (fsyncs of concurrent threads share
+    the filesystem's journal commits); here one fsync per staging directory covers every
+    name of the batch (a ``syncfs`` instead was measured at 130-1,000 ms on a shared disk,
+    since it flushes every writer of the filesystem), and one transaction writes every
+    record: all of them, or none.
+    """
+    by_store: dict[int, tuple[StagingWrites, list[str]]] = {}
+    for staged in batch:
+        if isinstance(staged.blobs, StagingWrites):
+            by_store.setdefault(id(staged.blobs), (staged.blobs, []))[1].append(staged.key)
+    for blobs, keys in by_store.values():
+        blobs.sync_dirs(keys)
+    if isinstance(metadata, CreatesMany):
+        metadata.create_objects([staged.record for staged in batch])
+    else:
+        # Batches of one only (see Backends.commit_staged): nothing can be half-written.
+        for staged in batch:
+            metadata.create_object(staged.record)

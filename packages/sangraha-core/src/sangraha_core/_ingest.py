@@ -29,12 +29,8 @@ a pending record without a message is published again by the reconciler.
 from __future__ import annotations
 
 import logging
-import threading
 import time
-import weakref
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from collections.abc import Iterable
 
 from ._backends import Backends
 from ._constants import STAGING_PREFIX
@@ -45,13 +41,12 @@ from ._exceptions import (
     ObjectNotFoundError,
     SangrahaError,
 )
-from ._group_commit import GroupCommit
+from ._group_commit import StagedUpload
 from ._media import media_type
 from ._messages import ProcessObject
 from ._models import ObjectRecord, ObjectStatus, new_id, utcnow
 from ._names import validate_bucket, validate_key, validate_metadata
-from .metadata import MetadataStore
-from .storage import BlobStore, StagingWrites
+from .storage import StagingWrites
 
 __all__ = ["Ingest", "staging_key"]
 
@@ -134,7 +129,7 @@ class Ingest:
         body = DigestedStream(chunks, limit=settings.max_object_size, expected=declared_digest)
         if isinstance(blobs, StagingWrites):
             # Nothing reads staging/<id> before its record exists: no temporary file, and
-            # the staging directory's fsync is shared by the batch (see _commit_batch).
+            # the staging directory's fsync is shared by the batch (see commit_staged).
             blobs.put_unpublished(staged, body)
         else:
             blobs.put(staged, body)
@@ -155,11 +150,7 @@ class Ingest:
             metadata=clean_metadata,
         )
         try:
-            store = self.backends.metadata
-            if isinstance(store, _CreatesMany):
-                _committer(store).run(_Staged(blobs, staged, record))
-            else:
-                _commit_batch(store, [_Staged(blobs, staged, record)])
+            self.backends.commit_staged(StagedUpload(blobs, staged, record))
         except BaseException:
             self._forget_blob(staged)
             raise
@@ -302,70 +293,3 @@ _DIGEST_SEPARATOR = " body="
 def _fingerprint(request: str, digest: Digest) -> str:
     """What a retry with the same idempotency key must repeat: the request and its body."""
     return f"{request}{_DIGEST_SEPARATOR}{digest}"
-
-
-# -- group commit ----------------------------------------------------------------------------
-
-
-@runtime_checkable
-class _CreatesMany(Protocol):
-    """A metadata store that writes several records in one transaction."""
-
-    def create_objects(self, records: Sequence[ObjectRecord]) -> None: ...
-
-
-@dataclass(frozen=True)
-class _Staged:
-    blobs: BlobStore
-    key: str
-    record: ObjectRecord
-
-
-# One committer per metadata store, shared by every ``Ingest`` made on it (the receiver
-# makes one per request). Weak: a store that is closed and dropped takes its committer.
-_committers: weakref.WeakKeyDictionary[_CreatesMany, GroupCommit[_Staged]] = (
-    weakref.WeakKeyDictionary()
-)
-_committers_lock = threading.Lock()
-
-
-def _committer(metadata: _CreatesMany) -> GroupCommit[_Staged]:
-    with _committers_lock:
-        found = _committers.get(metadata)
-        if found is None:
-            # The commit must not hold the store itself, or the weak key never dies.
-            ref = weakref.ref(metadata)
-            found = _committers[metadata] = GroupCommit(
-                lambda batch: _commit_batch(_alive(ref), batch)
-            )
-        return found
-
-
-def _alive(ref: weakref.ref[_CreatesMany]) -> _CreatesMany:
-    metadata = ref()
-    if metadata is None:
-        raise SangrahaError("the metadata store was dropped")
-    return metadata
-
-
-def _commit_batch(metadata: MetadataStore | _CreatesMany, batch: Sequence[_Staged]) -> None:
-    """Make a batch of staged uploads durable: their staging names, then their records.
-
-    The bytes of each were fsynced by its own thread (fsyncs of concurrent threads share
-    the filesystem's journal commits); here one fsync per staging directory covers every
-    name of the batch (a ``syncfs`` instead was measured at 130-1,000 ms on a shared disk,
-    since it flushes every writer of the filesystem), and one transaction writes every
-    record: all of them, or none.
-    """
-    by_store: dict[int, tuple[StagingWrites, list[str]]] = {}
-    for staged in batch:
-        if isinstance(staged.blobs, StagingWrites):
-            by_store.setdefault(id(staged.blobs), (staged.blobs, []))[1].append(staged.key)
-    for blobs, keys in by_store.values():
-        blobs.sync_dirs(keys)
-    if isinstance(metadata, _CreatesMany):
-        metadata.create_objects([staged.record for staged in batch])
-    else:
-        # Batches of one only (see Ingest.accept): nothing can be half-written.
-        for staged in batch:
-            metadata.create_object(staged.record)

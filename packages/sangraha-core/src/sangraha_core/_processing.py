@@ -33,7 +33,6 @@ from collections.abc import Callable
 from enum import StrEnum
 from typing import Any, BinaryIO, Final
 
-from . import kinds
 from ._backends import Backends
 from ._digest import Digest, Hasher, blob_key
 from ._exceptions import (
@@ -74,15 +73,22 @@ Inspect = Callable[[str, BinaryIO], dict[str, Any]]
 
 
 def process_object(
-    backends: Backends, message: ProcessObject, *, inspect: Inspect = kinds.inspect
+    backends: Backends, message: ProcessObject, *, inspect: Inspect | None = None
 ) -> Outcome:
     """Validate, extract, deduplicate and finalise the object ``message`` names.
 
     Idempotent: calling it again for the same message, at any point after any crash,
     converges on the same state and never takes a second blob reference.
 
+    :param inspect: what validates the bytes; ``kinds.inspect`` in this process when left
+        out (it needs the ``kinds`` extra).
     :raises BackendUnavailableError: a backend could not be reached; try again later.
     """
+    if inspect is None:
+        # Imported here: the validators need the ``kinds`` extra, which only processing does.
+        from .kinds import inspect as inspect_in_process
+
+        inspect = inspect_in_process
     blobs, metadata = backends.blobs, backends.metadata
     object_id = message.object_id
     staged = staging_key(object_id)

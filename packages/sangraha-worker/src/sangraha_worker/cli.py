@@ -11,14 +11,18 @@ import dataclasses
 import json
 import logging
 import os
-import sys
 import time
 from collections.abc import Sequence
-from typing import Any
 
 from pydantic import ValidationError
 
-from sangraha_core import Backends, BackendUnavailableError, SangrahaError, Settings
+from sangraha_core import (
+    Backends,
+    BackendUnavailableError,
+    SangrahaError,
+    Settings,
+    configure_logging,
+)
 
 from .replay import replay_failures
 from .worker import Worker
@@ -26,32 +30,6 @@ from .worker import Worker
 __all__ = ["main"]
 
 logger = logging.getLogger("sangraha_worker")
-
-
-class _JsonFormatter(logging.Formatter):
-    """One JSON object per line, the shape the HTTP services log too."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "ts": round(record.created, 3),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "thread": record.threadName,
-            "msg": record.getMessage(),
-        }
-        if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
-
-
-def configure_logging(level: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_JsonFormatter())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
-    # pika logs every connection hiccup at length; the worker logs what it does about them.
-    logging.getLogger("pika").setLevel(logging.WARNING)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -6,6 +6,7 @@ import logging
 from datetime import UTC, timedelta
 
 from sangraha_core import (
+    STAGING_PREFIX,
     Backends,
     Digest,
     FailureKind,
@@ -17,7 +18,6 @@ from sangraha_core import (
     blob_key,
     utcnow,
 )
-from sangraha_core._constants import STAGING_PREFIX
 
 from . import metrics
 

@@ -37,8 +37,15 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
 
-from sangraha_core import Backends, BackendUnavailableError, FailureKind, ProcessObject, utcnow
-from sangraha_core._processing import Outcome, process_object
+from sangraha_core import (
+    Backends,
+    BackendUnavailableError,
+    FailureKind,
+    Outcome,
+    ProcessObject,
+    process_object,
+    utcnow,
+)
 from sangraha_core.kinds import InspectorPool
 from sangraha_core.queue import Consumer, Delivery
 

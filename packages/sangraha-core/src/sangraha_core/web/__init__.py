@@ -4,16 +4,11 @@ and ``serve``, which runs any of the services under uvicorn with the HTTP limits
 Needs the ``web`` extra: ``pip install "sangraha-core[web]"``.
 """
 
+from .._logging import configure_logging, request_id
 from ._auth import ApiKeyMiddleware
 from ._http import HttpLimits, LimitedHttpProtocol, limited_protocol
 from ._install import backends_of, install_web
-from ._observability import (
-    BYTES_IN,
-    BYTES_OUT,
-    ObservabilityMiddleware,
-    configure_logging,
-    request_id,
-)
+from ._observability import BYTES_IN, BYTES_OUT, ObservabilityMiddleware
 from ._problems import PROBLEM_BASE, problem_doc, problem_for, problem_of, problem_response
 from ._routing import KEY_CONVERTOR, ObjectKeyConvertor
 from ._serve import serve

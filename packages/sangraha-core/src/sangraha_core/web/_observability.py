@@ -1,4 +1,5 @@
-"""Request ids, structured logs and Prometheus metrics, as one pure ASGI middleware.
+"""Request ids and Prometheus metrics, as one pure ASGI middleware; the logs they mark are
+``sangraha_core``'s.
 
 Pure ASGI (not BaseHTTPMiddleware) so streamed bodies pass through untouched and the cost
 per request stays a few microseconds.
@@ -7,12 +8,8 @@ per request stays a few microseconds.
 from __future__ import annotations
 
 import contextlib
-import contextvars
-import json
-import logging
 import os
 import re
-import sys
 import time
 from typing import Any
 
@@ -23,6 +20,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .._exceptions import SangrahaError
+from .._logging import request_id
 
 __all__ = [
     "BYTES_IN",
@@ -30,12 +28,8 @@ __all__ = [
     "QUEUE_DEPTH",
     "UNAVAILABLE",
     "ObservabilityMiddleware",
-    "configure_logging",
     "metrics_endpoint",
-    "request_id",
 ]
-
-request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
 _SAFE_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
@@ -59,29 +53,6 @@ UNAVAILABLE = Counter(
     ["backend"],
 )
 QUEUE_DEPTH = Gauge("sangraha_queue_depth", "Jobs waiting in the processing queue")
-
-
-class _JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "ts": round(record.created, 3),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-            "request_id": request_id.get(),
-        }
-        if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
-
-
-def configure_logging(level: str = "INFO") -> None:
-    """One JSON object per log line on stderr, each with the current request id."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_JsonFormatter())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
 
 
 class ObservabilityMiddleware:
