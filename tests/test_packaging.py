@@ -34,6 +34,23 @@ def test_versions_and_sibling_pins_agree() -> None:
         assert (pkg / "src" / f"sangraha_{name}" / "py.typed").is_file()
 
 
+def test_every_runtime_version_is_the_pyprojects() -> None:
+    import sangraha_client
+    import sangraha_core
+    from sangraha_server import create_app
+
+    root_version = _project(ROOT)["version"]
+    assert sangraha_core.__version__ == root_version
+    assert sangraha_client.__version__ == root_version
+    assert create_app().version == root_version
+    written = [
+        str(path.relative_to(ROOT))
+        for path in [*ROOT.glob("packages/*/src/**/*.py"), *ROOT.glob("src/**/*.py")]
+        if f'"{root_version}"' in path.read_text(encoding="utf-8")
+    ]
+    assert not written, f"the version is read from the installed metadata, not written: {written}"
+
+
 @pytest.mark.slow
 def test_client_alone_pulls_no_heavy_dependency(tmp_path: Path) -> None:
     env_dir = tmp_path / "venv"

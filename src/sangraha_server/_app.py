@@ -9,7 +9,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from sangraha_core import Backends, Settings
+from sangraha_core import Backends, Settings, __version__
 from sangraha_core.web import configure_logging, install_web
 from sangraha_core.web import serve as serve_app
 from sangraha_getter.app import build_router as getter_router
@@ -53,7 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(
         title="Sangraha",
-        version="0.1.0",
+        version=__version__,
         summary="Object store for JSON documents, images and PDFs",
         lifespan=lifespan,
     )

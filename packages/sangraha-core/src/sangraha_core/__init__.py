@@ -1,5 +1,7 @@
 """Sangraha's core: the values, models, errors and backend contracts every part shares."""
 
+import importlib.metadata
+
 from ._backends import Backends
 from ._constants import CHUNK_SIZE, MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE, STAGING_PREFIX
 from ._digest import Digest, DigestedStream, Hasher, blob_key
@@ -83,7 +85,8 @@ from ._settings import Settings
 from ._uploads import Uploads
 from .wire import ProblemType, decode_header_value, encode_header_value
 
-__version__ = "0.1.0"
+#: The installed distribution's version: each pyproject.toml is the one place it is written.
+__version__ = importlib.metadata.version("sangraha-core")
 
 __all__ = [
     "CACHE_IMMUTABLE",
