@@ -35,13 +35,13 @@ def target(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Topology]:
     tmp: Path = tmp_path_factory.mktemp(f"hostile-{request.param}")
-    settings = {"validator_memory": _VALIDATOR_MEMORY}
     if request.param == "embedded":
-        topo = embedded(tmp, **settings)
+        topo = embedded(tmp, validator_memory=_VALIDATOR_MEMORY)
     else:
         admin = request.getfixturevalue("postgres_admin_url")
         request.getfixturevalue("amqp_url")
-        topo = distributed(tmp, admin, request.getfixturevalue("s3_endpoint"), **settings)
+        s3_endpoint = request.getfixturevalue("s3_endpoint")
+        topo = distributed(tmp, admin, s3_endpoint, validator_memory=_VALIDATOR_MEMORY)
     try:
         yield topo
     finally:

@@ -21,6 +21,7 @@ from sangraha_core import (
     ObjectRecord,
     ObjectStatus,
     blob_key,
+    process_object,
     utcnow,
 )
 from sangraha_worker import FailedJobs, JobContext, Worker
@@ -369,7 +370,7 @@ def test_a_long_job_is_not_published_again_while_it_runs(
 
     if not heartbeat:
         monkeypatch.setattr(Worker, "_heartbeat", lambda self: 0)
-    real = worker_module.process_object
+    real = process_object
     published: list[str] = []
     publish = backends.queue.publish
 

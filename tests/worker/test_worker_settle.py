@@ -199,7 +199,7 @@ def test_a_job_the_worker_died_on_each_time_is_failed_not_processed(
         assert consumer.receive(1.0) is not None
         consumer.close()  # the worker died before settling
     processed: list[str] = []
-    real = worker_module.process_object
+    real = process_object
 
     def counting(b: Backends, message: ProcessObject) -> Outcome:
         processed.append(message.object_id)
