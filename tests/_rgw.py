@@ -11,6 +11,10 @@ radosgw otherwise loops on "get_initial_auth_request returned -13"), and beast's
 ``tcp_nodelay=1`` (otherwise a 4 KiB GET waits on Nagle's algorithm: 23/s instead of
 hundreds).
 
+Deleted and overwritten objects leave their data to radosgw's garbage collector, which by
+default waits two hours and runs hourly: here it runs every few seconds, since the OSD
+lives in RAM and a run that rewrites gigabytes would otherwise fill it.
+
 ``python -m tests._rgw`` runs one in the foreground, for trying things by hand.
 """
 
@@ -67,6 +71,9 @@ mon data = {root}/mon
 osd data = {root}/osd
 [client.rgw]
 rgw frontends = beast endpoint=127.0.0.1:{rgw_port} tcp_nodelay=1
+rgw gc obj min wait = 0
+rgw gc processor period = 5
+rgw gc processor max time = 5
 """
 
 
