@@ -185,6 +185,9 @@ class CephRgw:
 
 
 if __name__ == "__main__":
+    # Blocked before anything starts, so that Ctrl-C or a SIGTERM reaches sigwait (and the
+    # daemons are stopped) rather than killing this process and orphaning them.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     rgw = CephRgw()
     started = time.monotonic()
     rgw.start()
