@@ -1,6 +1,7 @@
 """Every gate in one place.
 
-``nox -s tests``, ``nox -s lint``, ``nox -s typecheck``, ``nox -s bench``, ``nox -s fuzz``.
+``nox -s quick`` (under a minute, no servers), ``nox -s tests``, ``nox -s lint``,
+``nox -s typecheck``, ``nox -s bench``, ``nox -s fuzz``.
 
 Virtualenvs are reused between runs (installs are incremental), so a rerun starts in seconds.
 """
@@ -50,6 +51,46 @@ def tests(session: nox.Session) -> None:
     session.run("pytest", *(session.posargs or ["-q"]), env={"CI": os.environ.get("CI", "")})
 
 
+#: The fast lane: the unit tests, which need no server, start no service process and
+#: spawn no validator. The service, storage, metadata, queue and worker suites run
+#: backends of their own (and some every backend), so they stay in ``nox -s tests``.
+QUICK_MARKERS = "not postgres and not rabbitmq and not redis and not s3 and not slow"
+QUICK_PATHS = [
+    "tests/client",
+    "tests/core/kinds",
+    "tests/core/web",
+    *(
+        f"tests/core/test_{name}.py"
+        for name in ("digest", "group_commit", "ids", "messages", "names", "reads")
+    ),
+    "tests/core/test_request_parsers.py",
+    "tests/core/test_settings.py",
+    *(f"tests/test_{name}.py" for name in ("exports", "packaging", "public_imports")),
+    "tests/test_wire_contract.py",
+]
+QUICK_IGNORE = [
+    # Validator processes capped in CPU and wall time: seconds each, and load-sensitive.
+    "tests/core/kinds/test_validator_pool.py",
+    # Runs mypy over a snippet.
+    "tests/client/test_typing.py",
+]
+
+
+@nox.session(python=PYTHON)
+def quick(session: nox.Session) -> None:
+    """Unit tests that need no server and finish in under a minute; ``nox -s tests`` runs all."""
+    _install_workspace(session, "test")
+    session.run(
+        "pytest",
+        "-q",
+        "-m",
+        QUICK_MARKERS,
+        *[f"--ignore={path}" for path in QUICK_IGNORE],
+        *(session.posargs or QUICK_PATHS),
+        env={"CI": os.environ.get("CI", "")},
+    )
+
+
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     """ruff over the tree; first, that the sync client is generated from the async one."""
@@ -69,6 +110,9 @@ def typecheck(session: nox.Session) -> None:
         "src",
         *session.posargs,
     )
+    # Tests are namespace packages (``tests.client...``) found from the root, beside the
+    # installed packages they test.
+    session.run("mypy", "--explicit-package-bases", "tests", *session.posargs)
 
 
 #: Each runs as ``python -m <module>``; a benchmark joins ``nox -s bench`` with one line here.
