@@ -45,7 +45,7 @@ GIB: Final = 1024 * MIB
 _INLINE: Final = 1024 * 1024
 #: A child that waits on nothing but is still silent after this many times its CPU limit
 #: is stuck (or starved): it is stopped like one that ran out of CPU time.
-_WALL_FACTOR: Final = 4.0
+DEFAULT_WALL_FACTOR: Final = 4.0
 _START_TIMEOUT: Final = 60.0
 
 
@@ -83,13 +83,12 @@ class _Validator:
         self.ready = True
 
     def run(
-        self, content_type: str, file: BinaryIO, size: int, cpu_seconds: float
+        self, content_type: str, file: BinaryIO, size: int, cpu_seconds: float, wall: float
     ) -> dict[str, Any]:
         inline = size <= _INLINE
         # Read before the job is sent: a store fault here is raised as it is.
         data = file.read() if inline else b""
         job = {"content_type": content_type, "size": size, "cpu_seconds": cpu_seconds}
-        wall = _WALL_FACTOR * cpu_seconds
         # Time the child spends waiting on our file is not the child's: it moves this on.
         deadline = time.monotonic() + wall
         failure: Exception | None = None
@@ -217,6 +216,8 @@ class InspectorPool:
     :param memory_limit: each child's address space, in bytes.
     :param cpu_seconds: CPU time any object may take.
     :param cpu_seconds_per_gib: more CPU time per GiB of the object.
+    :param wall_factor: a child silent for this many times its CPU limit (not counting
+        the time it waited for the caller's file) is stopped as stuck.
     """
 
     def __init__(
@@ -226,6 +227,7 @@ class InspectorPool:
         memory_limit: int = DEFAULT_VALIDATOR_MEMORY,
         cpu_seconds: float = DEFAULT_VALIDATOR_CPU_SECONDS,
         cpu_seconds_per_gib: float = DEFAULT_VALIDATOR_CPU_SECONDS_PER_GIB,
+        wall_factor: float = DEFAULT_WALL_FACTOR,
     ) -> None:
         if size < 1:
             raise ValueError("a pool needs at least one validator")
@@ -233,6 +235,7 @@ class InspectorPool:
         self.memory_limit = memory_limit
         self.cpu_seconds = cpu_seconds
         self.cpu_seconds_per_gib = cpu_seconds_per_gib
+        self.wall_factor = wall_factor
         self._idle: queue.LifoQueue[_Validator | None] = queue.LifoQueue()
         self._lock = threading.Lock()
         self._all: set[_Validator] = set()
@@ -272,7 +275,8 @@ class InspectorPool:
         validator = self._take()
         try:
             validator.start()
-            return validator.run(content_type, file, size, self.cpu_limit(size))
+            cpu = self.cpu_limit(size)
+            return validator.run(content_type, file, size, cpu, self.wall_factor * cpu)
         finally:
             self._give_back(validator)
 
