@@ -13,8 +13,12 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from sangraha_core import InvalidContentError, UnsupportedContentTypeError
-from sangraha_core.kinds import InspectorPool, inspect
+from sangraha_core import (
+    BackendUnavailableError,
+    InvalidContentError,
+    UnsupportedContentTypeError,
+)
+from sangraha_core.kinds import InspectorPool, ValidatorStartError, _pool, inspect
 
 
 @pytest.fixture
@@ -177,3 +181,17 @@ def test_close_ends_every_child() -> None:
     assert all(v.proc.poll() is not None for v in children)
     with pytest.raises(RuntimeError, match="closed"):
         pool.inspect("application/json", io.BytesIO(b"{}"))
+
+
+@pytest.mark.parametrize("executable", ["/bin/false", "/nonexistent/python"])
+def test_a_validator_that_cannot_start_is_a_fault_of_the_machine_and_keeps_its_place(
+    monkeypatch: pytest.MonkeyPatch, executable: str
+) -> None:
+    with InspectorPool(1) as pool:
+        monkeypatch.setattr(_pool.sys, "executable", executable)
+        for _ in range(3):  # with its place lost, the second call would wait for ever
+            with pytest.raises(ValidatorStartError) as info:
+                pool.inspect("application/json", io.BytesIO(b"{}"))
+            assert isinstance(info.value, BackendUnavailableError)
+        monkeypatch.undo()
+        assert pool.inspect("application/json", io.BytesIO(b"[]"))["json_type"] == "array"

@@ -31,7 +31,11 @@ from .._constants import (
     DEFAULT_VALIDATOR_CPU_SECONDS_PER_GIB,
     DEFAULT_VALIDATOR_MEMORY,
 )
-from .._exceptions import InvalidContentError, UnsupportedContentTypeError
+from .._exceptions import (
+    BackendUnavailableError,
+    InvalidContentError,
+    UnsupportedContentTypeError,
+)
 from .._settings import Settings
 from . import _wire
 
@@ -49,8 +53,9 @@ DEFAULT_WALL_FACTOR: Final = 4.0
 _START_TIMEOUT: Final = 60.0
 
 
-class ValidatorStartError(RuntimeError):
-    """A validator process could not be started: a fault of this machine, not the bytes."""
+class ValidatorStartError(BackendUnavailableError):
+    """A validator process could not be started: a fault of this machine, not the bytes,
+    so the job waits and is tried again like one a backend outage stopped."""
 
 
 class _Validator:
@@ -296,7 +301,14 @@ class InspectorPool:
                 self._idle.put(validator)
                 raise RuntimeError("the validator pool is closed")
             if validator is None or not validator.usable:
-                validator = _Validator(self.memory_limit)
+                try:
+                    validator = _Validator(self.memory_limit)
+                except OSError as exc:
+                    # The place stays in the pool, or every thread would end up waiting.
+                    self._idle.put(None)
+                    raise ValidatorStartError(
+                        f"a validator process could not be started: {exc!r}"
+                    ) from None
                 self._all.add(validator)
         return validator
 
