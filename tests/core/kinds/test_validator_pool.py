@@ -6,6 +6,7 @@ import io
 import json
 import os
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -18,7 +19,7 @@ from sangraha_core import (
     InvalidContentError,
     UnsupportedContentTypeError,
 )
-from sangraha_core.kinds import InspectorPool, ValidatorStartError, _pool, inspect
+from sangraha_core.kinds import InspectorPool, ValidatorStartError, inspect
 
 
 @pytest.fixture
@@ -188,7 +189,7 @@ def test_a_validator_that_cannot_start_is_a_fault_of_the_machine_and_keeps_its_p
     monkeypatch: pytest.MonkeyPatch, executable: str
 ) -> None:
     with InspectorPool(1) as pool:
-        monkeypatch.setattr(_pool.sys, "executable", executable)
+        monkeypatch.setattr(sys, "executable", executable)
         for _ in range(3):  # with its place lost, the second call would wait for ever
             with pytest.raises(ValidatorStartError) as info:
                 pool.inspect("application/json", io.BytesIO(b"{}"))
