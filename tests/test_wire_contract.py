@@ -25,6 +25,7 @@ from sangraha_core import (
     ObjectRecord,
     ObjectStatus,
     ObjectTooLargeError,
+    RateLimitedError,
     SangrahaError,
     Settings,
 )
@@ -84,6 +85,8 @@ def _core_error(cls: type[SangrahaError]) -> SangrahaError:
         return cls("the body hashes to b", expected="a", actual="b")
     if issubclass(cls, ObjectTooLargeError):
         return cls("over the limit", limit=4)
+    if issubclass(cls, RateLimitedError):
+        return cls("slow down", retry_after=0.2)
     return cls("what went wrong")
 
 
@@ -121,7 +124,6 @@ def test_slugs_are_unique_and_each_entry_has_a_core_error_or_a_reason_for_none()
     without = {p for p in ProblemType if p.error is None}
     assert without == {
         ProblemType.FAILED,
-        ProblemType.UNAUTHORIZED,
         ProblemType.METHOD_NOT_ALLOWED,
         ProblemType.LENGTH_REQUIRED,
         ProblemType.INTERNAL,

@@ -5,6 +5,7 @@ from sangraha_core import ObjectKind, ObjectRecord, ObjectStatus, PartRecord, Up
 from ._async_client import AsyncClient, AsyncObjectStream
 from ._constants import DEFAULT_BASE_URL, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
 from ._exceptions import (
+    AccessKeyNotFoundError,
     APIConnectionError,
     APIError,
     APIStatusError,
@@ -22,6 +23,7 @@ from ._exceptions import (
     InvalidPartError,
     NotFoundError,
     PendingError,
+    PermissionDeniedError,
     ProcessingFailedError,
     RangeNotSatisfiableError,
     RateLimitError,
@@ -49,6 +51,7 @@ __all__ = [
     "APIError",
     "APIStatusError",
     "APITimeoutError",
+    "AccessKeyNotFoundError",
     "AsyncClient",
     "AsyncObjectStream",
     "AsyncPage",
@@ -74,6 +77,7 @@ __all__ = [
     "ObjectStream",
     "PartRecord",
     "PendingError",
+    "PermissionDeniedError",
     "ProcessingFailedError",
     "ProgressCallback",
     "RangeNotSatisfiableError",

@@ -64,6 +64,7 @@ from ._exceptions import (
     ConflictError,
     InternalServerError,
     NotFoundError,
+    PermissionDeniedError,
     RangeNotSatisfiableError,
     RateLimitError,
     ServiceUnavailableError,
@@ -88,6 +89,7 @@ __all__ = ["BaseClient", "RequestOptions", "make_status_error"]
 _STATUS_CLASSES: dict[int, type[APIStatusError]] = {
     400: BadRequestError,
     401: AuthenticationError,
+    403: PermissionDeniedError,
     404: NotFoundError,
     409: ConflictError,
     413: TooLargeError,

@@ -49,6 +49,7 @@ __all__ = [
     "APIError",
     "APIStatusError",
     "APITimeoutError",
+    "AccessKeyNotFoundError",
     "AuthenticationError",
     "BadRequestError",
     "ChecksumMismatchError",
@@ -62,6 +63,7 @@ __all__ = [
     "InvalidPartError",
     "NotFoundError",
     "PendingError",
+    "PermissionDeniedError",
     "ProcessingFailedError",
     "RangeNotSatisfiableError",
     "RateLimitError",
@@ -160,8 +162,18 @@ class AuthenticationError(APIStatusError):
     status_code: Literal[401]
 
 
+class PermissionDeniedError(APIStatusError):
+    """The key is genuine but holds no grant for what was asked; the detail names it."""
+
+    status_code: Literal[403]
+
+
 class NotFoundError(APIStatusError):
     status_code: Literal[404]
+
+
+class AccessKeyNotFoundError(NotFoundError):
+    slug_name = "access-key-not-found"
 
 
 class UploadNotFoundError(NotFoundError):

@@ -7,7 +7,8 @@ as a caller would expect. The services map each class to exactly one HTTP status
     ├── NotFoundError (LookupError)
     │   ├── BlobNotFoundError (FileNotFoundError)
     │   ├── ObjectNotFoundError
-    │   └── UploadNotFoundError
+    │   ├── UploadNotFoundError
+    │   └── AccessKeyNotFoundError
     ├── BlobExistsError (FileExistsError)
     ├── ObjectPendingError
     ├── UploadStateError
@@ -21,6 +22,9 @@ as a caller would expect. The services map each class to exactly one HTTP status
     │   ├── ObjectTooLargeError
     │   └── IdempotencyKeyReusedError
     ├── InvalidContentError (ValueError)
+    ├── UnauthenticatedError
+    ├── AccessDeniedError (PermissionError)
+    ├── RateLimitedError
     ├── BackendUnavailableError (ConnectionError)
     │   ├── BlobStoreUnavailableError
     │   ├── MetadataUnavailableError
@@ -28,12 +32,15 @@ as a caller would expect. The services map each class to exactly one HTTP status
     ├── SerializationError / DeserializationError
     ├── MessageStateError
     ├── ConfigurationError
+    │   └── MasterKeyError
     └── MissingExtraError (ImportError)
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "AccessDeniedError",
+    "AccessKeyNotFoundError",
     "BackendUnavailableError",
     "BlobExistsError",
     "BlobNotFoundError",
@@ -48,6 +55,7 @@ __all__ = [
     "InvalidPartError",
     "InvalidRangeError",
     "InvalidRequestError",
+    "MasterKeyError",
     "MessageStateError",
     "MetadataUnavailableError",
     "MissingExtraError",
@@ -56,8 +64,10 @@ __all__ = [
     "ObjectPendingError",
     "ObjectTooLargeError",
     "QueueUnavailableError",
+    "RateLimitedError",
     "SangrahaError",
     "SerializationError",
+    "UnauthenticatedError",
     "UnsupportedContentTypeError",
     "UploadNotFoundError",
     "UploadStateError",
@@ -82,6 +92,10 @@ class ObjectNotFoundError(NotFoundError):
 
 class UploadNotFoundError(NotFoundError):
     """No open upload session with that id (never opened, completed, aborted or expired)."""
+
+
+class AccessKeyNotFoundError(NotFoundError):
+    """No access key has that id."""
 
 
 class BlobExistsError(SangrahaError, FileExistsError):
@@ -154,6 +168,26 @@ class InvalidContentError(SangrahaError, ValueError):
         self.reason = reason
 
 
+class UnauthenticatedError(SangrahaError):
+    """A request carried no credentials, or credentials that prove nothing: an unknown,
+    expired or revoked key, a wrong secret, a bad or expired signature."""
+
+
+class AccessDeniedError(SangrahaError, PermissionError):
+    """The request's key is genuine but holds no grant for what it asked."""
+
+
+class RateLimitedError(SangrahaError):
+    """Too many requests for one key, or too many failed sign-ins from one address.
+
+    :param retry_after: seconds until a request may succeed again.
+    """
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class BackendUnavailableError(SangrahaError, ConnectionError):
     """A backend (blob store, database, broker) cannot be reached; retry later."""
 
@@ -184,6 +218,11 @@ class MessageStateError(SangrahaError):
 
 class ConfigurationError(SangrahaError):
     """A setting is missing or malformed."""
+
+
+class MasterKeyError(ConfigurationError):
+    """The master key that seals access key secrets is missing, malformed, or not the one
+    the stored secrets were sealed under."""
 
 
 class MissingExtraError(SangrahaError, ImportError):

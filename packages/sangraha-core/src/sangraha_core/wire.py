@@ -80,6 +80,14 @@ class ProblemType(enum.Enum):
         "UploadNotFoundError",
         False,
     )
+    ACCESS_KEY_NOT_FOUND = (
+        "access-key-not-found",
+        404,
+        "Access key not found",
+        exc.AccessKeyNotFoundError,
+        "AccessKeyNotFoundError",
+        False,
+    )
     NOT_FOUND = ("not-found", 404, "Not found", exc.NotFoundError, "NotFoundError", False)
     CONFLICT = ("conflict", 409, "Already exists", exc.BlobExistsError, "ConflictError", False)
     UPLOAD_STATE = (
@@ -181,7 +189,30 @@ class ProblemType(enum.Enum):
         True,
     )
     FAILED = ("failed", 409, "Object processing failed", None, "ConflictError", False)
-    UNAUTHORIZED = ("unauthorized", 401, "Unauthorized", None, "AuthenticationError", False)
+    UNAUTHORIZED = (
+        "unauthorized",
+        401,
+        "Unauthorized",
+        exc.UnauthenticatedError,
+        "AuthenticationError",
+        False,
+    )
+    ACCESS_DENIED = (
+        "access-denied",
+        403,
+        "Access denied",
+        exc.AccessDeniedError,
+        "PermissionDeniedError",
+        False,
+    )
+    RATE_LIMITED = (
+        "rate-limited",
+        429,
+        "Too many requests",
+        exc.RateLimitedError,
+        "RateLimitError",
+        True,
+    )
     METHOD_NOT_ALLOWED = (
         "method-not-allowed",
         405,
@@ -235,6 +266,7 @@ class ProblemType(enum.Enum):
 _BY_STATUS: dict[int, ProblemType] = {
     400: ProblemType.INVALID_REQUEST,
     401: ProblemType.UNAUTHORIZED,
+    403: ProblemType.ACCESS_DENIED,
     404: ProblemType.NOT_FOUND,
     405: ProblemType.METHOD_NOT_ALLOWED,
     411: ProblemType.LENGTH_REQUIRED,

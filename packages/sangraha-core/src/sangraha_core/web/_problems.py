@@ -7,6 +7,7 @@ only turns an entry into an answer.
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -104,6 +105,10 @@ def problem_for(error: BaseException, *, instance: str | None = None) -> Respons
         extra = {"expected": error.expected, "actual": error.actual}
     elif isinstance(error, exc.ObjectTooLargeError):
         extra = {"limit": error.limit}
+    elif isinstance(error, exc.RateLimitedError):
+        headers["Retry-After"] = str(max(1, math.ceil(error.retry_after)))
+    elif isinstance(error, exc.UnauthenticatedError):
+        headers["WWW-Authenticate"] = 'Bearer realm="sangraha"'
     elif isinstance(error, exc.InvalidRangeError):
         headers["Content-Range"] = f"bytes */{error.size}"
     elif isinstance(error, exc.BackendUnavailableError):
