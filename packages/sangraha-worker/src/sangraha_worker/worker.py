@@ -1,55 +1,26 @@
 """The worker: consume ``ProcessObject`` jobs, settle each one, keep the stores tidy.
 
-Settling follows one explicit rule per delivery:
-
-==========================================  ===============================================
-``delivery_count >= max_deliveries``        not processed: record failed (retriable),
-                                            ``dead_letter`` (the worker died each time)
-``DONE`` / ``SKIPPED`` / ``FAILED``         ``ack`` (invalid content is final, never retried)
-``BackendUnavailableError``                 ``retry(min(backoff * 2**streak, cap),
-                                            counted=False)``: attempt unchanged, no end
-another exception, ``attempt < max_tries``  ``retry(min(backoff * 2**attempt, cap))``
-another exception, last attempt             record failed (retriable), ``dead_letter``
-==========================================  ===============================================
-
-A backend that cannot be reached (blob store, metadata store, broker) says nothing about
-the job: the try spends none of the attempt budget, and the job is tried again for as long
-as the outage lasts, at most ``max_retry_delay`` apart. The delay grows with ``streak``,
-the backend faults this worker met since a job last went through, so during an outage
-every job waits the longest delay and after it the first success makes delays short again.
-Any other exception may be a bug: ``max_tries`` attempts, counted in the message, then the
-dead-letter queue. Failures of both give-up rows are retriable (``sangraha-worker replay``
-runs them again once the cause is fixed); only what ``process_object`` found in the bytes
-is final. While the streak lasts, and for ``max_retry_delay`` after the last fault, the
-reconciler pauses: during an outage every pending record is still queued or waiting for
-its retry, and publishing them again would only multiply them.
+Each consumer thread processes one delivery at a time and settles it by the rules in
+``_settling`` (``DeliverySettling``, which also say when the reconciler pauses). The
+reconciler, the heartbeat and the collector run in threads of their own.
 """
 
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from types import FrameType
-from typing import Any
 
-from sangraha_core import (
-    Backends,
-    BackendUnavailableError,
-    FailureKind,
-    Outcome,
-    ProcessObject,
-    process_object,
-    utcnow,
-)
+from sangraha_core import Backends, process_object, utcnow
 from sangraha_core.kinds import InspectorPool
 from sangraha_core.queue import Consumer, Delivery
 
 from . import metrics
+from ._jobs import FailedJobs, JobContext, JobHook, JobResult, WorkerHook, call_hook
+from ._settling import DeliverySettling
+from ._signals import stop_on_signals
 from .collector import Collector
 from .reconciler import Reconciler
 
@@ -63,55 +34,7 @@ _MAX_RECONNECT_DELAY = 30.0
 _KEPT_RESULTS = 1000
 
 
-@dataclass(frozen=True)
-class JobResult:
-    """How one delivery was settled."""
-
-    object_id: str
-    attempt: int
-    settled: str
-    """``ack``, ``retry`` or ``dead_letter``."""
-    outcome: Outcome | None
-    """What ``process_object`` returned; ``None`` when it raised."""
-    error: str | None = None
-
-
-@dataclass
-class JobContext:
-    """What the job hooks see; ``after_job_end`` also gets the result."""
-
-    worker: Worker
-    message: ProcessObject
-    redelivered: bool
-    delivery_count: int = 0
-    """Earlier deliveries of this message that ended unsettled (the worker died)."""
-    started: float = field(default_factory=time.monotonic)
-    outcome: Outcome | None = None
-    error: BaseException | None = None
-    settled: str | None = None
-    duration: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
-    """Free for hooks to pass values from ``on_job_start`` to ``after_job_end``."""
-
-
-JobHook = Callable[[JobContext], None]
-WorkerHook = Callable[["Worker"], None]
-
-
-class FailedJobs(RuntimeError):
-    """``run_check`` found jobs that ended failed or dead-lettered."""
-
-    def __init__(self, count: int, job_results: list[JobResult]) -> None:
-        self.count = count
-        self.job_results = job_results
-        shown = "; ".join(
-            f"{r.object_id} ({r.settled}): {r.error or r.outcome}" for r in job_results[:3]
-        )
-        more = f" and {len(job_results) - 3} more" if len(job_results) > 3 else ""
-        super().__init__(f"{count} job(s) failed: {shown}{more}")
-
-
-class Worker:
+class Worker(DeliverySettling):
     """Process uploads from the queue with ``concurrency`` threads.
 
     ``run()`` blocks until ``stop()``, SIGTERM or SIGINT and lets the jobs in progress
@@ -226,7 +149,6 @@ class Worker:
         self._open_consumers = 0
         self._last_activity = time.monotonic()
         self._retry_due = 0.0
-        # Backend faults met since a job last went through; while above 0, an outage.
         self._fault_streak = 0
         self._last_fault = float("-inf")
 
@@ -237,7 +159,7 @@ class Worker:
         if self._started:
             raise RuntimeError("this worker was started already")
         self._started = True
-        self._call(self.on_startup, self)
+        call_hook(self.on_startup, self)
         if self.recover_on_start:
             try:
                 self.reconciler.recover_all()
@@ -283,7 +205,7 @@ class Worker:
         if stopped and self._started and not self._shut_down:
             self._shut_down = True
             self.validators.close()
-            self._call(self.on_shutdown, self)
+            call_hook(self.on_shutdown, self)
             logger.info(
                 "worker stopped: %d complete, %d failed, %d retried",
                 self.jobs_complete,
@@ -323,12 +245,6 @@ class Worker:
             and not self._stopping.is_set()
             and all(t.is_alive() for t in self._consumer_threads)
         )
-
-    @property
-    def in_outage(self) -> bool:
-        """A backend fault stopped a job, and no job has gone through since."""
-        with self._lock:
-            return self._fault_streak > 0
 
     # -- consuming ----------------------------------------------------------------------
 
@@ -377,7 +293,7 @@ class Worker:
         metrics.JOBS_IN_PROGRESS.inc()
         healthy = True
         try:
-            self._call(self.on_job_start, ctx)
+            call_hook(self.on_job_start, ctx)
             if ctx.delivery_count < self.max_deliveries:
                 # Not processed on the last delivery: whatever killed the worker the times
                 # before would most likely kill it again, and the record would stay pending.
@@ -392,7 +308,7 @@ class Worker:
             metrics.JOB_DURATION.observe(ctx.duration)
             metrics.JOBS_IN_PROGRESS.dec()
             self._record(ctx)
-            self._call(self.after_job_end, ctx)
+            call_hook(self.after_job_end, ctx)
             with self._lock:
                 self._in_flight -= 1
                 self._last_activity = time.monotonic()
@@ -417,115 +333,6 @@ class Worker:
                 self._running[message.object_id] -= 1
                 if not self._running[message.object_id]:
                     del self._running[message.object_id]
-
-    def _settle(self, delivery: Delivery, ctx: JobContext) -> None:
-        message = ctx.message
-        if ctx.delivery_count >= self.max_deliveries:
-            reason = (
-                f"processing was interrupted {ctx.delivery_count} times (the worker died each time)"
-            )
-            logger.error("job %s: %s", message.object_id, reason)
-            self._give_up(delivery, ctx, reason)
-            return
-        if ctx.error is None:
-            with self._lock:
-                self._fault_streak = 0
-            delivery.ack()
-            ctx.settled = "ack"
-            return
-        error = ctx.error
-        if isinstance(error, BackendUnavailableError):
-            with self._lock:
-                self._fault_streak += 1
-                self._last_fault = time.monotonic()
-                delay = self.outage_delay(self._fault_streak)
-            _log_error(
-                error,
-                "job %s: a backend is unreachable, trying again in %.1fs: %r",
-                message.object_id,
-                delay,
-                error,
-            )
-            self._touch_quietly(message.object_id)
-            delivery.retry(delay, counted=False)
-            self._retried(ctx, delay, "backend")
-            return
-        if message.attempt < self.max_tries:
-            delay = self.retry_delay(message.attempt)
-            _log_error(
-                error,
-                "job %s attempt %d failed, retrying in %.1fs: %r",
-                message.object_id,
-                message.attempt,
-                delay,
-                error,
-            )
-            self._touch_quietly(message.object_id)
-            delivery.retry(delay)
-            self._retried(ctx, delay, "error")
-            return
-        reason = f"gave up after {message.attempt} attempts: {error!r}"
-        _log_error(error, "job %s: %s", message.object_id, reason)
-        self._give_up(delivery, ctx, reason)
-
-    def _give_up(self, delivery: Delivery, ctx: JobContext, reason: str) -> None:
-        """Fail the record for a reason outside its bytes, then dead-letter the message."""
-        object_id = ctx.message.object_id
-        try:
-            self.backends.metadata.mark_failed(object_id, reason, kind=FailureKind.RETRIABLE)
-        except Exception as exc:
-            # Still pending, so the reconciler publishes it again later: not lost.
-            logger.error("could not mark %s failed: %r", object_id, exc)
-        delivery.dead_letter(reason)
-        ctx.settled = "dead_letter"
-
-    def _retried(self, ctx: JobContext, delay: float, cause: str) -> None:
-        ctx.settled = "retry"
-        metrics.RETRIES_BY_CAUSE.labels(cause).inc()
-        with self._lock:
-            self._retry_due = max(self._retry_due, time.monotonic() + delay)
-
-    def _touch_quietly(self, object_id: str) -> None:
-        """Mark the record as looked after, so the reconciler does not publish it again while
-        its retry waits; the metadata store may be the backend that is down."""
-        try:
-            self.backends.metadata.touch(object_id)
-        except Exception as exc:
-            logger.debug("could not touch %s: %r", object_id, exc)
-
-    def retry_delay(self, attempt: int) -> float:
-        """Seconds before attempt ``attempt + 1`` after an unexpected error."""
-        return float(min(self.retry_backoff * 2**attempt, self.max_retry_delay))
-
-    def outage_delay(self, streak: int) -> float:
-        """Seconds before the next try after the ``streak``-th backend fault in a row."""
-        # The exponent is bounded so a months-long outage cannot overflow the float.
-        return float(min(self.retry_backoff * 2 ** min(streak, 64), self.max_retry_delay))
-
-    def _record(self, ctx: JobContext) -> None:
-        result = JobResult(
-            object_id=ctx.message.object_id,
-            attempt=ctx.message.attempt,
-            settled=ctx.settled or "none",
-            outcome=ctx.outcome,
-            error=None if ctx.error is None else repr(ctx.error),
-        )
-        with self._lock:
-            if ctx.settled == "ack":
-                assert ctx.outcome is not None
-                metrics.JOBS.labels(ctx.outcome.value).inc()
-                if ctx.outcome is Outcome.FAILED:
-                    self.jobs_failed += 1
-                    self._failed_results.append(result)
-                else:
-                    self.jobs_complete += 1
-            elif ctx.settled == "retry":
-                metrics.RETRIES.inc()
-                self.jobs_retried += 1
-            elif ctx.settled == "dead_letter":
-                metrics.DEAD_LETTERS.inc()
-                self.jobs_failed += 1
-                self._failed_results.append(result)
 
     # -- plumbing -----------------------------------------------------------------------
 
@@ -586,35 +393,7 @@ class Worker:
         except Exception as exc:
             logger.warning("closing a consumer failed: %r", exc)
 
-    @staticmethod
-    def _call(hook: Callable[[Any], None] | None, arg: Any) -> None:
-        if hook is None:
-            return
-        try:
-            hook(arg)
-        except Exception:
-            logger.exception("hook %r failed", hook)
-
     def _install_signal_handlers(self) -> Callable[[], None]:
         if not self.handle_signals or threading.current_thread() is not threading.main_thread():
             return lambda: None
-
-        def on_signal(signum: int, _frame: FrameType | None) -> None:
-            logger.info("%s received: finishing the jobs in progress", signal.Signals(signum).name)
-            self._stopping.set()
-
-        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
-
-        def restore() -> None:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-
-        return restore
-
-
-def _log_error(error: BaseException, message: str, *args: object) -> None:
-    if isinstance(error, BackendUnavailableError):
-        logger.warning(message, *args)
-    else:
-        # Not a known transient fault: keep the traceback for whoever reads the logs.
-        logger.error(message, *args, exc_info=error)
+        return stop_on_signals(self._stopping)

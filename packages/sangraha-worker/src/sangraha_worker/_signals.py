@@ -1,0 +1,32 @@
+"""SIGTERM and SIGINT as a request to stop: the jobs in progress finish first."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from types import FrameType
+
+__all__ = ["stop_on_signals"]
+
+logger = logging.getLogger("sangraha_worker")
+
+
+def stop_on_signals(stopping: threading.Event) -> Callable[[], None]:
+    """Set ``stopping`` on SIGTERM or SIGINT; return what puts the previous handlers back.
+
+    Only the main thread may install signal handlers.
+    """
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        logger.info("%s received: finishing the jobs in progress", signal.Signals(signum).name)
+        stopping.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+    def restore() -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    return restore
