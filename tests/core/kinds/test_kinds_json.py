@@ -13,7 +13,7 @@ import pytest
 
 from sangraha_core import InvalidContentError, UnsupportedContentTypeError
 from sangraha_core.kinds import MAX_JSON_DEPTH, MAX_JSON_TOKEN, _json, inspect
-from sangraha_core.kinds._json import _Surrogates
+from sangraha_core.kinds._json_surrogates import Surrogates
 
 CORPUS = Path(__file__).resolve().parents[3].parent / "shared" / "corpus" / "json-test-suite"
 NAMES = sorted(p.name for p in CORPUS.glob("*.json")) if CORPUS.is_dir() else []
@@ -171,7 +171,7 @@ def test_escaped_backslash_before_u_is_not_a_surrogate() -> None:
 
 
 def _lone(data: bytes, split: int) -> bool:
-    check = _Surrogates()
+    check = Surrogates()
     try:
         check.feed(data[:split], final=False)
         check.feed(data[split:], final=False)
