@@ -65,6 +65,7 @@ QUICK_PATHS = [
     ),
     "tests/core/test_request_parsers.py",
     "tests/core/test_settings.py",
+    "tests/core/access/test_sigv4.py",
     *(f"tests/test_{name}.py" for name in ("exports", "packaging", "public_imports")),
     "tests/test_wire_contract.py",
 ]
