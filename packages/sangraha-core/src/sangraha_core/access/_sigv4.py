@@ -39,7 +39,15 @@ from ._sigv4_errors import (
     SignatureError,
 )
 
-__all__ = ["MAX_EXPIRES", "SigV4Credentials", "parse_authorization", "verify"]
+# The request and the error base are named here too: they are what a caller of verify needs.
+__all__ = [
+    "MAX_EXPIRES",
+    "SigV4Credentials",
+    "SignatureError",
+    "SignedRequest",
+    "parse_authorization",
+    "verify",
+]
 
 #: The longest a presigned URL may be valid, in seconds: AWS's week.
 MAX_EXPIRES = 604_800
