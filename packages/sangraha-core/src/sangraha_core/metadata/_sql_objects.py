@@ -1,0 +1,310 @@
+"""Object records: their rows, their metadata rows, and the blob references they hold.
+
+A record takes its reference on a blob in the transaction that makes it ready, and drops
+it in the one that deletes it, so the references belong to the records; collecting the
+blobs nobody references is the blobs' own business (``_sql_blobs``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select, text, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.selectable import Select
+
+from .._digest import Digest
+from .._exceptions import InvalidRequestError, ObjectNotFoundError, ObjectPendingError
+from .._models import FailureKind, ListQuery, ObjectRecord, ObjectStatus, Page, utcnow
+from ._protocol import FinalizeResult
+from ._rows import RecordPage, decode_cursor, encode_cursor, object_row, record_from_row
+from ._schema import blobs, object_metadata, objects
+from ._sql_database import SqlDatabase
+from ._sql_queries import BY_ID, LATEST_READY, listing_statement
+
+__all__ = ["SqlObjects"]
+
+#: Bulk inserts of at least this many records refresh the planner's statistics at once.
+_ANALYZE_AFTER = 1000
+
+
+class SqlObjects(SqlDatabase):
+    """The ``ObjectIndex`` part of the store, with ``CreatesMany`` and ``WatchesKeys``."""
+
+    def on_key_change(self, callback: Callable[[str, str], None]) -> None:
+        """Call ``callback(bucket, key)`` after each commit of this store that may change
+        which version a key reads (a version made ready, a delete), so a cache in the same
+        process can drop what it holds. Changes made by other processes are not seen."""
+        self._key_listeners.append(callback)
+
+    def _key_changed(self, bucket: str, key: str) -> None:
+        for callback in self._key_listeners:
+            callback(bucket, key)
+
+    def _load(self, conn: Connection, stmt: Select[Any]) -> list[ObjectRecord]:
+        rows = conn.execute(stmt).all()
+        if not rows:
+            return []
+        ids = [row.id for row in rows]
+        meta: dict[str, dict[str, str]] = {i: {} for i in ids}
+        for object_id, name, value in conn.execute(
+            select(
+                object_metadata.c.object_id, object_metadata.c.name, object_metadata.c.value
+            ).where(object_metadata.c.object_id.in_(ids))
+        ):
+            meta[object_id][name] = value
+        return [record_from_row(row, meta[row.id]) for row in rows]
+
+    def _load_one(self, conn: Connection, object_id: str) -> ObjectRecord | None:
+        found = self._load(conn, select(objects).where(objects.c.id == object_id))
+        return found[0] if found else None
+
+    def create_object(self, record: ObjectRecord) -> None:
+        self.create_objects([record])
+
+    def create_objects(self, records: Sequence[ObjectRecord]) -> None:
+        """Insert several records in one transaction: all of them, or none.
+
+        One commit for many records, for bulk loads (the benchmarks seed listings with it).
+        """
+        rows = [object_row(record) for record in records]
+        meta_rows = [
+            {
+                "object_id": record.id,
+                "name": name,
+                "value": value,
+                "bucket": record.bucket,
+                "key": record.key,
+            }
+            for record in records
+            for name, value in record.metadata.items()
+        ]
+
+        def create(conn: Connection) -> None:
+            if rows:
+                conn.execute(objects.insert(), rows)
+            if meta_rows:
+                conn.execute(object_metadata.insert(), meta_rows)
+
+        try:
+            self._run(create)
+        except IntegrityError as exc:
+            ids = ", ".join(repr(record.id) for record in records[:3])
+            raise InvalidRequestError(f"an object record with id {ids} already exists") from exc
+        if len(records) >= _ANALYZE_AFTER and not self._sqlite:
+            # Until autovacuum next analyzes (up to a minute), PostgreSQL would plan listings
+            # with the statistics of the smaller table and pick a nested loop that runs
+            # seconds a page; a bulk load refreshes them itself.
+            self._run(lambda conn: conn.execute(text("ANALYZE objects, object_metadata")))
+
+    @staticmethod
+    def _load_joined(
+        conn: Connection, stmt: Select[Any], params: dict[str, str]
+    ) -> ObjectRecord | None:
+        """The record ``BY_ID`` or ``LATEST_READY`` finds, or ``None``."""
+        rows = conn.execute(stmt, params).all()
+        if not rows:
+            return None
+        meta = {row.meta_name: row.meta_value for row in rows if row.meta_name is not None}
+        return record_from_row(rows[0], meta)
+
+    def get_object(self, object_id: str) -> ObjectRecord:
+        record = self._run(
+            lambda conn: self._load_joined(conn, BY_ID, {"object_id": object_id}),
+            write=False,
+            snapshot=False,
+        )
+        if record is None:
+            raise ObjectNotFoundError(f"no object version with id {object_id!r}")
+        return record
+
+    def get_latest(self, bucket: str, key: str) -> ObjectRecord:
+        same_key = {"bucket": bucket, "key": key}
+        found = self._run(
+            lambda conn: self._load_joined(conn, LATEST_READY, same_key),
+            write=False,
+            snapshot=False,
+        )
+        if found is not None:
+            if found.status is ObjectStatus.READY:
+                return found
+            raise ObjectPendingError(f"{bucket}/{key} is still being processed")
+        raise ObjectNotFoundError(f"no object {key!r} in bucket {bucket!r}")
+
+    def get_newest(self, bucket: str, key: str) -> ObjectRecord:
+        stmt = (
+            select(objects)
+            .where(objects.c.bucket == bucket, objects.c.key == key)
+            .order_by(objects.c.id.desc())
+            .limit(1)
+        )
+        found = self._run(lambda conn: self._load(conn, stmt), write=False)
+        if not found:
+            raise ObjectNotFoundError(f"no object {key!r} in bucket {bucket!r}")
+        return found[0]
+
+    def list_objects(self, query: ListQuery) -> Page[ObjectRecord]:
+        """Versions in (key, id) order. ``created_after`` is inclusive, ``created_before``
+        exclusive. With ``latest_only``, a version is listed when no newer version of its
+        key also matches the filters."""
+        after = decode_cursor(query.cursor) if query.cursor else None
+        stmt = listing_statement(query, after)
+        items = self._run(lambda conn: self._load(conn, stmt), write=False)
+        next_cursor = None
+        if len(items) > query.limit:
+            items = items[: query.limit]
+            next_cursor = encode_cursor(items[-1].key, items[-1].id)
+        return RecordPage(items=items, next_cursor=next_cursor)
+
+    def finalize_ready(
+        self, object_id: str, *, digest: Digest, size: int, extracted: dict[str, Any]
+    ) -> FinalizeResult:
+        def finalize(conn: Connection) -> FinalizeResult:
+            status = conn.execute(
+                select(objects.c.status).where(objects.c.id == object_id).with_for_update()
+            ).scalar()
+            if status is None:
+                return FinalizeResult(None, False)
+            if status != ObjectStatus.PENDING.value:
+                return FinalizeResult(self._load_one(conn, object_id), False)
+            created = self._take_reference(conn, digest, size)
+            conn.execute(
+                update(objects)
+                .where(objects.c.id == object_id)
+                .values(
+                    status=ObjectStatus.READY.value,
+                    digest=str(digest),
+                    size=size,
+                    extracted=json.dumps(extracted),
+                    error=None,
+                    failure_kind=None,
+                    updated_at=utcnow(),
+                )
+            )
+            return FinalizeResult(self._load_one(conn, object_id), created)
+
+        result = self._run(finalize)
+        if result.record is not None:
+            self._key_changed(result.record.bucket, result.record.key)
+        return result
+
+    def _take_reference(self, conn: Connection, digest: Digest, size: int) -> bool:
+        """Add one reference to ``digest``; True when its row had to be created."""
+        while True:
+            # A row being collected is locked: this waits, then matches nothing.
+            bumped = conn.execute(
+                update(blobs)
+                .where(blobs.c.digest == str(digest))
+                .values(refcount=blobs.c.refcount + 1)
+            )
+            if bumped.rowcount:
+                return False
+            # RETURNING, not rowcount: psycopg reports a row for an insert that waited on
+            # a concurrent one and then did nothing.
+            inserted = conn.execute(
+                self._insert(blobs)
+                .values(digest=str(digest), size=size, refcount=1, created_at=utcnow())
+                .on_conflict_do_nothing(index_elements=["digest"])
+                .returning(blobs.c.digest)
+            ).first()
+            if inserted is not None:
+                return True
+            # Another transaction created the row in between; take a reference on it.
+
+    def mark_failed(
+        self, object_id: str, reason: str, *, kind: FailureKind = FailureKind.FINAL
+    ) -> ObjectRecord | None:
+        def fail(conn: Connection) -> ObjectRecord | None:
+            conn.execute(
+                update(objects)
+                .where(objects.c.id == object_id, objects.c.status == ObjectStatus.PENDING.value)
+                .values(
+                    status=ObjectStatus.FAILED.value,
+                    error=reason,
+                    failure_kind=kind.value,
+                    updated_at=utcnow(),
+                )
+            )
+            return self._load_one(conn, object_id)
+
+        return self._run(fail)
+
+    def retriable_failures(self, *, limit: int = 100) -> list[ObjectRecord]:
+        stmt = (
+            select(objects)
+            .where(
+                objects.c.status == ObjectStatus.FAILED.value,
+                objects.c.failure_kind == FailureKind.RETRIABLE.value,
+            )
+            .order_by(objects.c.updated_at, objects.c.id)
+            .limit(limit)
+        )
+        return self._run(lambda conn: self._load(conn, stmt), write=False)
+
+    def reopen_failed(self, object_id: str) -> ObjectRecord | None:
+        def reopen(conn: Connection) -> ObjectRecord | None:
+            conn.execute(
+                update(objects)
+                .where(
+                    objects.c.id == object_id,
+                    objects.c.status == ObjectStatus.FAILED.value,
+                    objects.c.failure_kind == FailureKind.RETRIABLE.value,
+                )
+                .values(
+                    status=ObjectStatus.PENDING.value,
+                    error=None,
+                    failure_kind=None,
+                    updated_at=utcnow(),
+                )
+            )
+            return self._load_one(conn, object_id)
+
+        return self._run(reopen)
+
+    def delete_objects(self, bucket: str, key: str, *, version: str | None = None) -> int:
+        def remove(conn: Connection) -> int:
+            stmt = select(objects.c.id, objects.c.status, objects.c.digest).where(
+                objects.c.bucket == bucket, objects.c.key == key
+            )
+            if version is not None:
+                stmt = stmt.where(objects.c.id == version)
+            rows = conn.execute(stmt.order_by(objects.c.id).with_for_update()).all()
+            if not rows:
+                return 0
+            drops = Counter(row.digest for row in rows if row.status == ObjectStatus.READY.value)
+            # Sorted, so two deletes touching the same blobs lock them in the same order.
+            for digest in sorted(drops):
+                conn.execute(
+                    update(blobs)
+                    .where(blobs.c.digest == digest)
+                    .values(refcount=blobs.c.refcount - drops[digest])
+                )
+            conn.execute(delete(objects).where(objects.c.id.in_([row.id for row in rows])))
+            return len(rows)
+
+        deleted = self._run(remove)
+        if deleted:
+            self._key_changed(bucket, key)
+        return deleted
+
+    def pending_before(self, cutoff: datetime, *, limit: int = 100) -> list[ObjectRecord]:
+        stmt = (
+            select(objects)
+            .where(objects.c.status == ObjectStatus.PENDING.value, objects.c.updated_at < cutoff)
+            .order_by(objects.c.updated_at, objects.c.id)
+            .limit(limit)
+        )
+        return self._run(lambda conn: self._load(conn, stmt), write=False)
+
+    def touch(self, object_id: str) -> None:
+        """Bump ``updated_at``; a record deleted meanwhile is silently skipped."""
+        self._run(
+            lambda conn: conn.execute(
+                update(objects).where(objects.c.id == object_id).values(updated_at=utcnow())
+            )
+        )
