@@ -5,10 +5,10 @@ from __future__ import annotations
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 
-from ._group_commit import CreatesMany, GroupCommit, StagedUpload, commit_staged
+from ._group_commit import GroupCommit, StagedUpload, commit_staged
 from ._registry import open_blob_store, open_metadata_store, open_queue
 from ._settings import Settings
-from .metadata import MetadataStore
+from .metadata import CreatesMany, MetadataStore
 from .queue import Queue
 from .storage import BlobStore
 

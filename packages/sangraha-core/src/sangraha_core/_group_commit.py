@@ -16,13 +16,13 @@ import copy
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Generic, Protocol, TypeVar, runtime_checkable
+from typing import Generic, TypeVar
 
 from ._models import ObjectRecord
-from .metadata import MetadataStore
+from .metadata import CreatesMany, MetadataStore
 from .storage import BlobStore, StagingWrites
 
-__all__ = ["CreatesMany", "GroupCommit", "StagedUpload", "commit_staged"]
+__all__ = ["GroupCommit", "StagedUpload", "commit_staged"]
 
 _T = TypeVar("_T")
 
@@ -98,13 +98,6 @@ def _own_copy(error: BaseException) -> BaseException:
 
 
 # -- what is committed: staged uploads ---------------------------------------------------
-
-
-@runtime_checkable
-class CreatesMany(Protocol):
-    """A metadata store that writes several records in one transaction."""
-
-    def create_objects(self, records: Sequence[ObjectRecord]) -> None: ...
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from fastapi import Request
 from starlette.responses import Response
@@ -32,6 +31,7 @@ from sangraha_core import (
     etag_for,
     plan_read,
 )
+from sangraha_core.metadata import WatchesKeys
 from sangraha_core.web import backends_of
 
 __all__ = ["MAX_CACHED_BLOB", "CachedKey", "ReadCache", "read_cache"]
@@ -46,10 +46,6 @@ DEFAULT_BLOB_BUDGET = 64 * 1024 * 1024
 DEFAULT_KEY_ENTRIES = 10_000
 #: Seconds a blob stays in Redis after it was last stored there.
 REDIS_TTL = 3600
-
-
-class _KeyChanges(Protocol):
-    def on_key_change(self, callback: Callable[[str, str], None]) -> None: ...
 
 
 class _MemoryBlobs:
@@ -147,7 +143,7 @@ class ReadCache:
 
     :param backends: whose settings choose the blob tier (``cache_url``).
     :param coherent_keys: cache records by key. Only for a process where every write goes
-        through ``backends.metadata`` and that store reports changes (``on_key_change``);
+        through ``backends.metadata`` and that store reports changes (a ``WatchesKeys``);
         otherwise ignored.
     """
 
@@ -167,11 +163,11 @@ class ReadCache:
         self._keys: OrderedDict[tuple[str, str], CachedKey] = OrderedDict()
         self._key_entries = key_entries
         self._epoch = 0
-        store: Any = backends.metadata
-        self.caches_keys = coherent_keys and hasattr(store, "on_key_change")
-        if self.caches_keys:
-            changes: _KeyChanges = store
-            changes.on_key_change(self.forget_key)
+        self.caches_keys = False
+        store = backends.metadata
+        if coherent_keys and isinstance(store, WatchesKeys):
+            self.caches_keys = True
+            store.on_key_change(self.forget_key)
 
     # -- records by key -------------------------------------------------------------------
     @property

@@ -1,5 +1,24 @@
-"""Metadata stores: the protocol, and the SQL backend for SQLite and PostgreSQL."""
+"""Metadata stores: the protocol (one per aggregate, and their union), the optional
+capabilities, and the SQL backend for SQLite and PostgreSQL."""
 
-from ._protocol import FinalizeResult, MetadataStore
+from ._protocol import (
+    BlobReferences,
+    CreatesMany,
+    FinalizeResult,
+    IdempotencyKeys,
+    MetadataStore,
+    ObjectIndex,
+    UploadSessions,
+    WatchesKeys,
+)
 
-__all__ = ["FinalizeResult", "MetadataStore"]
+__all__ = [
+    "BlobReferences",
+    "CreatesMany",
+    "FinalizeResult",
+    "IdempotencyKeys",
+    "MetadataStore",
+    "ObjectIndex",
+    "UploadSessions",
+    "WatchesKeys",
+]

@@ -1,15 +1,32 @@
-"""The metadata store contract: records, blob references, upload sessions, idempotency."""
+"""The metadata store contract, one protocol per aggregate, and the optional capabilities
+a store may add to it.
+
+``MetadataStore`` is the whole contract: ``ObjectIndex`` (object records),
+``BlobReferences`` (blob reference counts and their collection), ``IdempotencyKeys`` and
+``UploadSessions``, with the database's own upkeep. A caller that needs one aggregate only
+can ask for that one. ``CreatesMany`` and ``WatchesKeys`` are not part of the contract:
+test for them with ``isinstance``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 from .._digest import Digest
 from .._models import FailureKind, ListQuery, ObjectRecord, Page, PartRecord, UploadSession
 
-__all__ = ["FinalizeResult", "MetadataStore"]
+__all__ = [
+    "BlobReferences",
+    "CreatesMany",
+    "FinalizeResult",
+    "IdempotencyKeys",
+    "MetadataStore",
+    "ObjectIndex",
+    "UploadSessions",
+    "WatchesKeys",
+]
 
 
 class FinalizeResult:
@@ -23,18 +40,10 @@ class FinalizeResult:
 
 
 @runtime_checkable
-class MetadataStore(Protocol):
-    """Object records and everything that must change with them in one transaction.
+class ObjectIndex(Protocol):
+    """Object records: one per version of a key, pending until processed, then ready or
+    failed; a ready one holds a reference on its blob."""
 
-    Every implementation (SQLite and PostgreSQL today) passes one conformance suite.
-    Unreachable databases raise ``MetadataUnavailableError``.
-    """
-
-    def migrate(self) -> None:
-        """Create or upgrade the schema; idempotent and safe to run from many processes."""
-        ...
-
-    # -- object records -------------------------------------------------------------
     def create_object(self, record: ObjectRecord) -> None: ...
 
     def get_object(self, object_id: str) -> ObjectRecord:
@@ -100,7 +109,11 @@ class MetadataStore(Protocol):
         """Bump ``updated_at`` so the reconciler leaves a freshly re-published record alone."""
         ...
 
-    # -- blob references --------------------------------------------------------------
+
+@runtime_checkable
+class BlobReferences(Protocol):
+    """One count per stored digest of the ready records that reference it."""
+
     def blob_refcount(self, digest: Digest) -> int:
         """References held on ``digest`` (0 when it has no row)."""
         ...
@@ -115,7 +128,11 @@ class MetadataStore(Protocol):
         """
         ...
 
-    # -- idempotency keys -------------------------------------------------------------
+
+@runtime_checkable
+class IdempotencyKeys(Protocol):
+    """Which object a client's idempotency key made, and for which request."""
+
     def remember_idempotency_key(
         self, scope: str, key: str, fingerprint: str, object_id: str
     ) -> str:
@@ -129,7 +146,11 @@ class MetadataStore(Protocol):
         """``(fingerprint, object_id)`` for a known key, else ``None``."""
         ...
 
-    # -- upload sessions --------------------------------------------------------------
+
+@runtime_checkable
+class UploadSessions(Protocol):
+    """Chunked uploads in progress and the parts each has received."""
+
     def create_upload(self, session: UploadSession) -> None: ...
 
     def get_upload(self, upload_id: str) -> UploadSession:
@@ -148,8 +169,42 @@ class MetadataStore(Protocol):
 
     def delete_upload(self, upload_id: str) -> None: ...
 
+
+@runtime_checkable
+class MetadataStore(ObjectIndex, BlobReferences, IdempotencyKeys, UploadSessions, Protocol):
+    """Object records and everything that must change with them in one transaction: every
+    aggregate of the metadata, in one database.
+
+    Every implementation (SQLite and PostgreSQL today) passes one conformance suite.
+    Unreachable databases raise ``MetadataUnavailableError``.
+    """
+
+    def migrate(self) -> None:
+        """Create or upgrade the schema; idempotent and safe to run from many processes."""
+        ...
+
     def check(self) -> None:
         """Raise ``MetadataUnavailableError`` if the database cannot be reached."""
         ...
 
     def close(self) -> None: ...
+
+
+# -- optional capabilities -------------------------------------------------------------
+
+
+@runtime_checkable
+class CreatesMany(Protocol):
+    """A metadata store that writes several records in one transaction: all, or none."""
+
+    def create_objects(self, records: Sequence[ObjectRecord]) -> None: ...
+
+
+@runtime_checkable
+class WatchesKeys(Protocol):
+    """A metadata store that tells listeners in its process when a key may read another
+    version (a version made ready, a delete); changes by other processes go unseen."""
+
+    def on_key_change(self, callback: Callable[[str, str], None]) -> None:
+        """Call ``callback(bucket, key)`` after each such commit of this store."""
+        ...
