@@ -13,6 +13,7 @@ MODULES = [
     "sangraha_core.storage",
     "sangraha_core.metadata",
     "sangraha_core.queue",
+    "sangraha_core.testing",
     "sangraha_core.kinds",
     "sangraha_core.web",
     "sangraha_core.wire",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sangraha_core.metadata.sql import SqlMetadataStore
-from tests.core.metadata._support import migrate_together
+from sangraha_core.testing.metadata import migrate_together
 
 
 def test_stores_opening_a_new_database_together_all_migrate(tmp_path: Path) -> None:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 
 import pytest
 
 from sangraha_core.queue import MemoryQueue
 from sangraha_core.queue.amqp import AmqpQueue
+from sangraha_core.testing.queue import eventually as eventually_holds
 
 #: Short retry tiers keep the suite fast; production uses the defaults (1 s .. 300 s).
 TEST_RETRY_TIERS = (0.5, 2.0)
@@ -19,20 +19,10 @@ TEST_DELIVERY_LIMIT = 2
 Poll = Callable[[Callable[[], bool]], bool]
 
 
-def _eventually(check: Callable[[], bool], timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while True:
-        if check():
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.05)
-
-
 @pytest.fixture
 def eventually() -> Poll:
     """Poll a check until it holds (for 5 s): a broker settles some things asynchronously."""
-    return _eventually
+    return eventually_holds
 
 
 @pytest.fixture

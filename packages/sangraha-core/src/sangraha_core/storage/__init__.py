@@ -10,6 +10,7 @@ from ._protocol import (
     PutResult,
     SizedParts,
     StagingWrites,
+    ordered_parts,
 )
 from ._reader import BlobReader
 
@@ -24,4 +25,5 @@ __all__ = [
     "PutResult",
     "SizedParts",
     "StagingWrites",
+    "ordered_parts",
 ]
