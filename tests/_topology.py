@@ -156,9 +156,10 @@ def create_database(admin_url: str, prefix: str = "sangraha") -> tuple[str, Call
 
 
 def _settings_env(settings: dict[str, str]) -> dict[str, str]:
-    """``SANGRAHA_<NAME>`` variables; a short pending timeout unless the caller sets one, so
-    tests see the reconciler at work within seconds."""
-    return {f"SANGRAHA_{name.upper()}": value for name, value in settings.items()}
+    """``SANGRAHA_<NAME>`` variables; access control off unless the caller turns it on."""
+    return {
+        f"SANGRAHA_{name.upper()}": value for name, value in {"auth": "off", **settings}.items()
+    }
 
 
 def _env(**values: str) -> dict[str, str]:

@@ -7,6 +7,7 @@ runs never collide.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +28,10 @@ from tests._services import (
     skip_or_fail,
 )
 from tests._topology import MotoServer
+
+# Apps built in tests run open unless a test turns access control on; the access tests do,
+# and check the default (``keys``) too.
+os.environ.setdefault("SANGRAHA_AUTH", "off")
 
 
 @pytest.fixture(scope="session")

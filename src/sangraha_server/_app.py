@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TextIO
 
 from fastapi import FastAPI
 
 from sangraha_core import Backends, Settings, __version__
+from sangraha_core.access import OPERATOR, AccessKeys, Action, Grant, KeyAdmin, master_key_of
 from sangraha_core.web import configure_logging, install_web
 from sangraha_core.web import serve as serve_app
 from sangraha_getter.app import build_router as getter_router
 from sangraha_getter.cache import ReadCache
 from sangraha_getter.fastpath import ReadFastPath
+from sangraha_receiver.keys import build_router as keys_router
 from sangraha_receiver.objects import build_router as receiver_router
 from sangraha_receiver.uploads import build_router as uploads_router
 from sangraha_worker import Worker
@@ -24,11 +28,14 @@ __all__ = ["create_app", "serve"]
 logger = logging.getLogger("sangraha.server")
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, announce: TextIO | None = None) -> FastAPI:
     """One app with every route of both services, and the worker running beside it.
 
     The backends open when the app starts and close when it stops; pending uploads left by
     an earlier run are queued again at start (the in-process queue does not outlive it).
+
+    :param announce: where to print the first admin key, made at a start that finds access
+        control on and no key in the store; without it, no key is made.
     """
     settings = settings or Settings()
 
@@ -37,6 +44,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         backends = Backends.from_settings(settings)
         app.state.backends = backends
+        if announce is not None:
+            _first_key(settings, backends, announce)
         # Every write of this process goes through these backends, so reads by key may
         # be cached here: the metadata store tells the cache of each change.
         cache = ReadCache(backends, coherent_keys=True)
@@ -60,11 +69,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Added before install_web so it runs inside its middlewares: answers from the read
     # cache still get a request id, are counted and need the API key.
     app.add_middleware(ReadFastPath)
-    install_web(app, service="sangraha", api_key=settings.api_key)
+    install_web(app, service="sangraha", settings=settings, create_master_key=True)
     app.include_router(receiver_router())
     app.include_router(uploads_router())
+    app.include_router(keys_router())
     app.include_router(getter_router())
     return app
+
+
+def _first_key(settings: Settings, backends: Backends, out: TextIO) -> None:
+    """An admin key for a new installation, printed once: the only way in at first."""
+    keys = backends.metadata
+    if settings.auth != "keys" or not isinstance(keys, AccessKeys) or keys.list_access_keys():
+        return
+    master = master_key_of(settings, create=True)
+    grant = Grant(buckets="*", actions=frozenset(Action))
+    new = KeyAdmin(keys, master).create(OPERATOR, grants=[grant], name="first admin key")
+    # Printed, not logged: a secret must never reach a log.
+    out.write(
+        "\nsangraha: made the first admin key (shown this once; keep it):\n"
+        f"  export SANGRAHA_API_KEY={new.bearer}\n"
+        "  more keys: sangraha keys create --grant 'BUCKET:read,list'\n\n"
+    )
+    out.flush()
 
 
 def serve(host: str = "127.0.0.1", port: int = 8000, data_dir: Path | None = None) -> None:
@@ -73,4 +100,6 @@ def serve(host: str = "127.0.0.1", port: int = 8000, data_dir: Path | None = Non
     settings = Settings(data_dir=data_dir) if data_dir is not None else Settings()
     # No access log: a formatted line per request is a large share of a small request's
     # cost, and ObservabilityMiddleware already counts and times every request.
-    serve_app(create_app(settings), settings, host=host, port=port, access_log=False)
+    serve_app(
+        create_app(settings, announce=sys.stderr), settings, host=host, port=port, access_log=False
+    )

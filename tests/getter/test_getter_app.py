@@ -9,6 +9,7 @@ import pytest
 from fastapi import FastAPI
 
 from sangraha_core import Settings
+from sangraha_core.access import MasterKey
 from sangraha_getter import create_app
 from tests.getter._seed import Seed
 
@@ -68,7 +69,10 @@ async def test_app_opens_and_closes_its_own_backends(tmp_path: Path) -> None:
 
 async def test_api_key_is_required_when_set(tmp_path: Path, app: FastAPI) -> None:
     backends = app.state.backends
-    locked = create_app(Settings(data_dir=tmp_path, api_key="s3cret"), backends=backends)
+    settings = Settings(
+        data_dir=tmp_path, api_key="s3cret", auth="keys", master_key=MasterKey.generate()[1]
+    )
+    locked = create_app(settings, backends=backends)
     transport = httpx.ASGITransport(app=locked)
     async with httpx.AsyncClient(transport=transport, base_url="http://getter") as client:
         refused = await client.get("/v1/buckets/photos/objects")

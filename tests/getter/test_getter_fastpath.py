@@ -89,7 +89,7 @@ Served = tuple[httpx.AsyncClient, Seed]
 @pytest.fixture
 async def served(tmp_path: Path) -> AsyncIterator[Served]:
     """``sangraha serve``'s app, started (worker, cache) and driven in process."""
-    app: FastAPI = create_app(Settings(data_dir=tmp_path, api_key=API_KEY))
+    app: FastAPI = create_app(Settings(data_dir=tmp_path, api_key=API_KEY, auth="keys"))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(

@@ -16,7 +16,7 @@ from sangraha_core.metadata import MetadataStore
 from sangraha_core.metadata._rows import object_row
 from sangraha_core.metadata._schema import MIGRATIONS, objects, schema_version, upgrade
 from sangraha_core.metadata.sql import SqlMetadataStore
-from sangraha_core.testing import MetadataStoreConformance
+from sangraha_core.testing import AccessKeysConformance, MetadataStoreConformance
 from sangraha_core.testing.metadata import add, list_all, make_record, migrate_together
 
 
@@ -25,10 +25,14 @@ def versions(store: SqlMetadataStore) -> list[int]:
         return list(conn.execute(select(schema_version.c.version)).scalars())
 
 
-class _OnSql(MetadataStoreConformance):
-    """The suite on the database the subclass's ``store_url`` fixture names."""
+class _OnSql(MetadataStoreConformance, AccessKeysConformance):
+    """The suites on the database the subclass's ``store_url`` fixture names."""
 
     url: str
+
+    @pytest.fixture
+    def keys(self, store: SqlMetadataStore) -> SqlMetadataStore:
+        return store
 
     @pytest.fixture
     def store(self, store_url: str) -> Iterator[SqlMetadataStore]:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ._constants import (
@@ -75,8 +76,29 @@ class Settings(BaseSettings):
     )
     """... and this many more per GiB of the object."""
 
+    # Access control; docs/access.md says what each key may do and how keys are managed.
+    auth: Literal["keys", "off"] = "keys"
+    """``keys``: every request but the probes needs an access key. ``off``: anyone may do
+    anything (for a server only its own machine can reach)."""
+    master_key: SecretStr = SecretStr("")
+    """The key access key secrets are sealed under (32 bytes, URL-safe base64)..."""
+    master_key_file: Path | None = None
+    """... or a file holding it; left unset, ``<data_dir>/master.key``."""
+    region: str = "us-east-1"
+    """The region SigV4 signatures are scoped to."""
+    key_refresh: float = Field(default=2.0, gt=0, le=5)
+    """Seconds a service trusts what it last read of a key: a revocation or rotation takes
+    effect on every process within this time."""
+    key_rate_limit: float = Field(default=0, ge=0)
+    """Requests a second each key may make on one process (``0``: no limit); a key's own
+    limit overrides it."""
+    auth_failure_limit: int = Field(default=20, ge=1)
+    """Failed sign-ins one client address may make in ``auth_failure_window`` seconds
+    before it is refused (429) for the rest of the window."""
+    auth_failure_window: float = Field(default=60.0, gt=0)
     api_key: str = ""
-    """When set, every request must carry ``Authorization: Bearer <api_key>``."""
+    """An operator token outside the key store: ``Authorization: Bearer <api_key>`` may do
+    anything. For break-glass access; it cannot be revoked without a restart."""
 
     # HTTP limits of every service; docs/http.md says what each one answers.
     http_max_header_bytes: int = Field(default=DEFAULT_HTTP_MAX_HEADER_BYTES, gt=0)
@@ -102,4 +124,6 @@ class Settings(BaseSettings):
             self.metadata_url = f"sqlite:///{data / 'metadata.db'}"
         if not self.queue_url:
             self.queue_url = "memory://"
+        if self.master_key_file is None and not self.master_key.get_secret_value():
+            self.master_key_file = data / "master.key"
         return self

@@ -67,7 +67,7 @@ def create_app(settings: Settings | None = None, backends: Backends | None = Non
     if backends is not None:
         app.state.backends = backends
     app.state.settings = settings
-    install_web(app, service="getter", api_key=settings.api_key)
+    install_web(app, service="getter", settings=settings)
     app.include_router(build_router())
     return app
 

@@ -32,9 +32,10 @@ from sangraha_core import (
     resolve_by_id,
     resolve_by_key,
 )
+from sangraha_core.access import Action
 from sangraha_core.metadata import MetadataStore
 from sangraha_core.storage import BlobStore
-from sangraha_core.web import backends_of, problem_doc, problem_of
+from sangraha_core.web import backends_of, problem_doc, problem_of, require
 
 from .cache import MAX_CACHED_BLOB, CachedKey, ReadCache, read_cache
 
@@ -161,6 +162,7 @@ async def latest_record(
 
 
 async def _by_key(request: Request, bucket: str, key: str, version: str | None) -> Response:
+    require(request, Action.READ, bucket)
     reads = read_cache(request)
     record = reads.record(bucket, key) if version is None else None
     if record is None:
@@ -207,7 +209,9 @@ async def head_object(
 async def _by_id(request: Request, object_id: str) -> Response:
     metadata = backends_of(request).metadata
     try:
-        record = require_ready(await run_in_threadpool(resolve_by_id, metadata, object_id))
+        record = await run_in_threadpool(resolve_by_id, metadata, object_id)
+        require(request, Action.READ, record.bucket)
+        record = require_ready(record)
     except ObjectFailedError as error:
         return failed_problem(error, request)
     return await _serve_record(request, record, CACHE_IMMUTABLE)
@@ -252,6 +256,8 @@ def _blob_representation(request: Request, hex_digest: str) -> Representation:
 
 
 async def _by_digest(request: Request, hex_digest: str) -> Response:
+    # The same bytes may be stored in any bucket: reading them by digest needs them all.
+    require(request, Action.READ, "*")
     rep = await run_in_threadpool(_blob_representation, request, hex_digest)
     return await serve(request, rep, cache_control=CACHE_IMMUTABLE)
 

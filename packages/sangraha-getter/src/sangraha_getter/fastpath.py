@@ -21,6 +21,7 @@ from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sangraha_core import Backends, SangrahaError, if_none_match_matches
+from sangraha_core.access import ANYONE, Action, Principal
 
 from .cache import MAX_CACHED_BLOB, CachedKey, ReadCache
 from .content import get_object, head_object, latest_record, small_blob
@@ -95,6 +96,9 @@ class ReadFastPath:
             if name == b"if-none-match" and if_none_match is None:
                 if_none_match = value
         bucket, key = match["bucket"], match["key"]
+        principal: Principal = scope.get("state", {}).get("principal", ANYONE)
+        if not principal.allows(Action.READ, bucket):
+            return False  # the route answers the refusal
         entry = cache.cached_key(bucket, key)
         if entry is None:
             entry = await _resolve(cache, state.backends, bucket, key, self._threads)

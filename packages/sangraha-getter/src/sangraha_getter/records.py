@@ -23,7 +23,8 @@ from sangraha_core import (
     validate_prefix,
     validate_time_bound,
 )
-from sangraha_core.web import backends_of, problem_doc
+from sangraha_core.access import Action
+from sangraha_core.web import backends_of, problem_doc, require
 
 __all__ = ["router"]
 
@@ -50,6 +51,7 @@ def _record_response(record: ObjectRecord) -> Response:
 async def get_metadata(
     request: Request, bucket: str, key: str, version: str | None = None
 ) -> Response:
+    require(request, Action.READ, bucket)
     metadata = backends_of(request).metadata
     record = await run_in_threadpool(resolve_newest, metadata, bucket, key, version)
     return _record_response(record)
@@ -64,6 +66,7 @@ async def get_metadata(
 async def get_record(request: Request, object_id: str) -> Response:
     metadata = backends_of(request).metadata
     record = await run_in_threadpool(resolve_by_id, metadata, object_id)
+    require(request, Action.READ, record.bucket)
     return _record_response(record)
 
 
@@ -92,6 +95,7 @@ async def list_objects(
         bool, Query(description="Every version, not only the latest of each key")
     ] = False,
 ) -> Response:
+    require(request, Action.LIST, bucket)
     backends = backends_of(request)
     settings = backends.settings
     query = ListQuery(

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from sangraha_core import Backends, Settings, __version__
 from sangraha_core.web import install_web
 
+from .keys import build_router as build_keys_router
 from .objects import build_router
 from .uploads import build_router as build_upload_router
 
@@ -54,7 +55,8 @@ def create_app(settings: Settings | None = None, backends: Backends | None = Non
     )
     if backends is not None:
         app.state.backends = backends
-    install_web(app, service="receiver", api_key=settings.api_key)
+    install_web(app, service="receiver", settings=settings)
     app.include_router(build_router())
     app.include_router(build_upload_router())
+    app.include_router(build_keys_router())
     return app

@@ -15,7 +15,8 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import JSONResponse, Response
 
 from sangraha_core import CONTENT_TYPES, Ingest, ObjectRecord, ObjectStatus, ProblemType
-from sangraha_core.web import backends_of, problem_doc, problem_of
+from sangraha_core.access import Action
+from sangraha_core.web import backends_of, problem_doc, problem_of, require
 from sangraha_core.wire import SHA256_HEADER
 
 from .body import BodyReader
@@ -119,6 +120,7 @@ def build_router() -> APIRouter:
         key: str,
         version: Annotated[str | None, Query(description="Delete only this version id.")] = None,
     ) -> Response:
+        require(request, Action.DELETE, bucket)
         ingest = Ingest(backends_of(request))
         await anyio.to_thread.run_sync(partial(ingest.delete, bucket, key, version))
         return Response(status_code=204)
@@ -127,6 +129,7 @@ def build_router() -> APIRouter:
 
 
 async def _upload(request: Request, bucket: str, key: str | None, wait: float) -> Response:
+    require(request, Action.WRITE, bucket)
     ingest = Ingest(backends_of(request))
     declared_length = check_content_length(
         request.headers.get("content-length"), ingest.backends.settings.max_object_size

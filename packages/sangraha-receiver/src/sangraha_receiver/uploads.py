@@ -24,7 +24,8 @@ from sangraha_core import (
     Uploads,
     UploadSession,
 )
-from sangraha_core.web import backends_of, problem_doc, problem_of
+from sangraha_core.access import Action
+from sangraha_core.web import backends_of, principal_of, problem_doc, problem_of, require, requires
 
 from .body import BodyReader
 from .headers import check_content_length, declared_digest
@@ -67,6 +68,15 @@ def _session_json(session: UploadSession, status: int = 200) -> JSONResponse:
     )
 
 
+async def _check_session(request: Request, upload_id: str) -> None:
+    """403 unless the request's key may write to the session's bucket."""
+    if principal_of(request).unrestricted:
+        return  # skip the read: everyone may
+    metadata = backends_of(request).metadata
+    session = await anyio.to_thread.run_sync(metadata.get_upload, upload_id)
+    require(request, Action.WRITE, session.bucket)
+
+
 def build_router() -> APIRouter:
     """The upload session routes, for the receiver's app or the embedded one."""
     router = APIRouter(tags=["uploads"])
@@ -76,6 +86,7 @@ def build_router() -> APIRouter:
         status_code=201,
         response_model=UploadSession,
         responses={400: problem_doc("Invalid name, type or metadata.")},
+        dependencies=[requires(Action.WRITE)],
         summary="Open a chunked upload session",
     )
     async def open_upload(request: Request, bucket: str, body: OpenUpload) -> Response:
@@ -114,6 +125,7 @@ def build_router() -> APIRouter:
         upload_id: str,
         number: Annotated[int, Path(ge=1, le=MAX_PARTS)],
     ) -> Response:
+        await _check_session(request, upload_id)
         uploads = Uploads(backends_of(request))
         size = check_content_length(request.headers.get("content-length"), uploads.max_part_size)
         digest = declared_digest(request.headers)
@@ -144,6 +156,7 @@ def build_router() -> APIRouter:
         summary="The session and the parts received so far (to resume)",
     )
     async def get_upload(request: Request, upload_id: str) -> Response:
+        await _check_session(request, upload_id)
         uploads = Uploads(backends_of(request))
         session = await anyio.to_thread.run_sync(uploads.get, upload_id)
         return _session_json(session)
@@ -164,6 +177,7 @@ def build_router() -> APIRouter:
         wait: Annotated[float, Query(ge=0, le=MAX_WAIT)] = 0.0,
         body: CompleteUpload | None = None,
     ) -> Response:
+        await _check_session(request, upload_id)
         backends = backends_of(request)
         digest = body.digest if body is not None else None
         record = await anyio.to_thread.run_sync(
@@ -179,6 +193,7 @@ def build_router() -> APIRouter:
         summary="Abort the session and drop its parts",
     )
     async def abort_upload(request: Request, upload_id: str) -> Response:
+        await _check_session(request, upload_id)
         await anyio.to_thread.run_sync(Uploads(backends_of(request)).abort, upload_id)
         return Response(status_code=204)
 

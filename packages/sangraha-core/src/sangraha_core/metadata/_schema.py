@@ -19,6 +19,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -41,6 +42,7 @@ __all__ = [
     "MIGRATIONS",
     "Migration",
     "UtcDateTime",
+    "access_keys",
     "blobs",
     "idempotency_keys",
     "object_metadata",
@@ -193,6 +195,22 @@ upload_parts = Table(
     PrimaryKeyConstraint("upload_id", "number"),
 )
 
+access_keys = Table(
+    "access_keys",
+    schema,
+    Column("key_id", String(32), primary_key=True),
+    Column("name", Text, nullable=False, server_default=""),
+    # JSON: [{"buckets": "photos-*", "actions": ["list", "read"]}, ...]
+    Column("grants", Text, nullable=False),
+    # AES-GCM under the master key, never the secret itself (access/_seal.py).
+    Column("sealed_secret", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=True),
+    Column("revoked_at", UtcDateTime, nullable=True),
+    Column("last_used_at", UtcDateTime, nullable=True),
+    Column("rate_limit", Float, nullable=True),
+)
+
 
 @dataclass(frozen=True)
 class Migration:
@@ -225,10 +243,15 @@ def _failure_kind(conn: Connection) -> None:
     )
 
 
+def _access_keys(conn: Connection) -> None:
+    access_keys.create(conn, checkfirst=True)
+
+
 #: Append new steps; never edit or reorder a released one.
 MIGRATIONS: list[Migration] = [
     Migration(1, "objects, metadata, blobs, idempotency keys, uploads", _initial),
     Migration(2, "objects.failure_kind: final or retriable failures", _failure_kind),
+    Migration(3, "access_keys: scoped keys with sealed secrets", _access_keys),
 ]
 
 

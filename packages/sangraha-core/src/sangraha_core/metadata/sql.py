@@ -7,7 +7,8 @@ The store is its aggregates over one database, one module each, like its tables:
   (with ``_sql_queries``, the statements that find them);
 - ``_sql_blobs``: blob reference counts and garbage collection;
 - ``_sql_idempotency``: idempotency keys;
-- ``_sql_uploads``: upload sessions and their parts.
+- ``_sql_uploads``: upload sessions and their parts;
+- ``_sql_keys``: access keys (``sangraha_core.access.AccessKeys``).
 
 Each aggregate is a subclass of ``SqlDatabase`` that adds methods only; another one is a
 module of its own and one more base below.
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 from ._sql_blobs import SqlBlobs
 from ._sql_idempotency import SqlIdempotencyKeys
+from ._sql_keys import SqlAccessKeys
 from ._sql_objects import SqlObjects
 from ._sql_uploads import SqlUploads
 
@@ -28,6 +30,7 @@ class SqlMetadataStore(
     SqlBlobs,
     SqlIdempotencyKeys,
     SqlUploads,
+    SqlAccessKeys,
 ):
     """The :class:`~sangraha_core.metadata.MetadataStore` on SQLite or PostgreSQL, with
     the capabilities :class:`~sangraha_core.metadata.CreatesMany` and

@@ -7,7 +7,9 @@ give the subclass the fixture the suite names, a fresh backend for each test:
 - ``BlobStoreConformance``: ``store``, an empty ``sangraha_core.storage.BlobStore``;
 - ``MetadataStoreConformance``: ``store``, a migrated ``sangraha_core.metadata.MetadataStore``
   on an empty database;
-- ``QueueConformance``: ``queue``, a ``sangraha_core.queue.Queue`` set up and empty.
+- ``QueueConformance``: ``queue``, a ``sangraha_core.queue.Queue`` set up and empty;
+- ``AccessKeysConformance``: ``keys``, an empty ``sangraha_core.access.AccessKeys`` (the
+  metadata store's table of access keys).
 
 ::
 
@@ -38,8 +40,14 @@ import pytest
 # modules before they are imported.
 pytest.register_assert_rewrite(*(m.name for m in pkgutil.iter_modules(__path__, f"{__name__}.")))
 
+from .access import AccessKeysConformance  # noqa: E402
 from .metadata import MetadataStoreConformance  # noqa: E402
 from .queue import QueueConformance  # noqa: E402
 from .storage import BlobStoreConformance  # noqa: E402
 
-__all__ = ["BlobStoreConformance", "MetadataStoreConformance", "QueueConformance"]
+__all__ = [
+    "AccessKeysConformance",
+    "BlobStoreConformance",
+    "MetadataStoreConformance",
+    "QueueConformance",
+]

@@ -5,7 +5,15 @@ Needs the ``web`` extra: ``pip install "sangraha-core[web]"``.
 """
 
 from .._logging import configure_logging, request_id
-from ._auth import ApiKeyMiddleware
+from ._access import (
+    OPEN_PATHS,
+    AccessMiddleware,
+    access_of,
+    principal_of,
+    require,
+    requires,
+    requires_admin,
+)
 from ._http import HttpLimits, LimitedHttpProtocol, limited_protocol
 from ._install import backends_of, install_web
 from ._observability import BYTES_IN, BYTES_OUT, ObservabilityMiddleware
@@ -17,20 +25,26 @@ __all__ = [
     "BYTES_IN",
     "BYTES_OUT",
     "KEY_CONVERTOR",
+    "OPEN_PATHS",
     "PROBLEM_BASE",
-    "ApiKeyMiddleware",
+    "AccessMiddleware",
     "HttpLimits",
     "LimitedHttpProtocol",
     "ObjectKeyConvertor",
     "ObservabilityMiddleware",
+    "access_of",
     "backends_of",
     "configure_logging",
     "install_web",
     "limited_protocol",
+    "principal_of",
     "problem_doc",
     "problem_for",
     "problem_of",
     "problem_response",
     "request_id",
+    "require",
+    "requires",
+    "requires_admin",
     "serve",
 ]

@@ -7,7 +7,8 @@ from collections.abc import Callable
 from fastapi import FastAPI, Request
 
 from .._backends import Backends
-from ._auth import ApiKeyMiddleware
+from .._settings import Settings
+from ._access import AccessMiddleware
 from ._hardening import HardeningMiddleware
 from ._health import health_router
 from ._observability import ObservabilityMiddleware, metrics_endpoint
@@ -26,20 +27,20 @@ def install_web(
     app: FastAPI,
     *,
     service: str,
+    settings: Settings,
     get_backends: Callable[[Request], Backends] = backends_of,
-    api_key: str = "",
+    create_master_key: bool = False,
 ) -> None:
     """Problem+json errors, ``/healthz``, ``/readyz``, ``/metrics``, request ids, UTF-8
-    paths and ``nosniff`` answers on ``app``.
+    paths, ``nosniff`` answers and access control (``settings.auth``) on ``app``.
 
-    With an ``api_key``, every other route needs ``Authorization: Bearer <api_key>``.
+    :param create_master_key: see :class:`AccessMiddleware`.
     """
     install_problem_handlers(app)
     app.include_router(health_router(get_backends))
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
-    if api_key:
-        # Added first so it runs inside the observability layer: refusals get an id and count.
-        app.add_middleware(ApiKeyMiddleware, api_key=api_key)
+    # Added first so it runs inside the observability layer: refusals get an id and count.
+    app.add_middleware(AccessMiddleware, settings=settings, create_master_key=create_master_key)
     # Outside the key check, so a 401 is marked nosniff too; inside observability, so a
     # refused path is counted. Middlewares an app adds before this call (the embedded
     # read fast path) run inside it and see only UTF-8 paths.

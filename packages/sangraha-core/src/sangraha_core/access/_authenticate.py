@@ -1,0 +1,120 @@
+"""Who a request is: the principal its credentials prove, or why they prove nothing.
+
+Three forms are taken: a key's bearer token (``Authorization: Bearer <id>.<secret>``),
+an AWS SigV4 signature in the ``Authorization`` header, and SigV4 in the query (a
+presigned URL). The server's operator token (``SANGRAHA_API_KEY``), when set, is a bearer
+token that may do anything.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from .._exceptions import UnauthenticatedError
+from .._models import utcnow
+from ._grants import Principal
+from ._keys import KeyStatus, split_bearer
+from ._ring import KeyEntry
+from ._sigv4 import SignatureError, SignedRequest, parse_authorization, verify
+
+__all__ = ["OPERATOR", "Authenticator", "Identity", "Lookup", "NeedsRead"]
+
+#: The principal of the operator token.
+OPERATOR = Principal(key_id="operator", grants=(), unrestricted=True)
+
+_BEARER = "bearer "
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What a request's credentials proved.
+
+    :param payload_sha256: the body's SHA-256 the signature covers, which the caller must
+        check the body against; ``None`` when the body is not signed.
+    """
+
+    principal: Principal
+    payload_sha256: str | None = None
+
+
+class NeedsRead(Exception):
+    """The key must be read from the store first: call again with a blocking lookup."""
+
+
+#: ``KeyRing.peek`` or ``KeyRing.lookup``: the entry, ``None`` for no such key, or ``False``
+#: (from ``peek``) when the store must be read.
+Lookup = Callable[[str], "KeyEntry | bool | None"]
+
+
+class Authenticator:
+    """Checks credentials against the keys a :class:`~.KeyRing` reads."""
+
+    def __init__(
+        self,
+        *,
+        operator_token: str = "",
+        region: str = "us-east-1",
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._operator = operator_token.encode()
+        self._region = region
+        self._clock = clock
+
+    def authenticate(self, request: SignedRequest, lookup: Lookup) -> Identity:
+        """The principal ``request`` acts as.
+
+        Raise :class:`UnauthenticatedError` saying what is wrong, or :class:`NeedsRead`
+        when ``lookup`` (a ``peek``) cannot answer without the store.
+        """
+        authorization = request.header("authorization")
+        if authorization is not None and authorization[: len(_BEARER)].lower() == _BEARER:
+            return Identity(self._bearer(authorization[len(_BEARER) :].strip(), lookup))
+        try:
+            credentials = parse_authorization(request)
+        except SignatureError as error:
+            raise UnauthenticatedError(str(error)) from None
+        if credentials is None:
+            if authorization is not None:
+                raise UnauthenticatedError(
+                    "the Authorization header is neither a bearer token nor AWS4-HMAC-SHA256"
+                )
+            raise UnauthenticatedError(
+                "this server needs an access key: send 'Authorization: Bearer <id>.<secret>', "
+                "sign the request with SigV4, or use a presigned URL"
+            )
+        entry = self._entry(credentials.key_id, lookup)
+        try:
+            verify(request, credentials, entry.secret, now=self._clock(), region=self._region)
+        except SignatureError as error:
+            raise UnauthenticatedError(str(error)) from None
+        entry.used = True
+        return Identity(
+            entry.key.principal(presigned=credentials.presigned), credentials.payload_sha256
+        )
+
+    def _bearer(self, token: str, lookup: Lookup) -> Principal:
+        # Constant time, so the answer's timing says nothing about either secret.
+        if self._operator and hmac.compare_digest(token.encode(), self._operator):
+            return OPERATOR
+        key_id, secret = split_bearer(token)
+        entry = self._entry(key_id, lookup)
+        if not hmac.compare_digest(secret.encode(), entry.secret.encode()):
+            raise UnauthenticatedError(f"wrong secret for access key {key_id}")
+        entry.used = True
+        return entry.key.principal()
+
+    def _entry(self, key_id: str, lookup: Lookup) -> KeyEntry:
+        found = lookup(key_id)
+        if found is False:
+            raise NeedsRead(key_id)
+        if found is None or found is True:
+            raise UnauthenticatedError(f"no access key has the id {key_id!r}")
+        status = found.key.status(self._clock())
+        if status is KeyStatus.REVOKED:
+            raise UnauthenticatedError(f"access key {key_id} is revoked")
+        if status is KeyStatus.EXPIRED:
+            raise UnauthenticatedError(f"access key {key_id} expired at {found.key.expires_at}")
+        return found

@@ -1,0 +1,205 @@
+"""Access control on the HTTP API: who a request is (here), and what it may do (the routes).
+
+Pure ASGI, so a refused upload is answered before a byte of its body is read. The
+principal a request proves goes on ``request.state.principal``; each route then asks
+:func:`principal_of` for it and checks the grant its operation needs, because only the
+route knows the bucket (for a version by id, only after reading the record).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import anyio.to_thread
+from fastapi import Depends, Request
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from .._exceptions import (
+    ConfigurationError,
+    InvalidRequestError,
+    NotFoundError,
+    RateLimitedError,
+    SangrahaError,
+    UnauthenticatedError,
+)
+from .._settings import Settings
+from ..access import (
+    ANYONE,
+    AccessGuard,
+    AccessKeys,
+    Action,
+    MasterKey,
+    NeedsRead,
+    Principal,
+    SignedRequest,
+    looks_like_bearer,
+    master_key_of,
+)
+from ._problems import problem_for
+
+__all__ = [
+    "OPEN_PATHS",
+    "AccessMiddleware",
+    "access_of",
+    "principal_of",
+    "require",
+    "requires",
+    "requires_admin",
+]
+
+logger = logging.getLogger("sangraha.access")
+
+#: Open to anyone: probes and metrics (orchestrators and scrapers hold no key), the API's
+#: description, and the console's page, which asks for a key itself.
+OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/console"})
+
+
+def principal_of(request: Request) -> Principal:
+    """Whom the request acts as; everyone, on an app without access control."""
+    principal: Principal = getattr(request.state, "principal", ANYONE)
+    return principal
+
+
+def require(request: Request, action: Action, bucket: str) -> Principal:
+    """The request's principal, if it holds ``action`` on ``bucket``; else 403."""
+    principal = principal_of(request)
+    principal.require(action, bucket)
+    return principal
+
+
+def access_of(request: Request) -> AccessGuard:
+    """The app's guard (its key ring, limits and key admin); 404 where access is off."""
+    guard: AccessGuard | None = getattr(request.app.state, "access", None)
+    if guard is None:
+        raise NotFoundError("this server keeps no access keys: SANGRAHA_AUTH is off")
+    return guard
+
+
+def requires(action: Action) -> Any:
+    """A route dependency: 403 unless the key holds ``action`` on the path's ``bucket``.
+
+    Dependencies run before a JSON body is validated, so a key without the grant learns
+    that, not what its body lacks.
+    """
+
+    def check(request: Request) -> None:
+        require(request, action, request.path_params["bucket"])
+
+    return Depends(check)
+
+
+def requires_admin(request: Request) -> None:
+    """A route dependency: 403 unless the key holds ``admin`` on some buckets."""
+    principal = principal_of(request)
+    if not principal.is_admin:
+        principal.require(Action.ADMIN, "*")
+
+
+def _signed_request(scope: Scope) -> SignedRequest:
+    raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
+    return SignedRequest(
+        method=scope["method"],
+        path=raw_path.decode("latin-1"),
+        query=scope["query_string"].decode("latin-1"),
+        headers=[(n.decode("latin-1"), v.decode("latin-1")) for n, v in scope["headers"]],
+    )
+
+
+class AccessMiddleware:
+    """Authenticate every request but those to :data:`OPEN_PATHS`, with abuse limits.
+
+    The master key is read when the app is built, so a service without one stops at
+    once with the reason; the guard (``app.state.access``) is made at the first request,
+    over the metadata store the app's backends opened.
+
+    :param create_master_key: make the master key file if it is missing (the embedded
+        server, whose data directory is the whole installation).
+    """
+
+    def __init__(
+        self, app: ASGIApp, *, settings: Settings, create_master_key: bool = False
+    ) -> None:
+        self.app = app
+        self._settings = settings
+        self._master: MasterKey | None = None
+        if settings.auth == "keys":
+            self._master = master_key_of(settings, create=create_master_key)
+            if looks_like_bearer(settings.api_key):
+                # Likely exported for the CLI in the server's shell; as the operator token
+                # it would give that key every right there is.
+                raise ConfigurationError(
+                    "SANGRAHA_API_KEY holds an access key's bearer token; on a server it is "
+                    "the operator token, which may do anything: unset it where the server runs"
+                )
+
+    def _guard(self, scope: Scope) -> AccessGuard:
+        state = scope["app"].state
+        guard: AccessGuard | None = getattr(state, "access", None)
+        if guard is None:
+            assert self._master is not None
+            store = state.backends.metadata
+            if not isinstance(store, AccessKeys):
+                raise ConfigurationError(
+                    f"access control needs a metadata store that keeps access keys; "
+                    f"{type(store).__name__} does not (or set SANGRAHA_AUTH=off)"
+                )
+            # No await since the check, so two first requests cannot both build one.
+            guard = state.access = AccessGuard(self._settings, store, self._master)
+        return guard
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._master is None or scope["type"] != "http" or scope["path"] in OPEN_PATHS:
+            await self.app(scope, receive, send)
+            return
+        address = (scope.get("client") or ("unknown", 0))[0]
+        try:
+            principal = await self._authenticate(self._guard(scope), scope, address)
+        except SangrahaError as error:
+            if isinstance(error, UnauthenticatedError):
+                # The reason goes to the client, never the credentials to the log.
+                logger.info("refused credentials from %s: %s", address, error)
+            response = problem_for(error, instance=scope["path"])
+            await response(scope, receive, send)
+            return
+        scope.setdefault("state", {})["principal"] = principal
+        await self.app(scope, receive, send)
+
+    async def _authenticate(self, guard: AccessGuard, scope: Scope, address: str) -> Principal:
+        wait = guard.throttle.blocked(address)
+        if wait is not None:
+            raise RateLimitedError(
+                "too many failed sign-ins from this address; try again later", retry_after=wait
+            )
+        request = _signed_request(scope)
+        try:
+            try:
+                identity = guard.authenticate(request, blocking=False)
+            except NeedsRead:
+                identity = await anyio.to_thread.run_sync(
+                    lambda: guard.authenticate(request, blocking=True)
+                )
+        except UnauthenticatedError:
+            guard.throttle.failed(address)
+            raise
+        guard.limit(identity.principal)
+        if identity.payload_sha256 is not None:
+            _declare_payload(scope, identity.payload_sha256)
+        return identity.principal
+
+
+_SHA256_HEADER = b"x-sangraha-sha256"
+
+
+def _declare_payload(scope: Scope, sha256: str) -> None:
+    """A signed body hash becomes the upload's declared digest, which the write path
+    already checks as the bytes arrive: a body altered on the way is refused, not stored."""
+    headers: list[Any] = list(scope["headers"])
+    declared = [v for n, v in headers if n == _SHA256_HEADER]
+    if declared and declared != [sha256.encode()]:
+        raise InvalidRequestError(
+            "x-sangraha-sha256 and the signed x-amz-content-sha256 name different bodies"
+        )
+    if not declared:
+        headers.append((_SHA256_HEADER, sha256.encode()))
+        scope["headers"] = headers
