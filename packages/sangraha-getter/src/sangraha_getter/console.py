@@ -43,7 +43,8 @@ CONSOLE_HTML = """<!doctype html>
  <legend>Connection</legend>
  <label>Bucket <input id="bucket" value="default" required></label>
  <label>Write URL <input id="writer" placeholder="same origin" size="28"></label>
- <label>API key <input id="apikey" type="password" autocomplete="off"></label>
+ <label>Access key <input id="apikey" type="password" autocomplete="off"
+  placeholder="<id>.<secret>"></label>
 </fieldset>
 <fieldset>
  <legend>Browse</legend>
@@ -185,6 +186,13 @@ async function remove() {
     await list(false);
   } catch (error) { say("Delete failed: " + error.message, true); }
 }
+// The key lives in this tab's sessionStorage: gone with the tab, never in a URL or cookie.
+const KEY_ITEM = "sangraha.access-key";
+$("apikey").value = sessionStorage.getItem(KEY_ITEM) || "";
+$("apikey").addEventListener("change", () => {
+  const value = $("apikey").value.trim();
+  if (value) { sessionStorage.setItem(KEY_ITEM, value); } else { sessionStorage.removeItem(KEY_ITEM); }
+});
 $("list").addEventListener("click", () => list(false));
 $("more").addEventListener("click", () => list(true));
 $("upload").addEventListener("click", upload);
