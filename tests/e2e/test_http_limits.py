@@ -64,6 +64,8 @@ def service(
     env = {k: v for k, v in os.environ.items() if not k.startswith("SANGRAHA_")}
     env.update(
         SANGRAHA_DATA_DIR=str(tmp / "data"),
+        # The limits hold before any credential is looked at; access has tests of its own.
+        SANGRAHA_AUTH="off",
         SANGRAHA_HTTP_HEAD_TIMEOUT=str(HEAD_TIMEOUT),
         SANGRAHA_HTTP_BODY_IDLE_TIMEOUT=str(BODY_IDLE_TIMEOUT),
         SANGRAHA_HTTP_KEEP_ALIVE_TIMEOUT=str(KEEP_ALIVE_TIMEOUT),
