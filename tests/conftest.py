@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from sangraha_core import Backends, Settings
 from tests import _rgw
 from tests._services import (
     AMQP_URL,
@@ -32,6 +33,16 @@ from tests._topology import MotoServer
 # Apps built in tests run open unless a test turns access control on; the access tests do,
 # and check the default (``keys``) too.
 os.environ.setdefault("SANGRAHA_AUTH", "off")
+
+
+@pytest.fixture
+def backends(tmp_path: Path) -> Iterator[Backends]:
+    """Embedded backends under ``tmp_path`` (files, SQLite, the in-process queue)."""
+    opened = Backends.from_settings(Settings(data_dir=tmp_path))
+    try:
+        yield opened
+    finally:
+        opened.close()
 
 
 @pytest.fixture(scope="session")

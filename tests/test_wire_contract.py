@@ -4,9 +4,8 @@ as the service sends it, and raised by the SDK as the class the catalogue names.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import httpx
 import pytest
@@ -27,7 +26,6 @@ from sangraha_core import (
     ObjectTooLargeError,
     RateLimitedError,
     SangrahaError,
-    Settings,
 )
 from sangraha_core.wire import PROBLEM_BASE, ProblemType
 from sangraha_getter import create_app
@@ -40,15 +38,6 @@ NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-@pytest.fixture
-def backends(tmp_path: Path) -> Iterator[Backends]:
-    opened = Backends.from_settings(Settings(data_dir=tmp_path))
-    try:
-        yield opened
-    finally:
-        opened.close()
 
 
 @pytest.fixture

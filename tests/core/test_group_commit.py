@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sangraha_core import Backends, Ingest, ListQuery, ObjectRecord, Settings
+from sangraha_core import Backends, Ingest, ListQuery, ObjectRecord
 from sangraha_core._exceptions import BlobExistsError, MetadataUnavailableError
 from sangraha_core._group_commit import GroupCommit
 from sangraha_core.queue.memory import MemoryQueue
@@ -18,15 +18,6 @@ from sangraha_core.storage.file import FileBlobStore
 
 BODY = b'{"n": 1}'
 UPLOADS = 24
-
-
-@pytest.fixture
-def backends(tmp_path: Path) -> Iterator[Backends]:
-    opened = Backends.from_settings(Settings(data_dir=tmp_path))
-    try:
-        yield opened
-    finally:
-        opened.close()
 
 
 def _accept_all(ingest: Ingest, count: int) -> list[ObjectRecord | BaseException]:

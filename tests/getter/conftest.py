@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
-from sangraha_core import Backends, Settings
+from sangraha_core import Backends
 from sangraha_getter import create_app
 from tests.getter._seed import Seed
 
@@ -17,15 +16,6 @@ from tests.getter._seed import Seed
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-@pytest.fixture
-def backends(tmp_path: Path) -> Iterator[Backends]:
-    opened = Backends.from_settings(Settings(data_dir=tmp_path))
-    try:
-        yield opened
-    finally:
-        opened.close()
 
 
 @pytest.fixture
