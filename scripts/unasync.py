@@ -26,6 +26,7 @@ PACKAGE = ROOT / "packages" / "sangraha-client" / "src" / "sangraha_client"
 #: Each async source and the sync module generated from it.
 PAIRS: list[tuple[Path, Path]] = [
     (PACKAGE / "_async_client.py", PACKAGE / "_sync_client.py"),
+    (PACKAGE / "_keys_async.py", PACKAGE / "_keys_sync.py"),
 ]
 
 #: In order; each left side matches whole words only.
@@ -48,6 +49,8 @@ SUBSTITUTIONS: list[tuple[str, str]] = [
     ("aclose", "close"),
     ("aread", "read"),
     # This package.
+    ("AsyncKeyMethods", "SyncKeyMethods"),
+    ("_keys_async", "_keys_sync"),
     ("AsyncObjectStream", "ObjectStream"),
     ("AsyncPage", "SyncPage"),
     ("AsyncRuntime", "SyncRuntime"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import pathlib
+from datetime import timedelta
 
 import sangraha_client
 from sangraha_client import AsyncClient, Client, ObjectRecord, SyncPage
@@ -85,6 +86,30 @@ async def async_usage() -> list[str]:
         async with client.stream_object("docs", "b.json") as stream:
             body = b"".join([chunk async for chunk in stream])
         return [record.digest.hex, *keys, *head.metadata.values(), body.decode()]
+
+
+def keys() -> list[str]:
+    with Client(api_key="SK....secret") as admin:
+        grant = sangraha_client.Grant(
+            buckets="docs", actions=frozenset({sangraha_client.Action.WRITE})
+        )
+        new: sangraha_client.NewKeyView = admin.create_key(
+            ["photos-*:read,list", grant], name="gallery", expires_in=timedelta(days=30)
+        )
+        listed: list[sangraha_client.KeyView] = admin.list_keys()
+        active = [k.key_id for k in listed if k.status is sangraha_client.KeyStatus.ACTIVE]
+        revoked: sangraha_client.KeyView = admin.revoke_key(admin.get_key(new.key_id).key_id)
+        rotated: sangraha_client.NewKeyView = admin.rotate_key(new.key_id)
+    with Client(api_key=rotated.bearer) as gallery:
+        url: str = gallery.presign_get("photos-1", "a.jpg", expires=timedelta(hours=1))
+        upload: str = gallery.presign_put("photos-1", "b.jpg", expires=600)
+    return [*active, revoked.key_id, url, upload]
+
+
+async def async_keys() -> str:
+    async with AsyncClient(api_key="SK....secret") as admin:
+        new = await admin.create_key("docs:read", rate_limit=2.5)
+        return new.bearer + admin.presign_get("docs", "a.json", version="v1")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """The typed Python SDK for the Sangraha object store, sync and async."""
 
 from sangraha_core import ObjectKind, ObjectRecord, ObjectStatus, PartRecord, UploadSession
+from sangraha_core.access import Action, Grant, KeyStatus, KeyView, NewKeyView
 
 from ._async_client import AsyncClient, AsyncObjectStream
 from ._constants import DEFAULT_BASE_URL, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
@@ -52,6 +53,7 @@ __all__ = [
     "APIStatusError",
     "APITimeoutError",
     "AccessKeyNotFoundError",
+    "Action",
     "AsyncClient",
     "AsyncObjectStream",
     "AsyncPage",
@@ -61,13 +63,17 @@ __all__ = [
     "Client",
     "ConflictError",
     "DigestMismatchError",
+    "Grant",
     "IdempotencyKeyReusedError",
     "InternalServerError",
     "InvalidContentError",
     "InvalidMetadataError",
     "InvalidNameError",
     "InvalidPartError",
+    "KeyStatus",
+    "KeyView",
     "ListObjectsParams",
+    "NewKeyView",
     "NotFoundError",
     "NotGiven",
     "ObjectHead",

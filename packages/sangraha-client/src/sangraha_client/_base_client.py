@@ -50,6 +50,7 @@ from ._constants import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
     ENV_API_KEY,
+    ENV_KEY,
     ENV_URL,
     ENV_WRITE_URL,
     INITIAL_RETRY_DELAY,
@@ -200,7 +201,7 @@ class BaseClient:
         self.base_url = base_url.rstrip("/")
         self.write_url = (write_url or base_url).rstrip("/")
         if isinstance(api_key, NotGiven):
-            api_key = os.environ.get(ENV_API_KEY) or None
+            api_key = os.environ.get(ENV_KEY) or os.environ.get(ENV_API_KEY) or None
         self.api_key = api_key
         self.timeout = DEFAULT_TIMEOUT if isinstance(timeout, NotGiven) else timeout
         if max_retries < 0:

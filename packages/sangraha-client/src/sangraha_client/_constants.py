@@ -13,6 +13,7 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "DEFAULT_WAIT_TIMEOUT",
     "ENV_API_KEY",
+    "ENV_KEY",
     "ENV_URL",
     "ENV_WRITE_URL",
     "INITIAL_RETRY_DELAY",
@@ -26,6 +27,9 @@ __all__ = [
 ENV_URL = "SANGRAHA_URL"
 ENV_WRITE_URL = "SANGRAHA_WRITE_URL"
 ENV_API_KEY = "SANGRAHA_API_KEY"
+#: An access key's bearer token; read before ``ENV_API_KEY``, which on a server is the
+#: operator token, so the two never need to share a name in one shell.
+ENV_KEY = "SANGRAHA_KEY"
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 #: Connecting should be quick; reading a large body or waiting for processing may not be.

@@ -2,7 +2,8 @@
 # nox -s lint and tests/client/test_unasync.py fail when this one has drifted from it.
 """The :class:`Client`, and the :class:`ObjectStream` its streamed reads yield.
 
-Every pure step comes from :class:`~sangraha_client._base_client.BaseClient` and every way
+Every pure step comes from :class:`~sangraha_client._base_client.BaseClient`, the methods
+of access keys and presigned URLs from :mod:`~sangraha_client._keys_sync`, and every way
 of waiting, running blocking work or overlapping requests from
 :mod:`~sangraha_client._runtime`; what is left here is sending and moving bytes, written
 once. Edit ``_async_client.py``: ``_sync_client.py`` is generated from it by
@@ -40,6 +41,7 @@ from ._exceptions import (
     WaitTimeoutError,
 )
 from ._headers import ObjectHead, etag_digest
+from ._keys_sync import SyncKeyMethods
 from ._pagination import SyncPage
 from ._runtime import SyncRuntime
 from ._transfers import ChunkedUpload, Download, advance
@@ -83,7 +85,7 @@ class ObjectStream:
         return self.response.iter_bytes(self.chunk_size)
 
 
-class Client(SyncRuntime, BaseClient):
+class Client(SyncRuntime, SyncKeyMethods):
     """A blocking client for Sangraha, holding one pool of connections.
 
     :param base_url: the read service (default ``SANGRAHA_URL``, then
@@ -91,8 +93,9 @@ class Client(SyncRuntime, BaseClient):
     :param write_url: the write service for uploads, deletes and upload sessions
         (default ``SANGRAHA_WRITE_URL`` when ``base_url`` also came from the environment,
         else ``base_url``).
-    :param api_key: sent as a bearer token (default ``SANGRAHA_API_KEY``; ``None`` sends
-        none).
+    :param api_key: sent as a bearer token: an access key's ``<key_id>.<secret>``, which
+        also signs presigned URLs (default ``SANGRAHA_KEY``, then ``SANGRAHA_API_KEY``;
+        ``None`` sends none).
     :param timeout: seconds or an :class:`httpx.Timeout`; ``None`` waits for ever.
     :param max_retries: how many times a safe request is retried (default 2).
     :param transport: an :class:`httpx.BaseTransport`, e.g. a ``MockTransport`` in tests.
