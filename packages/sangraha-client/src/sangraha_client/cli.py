@@ -14,16 +14,20 @@ import os
 import pathlib
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, NoReturn, TextIO
+from typing import Any, TextIO
 
 import httpx
 
 from sangraha_core import ObjectRecord, ObjectStatus
+from sangraha_core.access import looks_like_bearer
 
+from ._cli_keys import add_key_commands, needs_client, parse_duration, run_keys, run_offline
+from ._cli_usage import Parser, UsageError
 from ._constants import (
     DEFAULT_BASE_URL,
     DEFAULT_WAIT_TIMEOUT,
     ENV_API_KEY,
+    ENV_KEY,
     ENV_URL,
     ENV_WRITE_URL,
 )
@@ -56,17 +60,8 @@ EXIT_CONNECTION = 4
 EXIT_PROCESSING_FAILED = 5
 
 
-class UsageError(Exception):
-    """A mistake in the command line itself."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(message)
-
-
 def _build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="sangraha", description="Store and fetch objects in Sangraha.")
+    parser = Parser(prog="sangraha", description="Store and fetch objects in Sangraha.")
     parser.add_argument(
         "--url",
         default=os.environ.get(ENV_URL) or DEFAULT_BASE_URL,
@@ -77,9 +72,11 @@ def _build_parser() -> argparse.ArgumentParser:
         default=os.environ.get(ENV_WRITE_URL) or None,
         help=f"the write service, when it runs apart (default ${ENV_WRITE_URL}, then --url)",
     )
-    parser.add_argument("--api-key", help=f"bearer key (default ${ENV_API_KEY})")
+    parser.add_argument(
+        "--api-key", help=f"an access key's bearer token (default ${ENV_KEY}, then ${ENV_API_KEY})"
+    )
     parser.add_argument("--json", action="store_true", help="print JSON, for scripts")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     put = sub.add_parser("put", help="upload files")
     put.add_argument("files", nargs="+", metavar="FILE", help="files to upload ('-' = stdin)")
@@ -113,6 +110,13 @@ def _build_parser() -> argparse.ArgumentParser:
     wait = sub.add_parser("wait", help="wait until an object is processed")
     wait.add_argument("target", metavar="BUCKET/KEY")
     wait.add_argument("--timeout", type=float, default=DEFAULT_WAIT_TIMEOUT)
+
+    add_key_commands(sub)
+    presign = sub.add_parser("presign", help="print a presigned URL of an object")
+    presign.add_argument("target", metavar="BUCKET/KEY")
+    presign.add_argument("--expires", default="1h", help="1s to 7d (default 1h), e.g. 15m, 2d")
+    presign.add_argument("--put", action="store_true", help="a URL to upload with, not to read")
+    presign.add_argument("--version", help="a version to read (not with --put)")
 
     serve = sub.add_parser("serve", help="run everything in one process")
     serve.add_argument("--host", default="127.0.0.1")
@@ -285,13 +289,41 @@ class _Commands:
         self._emit([record])
         return EXIT_OK
 
+    def keys(self) -> int:
+        return run_keys(self.client, self.args, self.out, self.err)
+
+    def presign(self) -> int:
+        args = self.args
+        bucket, key = _split_target(args.target)
+        if args.put and args.version is not None:
+            raise UsageError("--version names what to read; a --put URL uploads a new one")
+        expires = parse_duration(args.expires)
+        if not looks_like_bearer(self.client.api_key or ""):
+            raise UsageError(
+                f"presign signs with an access key: give its bearer token ('<id>.<secret>') "
+                f"as --api-key or ${ENV_KEY}"
+            )
+        try:
+            if args.put:
+                url = self.client.presign_put(bucket, key, expires=expires)
+            else:
+                url = self.client.presign_get(bucket, key, expires=expires, version=args.version)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        self.out.write(url + "\n")
+        return EXIT_OK
+
+
+def _needs_server(command: str, err: TextIO) -> int:
+    err.write(f"sangraha: {command} needs the server parts: pip install sangraha\n")
+    return EXIT_USAGE
+
 
 def _serve(args: argparse.Namespace, err: TextIO) -> int:
     try:
         server = importlib.import_module("sangraha_server")
     except ImportError:
-        err.write("sangraha: serve needs the server parts: pip install sangraha\n")
-        return EXIT_USAGE
+        return _needs_server("serve", err)
     serve: Callable[..., None] = server.serve
     serve(host=args.host, port=args.port, data_dir=args.data_dir)
     return EXIT_OK
@@ -324,6 +356,13 @@ def main(
         return EXIT_USAGE
     if args.command == "serve":
         return _serve(args, err)
+    if args.command == "keys" and not needs_client(args):
+        try:
+            offline = run_offline(args, out, err)
+        except UsageError as exc:
+            err.write(f"sangraha: {exc}\n")
+            return EXIT_USAGE
+        return _needs_server("keys create --local", err) if offline is None else offline
     api_key: str | NotGiven = args.api_key if args.api_key is not None else NOT_GIVEN
     try:
         with Client(
