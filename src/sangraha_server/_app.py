@@ -88,7 +88,7 @@ def _first_key(settings: Settings, backends: Backends, out: TextIO) -> None:
     # Printed, not logged: a secret must never reach a log.
     out.write(
         "\nsangraha: made the first admin key (shown this once; keep it):\n"
-        f"  export SANGRAHA_API_KEY={new.bearer}\n"
+        f"  export SANGRAHA_KEY={new.bearer}\n"
         "  more keys: sangraha keys create --grant 'BUCKET:read,list'\n\n"
     )
     out.flush()

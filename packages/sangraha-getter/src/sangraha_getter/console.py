@@ -191,7 +191,8 @@ const KEY_ITEM = "sangraha.access-key";
 $("apikey").value = sessionStorage.getItem(KEY_ITEM) || "";
 $("apikey").addEventListener("change", () => {
   const value = $("apikey").value.trim();
-  if (value) { sessionStorage.setItem(KEY_ITEM, value); } else { sessionStorage.removeItem(KEY_ITEM); }
+  if (value) { sessionStorage.setItem(KEY_ITEM, value); }
+  else { sessionStorage.removeItem(KEY_ITEM); }
 });
 $("list").addEventListener("click", () => list(false));
 $("more").addEventListener("click", () => list(true));
