@@ -136,3 +136,32 @@ async def test_a_service_without_its_master_key_says_what_to_set(
             transport=httpx.ASGITransport(app=app), base_url="http://r"
         ) as c:
             await c.get("/healthz")
+
+
+async def test_a_websocket_is_closed_before_it_reaches_any_route(
+    make_embedded: BackendsFactory,
+) -> None:
+    backends = make_embedded(auth="keys", master_key=MasterKey.generate()[1])
+    app = create_app(backends=backends)
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return {"type": "websocket.connect"}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "websocket",
+        "path": "/v1/buckets/docs/objects",
+        "raw_path": b"/v1/buckets/docs/objects",
+        "query_string": b"",
+        "headers": [],
+        "client": ("127.0.0.1", 1),
+        "server": ("r", 80),
+        "scheme": "ws",
+        "root_path": "",
+        "subprotocols": [],
+    }
+    await app(scope, receive, send)  # type: ignore[arg-type]
+    assert sent == [{"type": "websocket.close", "code": 1008}]

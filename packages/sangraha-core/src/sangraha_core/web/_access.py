@@ -149,6 +149,10 @@ class AccessMiddleware:
         return guard
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and self._master is not None:
+            # No route speaks WebSocket; none may be reached without a key either.
+            await send({"type": "websocket.close", "code": 1008})
+            return
         if self._master is None or scope["type"] != "http" or scope["path"] in OPEN_PATHS:
             await self.app(scope, receive, send)
             return
