@@ -165,3 +165,18 @@ async def test_a_websocket_is_closed_before_it_reaches_any_route(
     }
     await app(scope, receive, send)  # type: ignore[arg-type]
     assert sent == [{"type": "websocket.close", "code": 1008}]
+
+
+async def test_an_expiry_without_a_time_zone_is_a_400_not_a_fault(
+    client: httpx.AsyncClient,
+) -> None:
+    answer = await client.post(
+        "/v1/keys",
+        json={
+            "grants": [{"buckets": "docs", "actions": ["read"]}],
+            "expires_at": "2030-01-01T00:00:00",
+        },
+        headers={"Authorization": f"Bearer {OPERATOR}"},
+    )
+    body = assert_problem(answer, 400, "invalid-request")
+    assert "timezone" in str(body["detail"]) or "time zone" in str(body["detail"])

@@ -154,6 +154,16 @@ def test_an_expired_key_and_a_malformed_token_prove_nothing(
         auth.authenticate(no_credentials, ring.lookup)
 
 
+def test_a_secret_sealed_under_another_master_key_is_a_401_and_a_log_line(
+    store: MemoryKeys, master: MasterKey, caplog: pytest.LogCaptureFixture
+) -> None:
+    new = KeyAdmin(store, master).create(OPERATOR, grants=[Grant.parse("docs:read")])
+    elsewhere = KeyRing(store, MasterKey.generate()[0])
+    with pytest.raises(UnauthenticatedError, match="master key"):
+        Authenticator().authenticate(bearer(new.bearer), elsewhere.lookup)
+    assert "another master key" in caplog.text and new.secret not in caplog.text
+
+
 def test_the_operator_token_may_do_anything(store: MemoryKeys, master: MasterKey) -> None:
     auth = Authenticator(operator_token="operator-secret")
     principal = auth.authenticate(bearer("operator-secret"), KeyRing(store, master).lookup)

@@ -46,6 +46,8 @@ class KeyAdmin:
             raise InvalidRequestError(f"a key holds at most {MAX_GRANTS} grants")
         if len(name) > MAX_NAME_LENGTH:
             raise InvalidRequestError(f"a key's name is at most {MAX_NAME_LENGTH} characters")
+        if expires_at is not None and expires_at.tzinfo is None:
+            raise InvalidRequestError("the expiry needs a time zone (UTC: '...Z')")
         if expires_at is not None and expires_at <= utcnow():
             raise InvalidRequestError("the expiry is in the past")
         if rate_limit is not None and rate_limit <= 0:

@@ -8,6 +8,7 @@ made-up ids costs one query per id per ``refresh``.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -15,13 +16,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from .._exceptions import AccessKeyNotFoundError
+from .._exceptions import AccessKeyNotFoundError, MasterKeyError, UnauthenticatedError
 from .._models import utcnow
 from ._keys import AccessKey
 from ._seal import MasterKey
 from ._store import AccessKeys
 
 __all__ = ["KeyEntry", "KeyRing"]
+
+logger = logging.getLogger("sangraha.access")
 
 #: Ids a ring remembers at most; the least recently used go first.
 MAX_ENTRIES = 10_000
@@ -85,7 +88,16 @@ class KeyRing:
             key = None
         entry = None
         if key is not None:
-            entry = KeyEntry(key, self._master.open(key.key_id, key.sealed_secret))
+            try:
+                secret = self._master.open(key.key_id, key.sealed_secret)
+            except MasterKeyError as error:
+                # The operator's fault, not the client's: said in the log, and the key
+                # proves nothing here (a 401), rather than a 500 on each of its requests.
+                logger.error("access key %s cannot be used: %s", key_id, error)
+                raise UnauthenticatedError(
+                    f"access key {key_id} cannot be opened with this server's master key"
+                ) from None
+            entry = KeyEntry(key, secret)
             self._note_use(key_id, key)
         with self._lock:
             self._slots[key_id] = _Slot(entry, self._clock())

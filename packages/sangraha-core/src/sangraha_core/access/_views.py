@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from ._grants import Grant
 from ._keys import AccessKey, KeyStatus, NewKey
@@ -22,7 +22,9 @@ class CreateKey(BaseModel):
 
     name: str = Field(default="", max_length=200, description="What the key is for.")
     grants: list[Grant] = Field(min_length=1, max_length=100)
-    expires_at: datetime | None = Field(default=None, description="When the key stops working.")
+    expires_at: AwareDatetime | None = Field(
+        default=None, description="When the key stops working, with its time zone."
+    )
     rate_limit: float | None = Field(
         default=None, gt=0, description="Requests a second on each service process."
     )
