@@ -18,7 +18,7 @@ nox.options.reuse_venv = "yes"
 nox.options.sessions = ["tests", "lint", "typecheck"]
 
 PYTHON = "3.11"
-PACKAGES = ["core", "receiver", "getter", "worker", "client"]
+PACKAGES = ["core", "receiver", "getter", "worker", "gateway", "client"]
 CORE_EXTRAS = "kinds,sql,postgres,s3,amqp,redis,web,testing"
 
 

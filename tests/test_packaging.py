@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ["core", "receiver", "getter", "worker", "client"]
+PACKAGES = ["core", "receiver", "getter", "worker", "gateway", "client"]
 
 
 def _project(path: Path) -> dict[str, object]:

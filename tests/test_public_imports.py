@@ -10,7 +10,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = [
-    *(ROOT / "packages" / f"sangraha-{name}" / "src" for name in ("receiver", "getter", "worker")),
+    *(
+        ROOT / "packages" / f"sangraha-{name}" / "src"
+        for name in ("receiver", "getter", "worker", "gateway")
+    ),
     ROOT / "packages" / "sangraha-client" / "src",
     ROOT / "src",
 ]

@@ -44,6 +44,7 @@ __all__ = [
     "UtcDateTime",
     "access_keys",
     "blobs",
+    "buckets",
     "idempotency_keys",
     "object_metadata",
     "objects",
@@ -116,6 +117,9 @@ objects = Table(
     Column("error", Text, nullable=True),
     # ``final`` or ``retriable`` for a failed record (FailureKind); NULL otherwise.
     Column("failure_kind", String(16), nullable=True),
+    # The S3 ETag: the MD5 of an upload made through the S3 API, or ``<md5 of the parts'
+    # md5s>-<n>`` for a multipart one; NULL where none was computed (the v1 API).
+    Column("etag", Text, nullable=True),
     # Listing walks this index in (key, id) order; get_latest reads it backwards.
     Index("ix_objects_listing", "bucket", "key", "id"),
     # A kind filter walks only that kind's versions, still in (key, id) order.
@@ -192,6 +196,8 @@ upload_parts = Table(
     Column("size", BigInteger, nullable=False),
     Column("etag", Text, nullable=False),
     Column("digest", _Digest, nullable=False),
+    # The part's MD5 in hex, where the client's protocol needs it (S3's part ETag).
+    Column("md5", Text, nullable=True),
     PrimaryKeyConstraint("upload_id", "number"),
 )
 
@@ -209,6 +215,16 @@ access_keys = Table(
     Column("revoked_at", UtcDateTime, nullable=True),
     Column("last_used_at", UtcDateTime, nullable=True),
     Column("rate_limit", Float, nullable=True),
+)
+
+
+buckets = Table(
+    "buckets",
+    schema,
+    Column("name", Text, primary_key=True),
+    # BucketKinds: "validated" (JSON, images and PDFs, each validated) or "any" (also opaque).
+    Column("kinds", String(16), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
 )
 
 
@@ -247,11 +263,31 @@ def _access_keys(conn: Connection) -> None:
     access_keys.create(conn, checkfirst=True)
 
 
+def _buckets_and_etags(conn: Connection) -> None:
+    for table, column in (("objects", "etag"), ("upload_parts", "md5")):
+        present = {c["name"] for c in inspect(conn).get_columns(table)}
+        if column not in present:
+            conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} TEXT"))
+    buckets.create(conn, checkfirst=True)
+    # Buckets were implicit before this step: each one that holds a version or an upload
+    # becomes a row, with the policy every bucket had then.
+    conn.execute(
+        text(
+            "INSERT INTO buckets (name, kinds, created_at) "
+            "SELECT bucket, 'validated', MIN(created_at) FROM "
+            "(SELECT bucket, created_at FROM objects "
+            " UNION ALL SELECT bucket, created_at FROM uploads) AS known "
+            "WHERE bucket NOT IN (SELECT name FROM buckets) GROUP BY bucket"
+        )
+    )
+
+
 #: Append new steps; never edit or reorder a released one.
 MIGRATIONS: list[Migration] = [
     Migration(1, "objects, metadata, blobs, idempotency keys, uploads", _initial),
     Migration(2, "objects.failure_kind: final or retriable failures", _failure_kind),
     Migration(3, "access_keys: scoped keys with sealed secrets", _access_keys),
+    Migration(4, "buckets with kind policies; S3 ETags of objects and parts", _buckets_and_etags),
 ]
 
 
