@@ -6,15 +6,13 @@ headers), and streams the planned bytes from the blob store in bounded chunks.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import anyio
 import anyio.to_thread
 from fastapi import APIRouter, Request
-from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
-from starlette.responses import Response, StreamingResponse
-from starlette.types import Receive, Scope, Send
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
 
 from sangraha_core import (
     CACHE_IMMUTABLE,
@@ -35,12 +33,11 @@ from sangraha_core import (
 from sangraha_core.access import Action
 from sangraha_core.metadata import MetadataStore
 from sangraha_core.storage import BlobStore
-from sangraha_core.web import backends_of, problem_doc, problem_of, require
+from sangraha_core.web import BlobStreamResponse, backends_of, problem_doc, problem_of, require
 
 from .cache import MAX_CACHED_BLOB, CachedKey, ReadCache, read_cache
 
 __all__ = [
-    "BlobStreamResponse",
     "failed_problem",
     "latest_record",
     "router",
@@ -61,28 +58,6 @@ _CONTENT_RESPONSES: dict[int | str, dict[str, Any]] = {
     416: problem_doc("Range not satisfiable"),
 }
 _HEAD_RESPONSES = {k: v for k, v in _CONTENT_RESPONSES.items() if k not in (206, 416)}
-
-
-class BlobStreamResponse(StreamingResponse):
-    """Stream a blob store iterator, reading each chunk in a worker thread.
-
-    The iterator is closed however the response ends (sent, client gone, cancelled), so
-    the file or connection behind it is never left open.
-    """
-
-    def __init__(self, chunks: Iterator[bytes], *, status_code: int, headers: dict[str, str]):
-        self._chunks = chunks
-        super().__init__(iterate_in_threadpool(chunks), status_code=status_code, headers=headers)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            await super().__call__(scope, receive, send)
-        finally:
-            close = getattr(self._chunks, "close", None)
-            if close is not None:
-                # Shielded: a cancelled request must still release what it holds.
-                with anyio.CancelScope(shield=True):
-                    await run_in_threadpool(close)
 
 
 def failed_problem(error: ObjectFailedError, request: Request) -> Response:

@@ -20,6 +20,7 @@ from ._observability import BYTES_IN, BYTES_OUT, ObservabilityMiddleware
 from ._problems import PROBLEM_BASE, problem_doc, problem_for, problem_of, problem_response
 from ._routing import KEY_CONVERTOR, ObjectKeyConvertor
 from ._serve import serve
+from ._streaming import BlobStreamResponse
 
 __all__ = [
     "BYTES_IN",
@@ -28,6 +29,7 @@ __all__ = [
     "OPEN_PATHS",
     "PROBLEM_BASE",
     "AccessMiddleware",
+    "BlobStreamResponse",
     "HttpLimits",
     "LimitedHttpProtocol",
     "ObjectKeyConvertor",
