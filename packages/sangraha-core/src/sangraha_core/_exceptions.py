@@ -8,8 +8,11 @@ as a caller would expect. The services map each class to exactly one HTTP status
     │   ├── BlobNotFoundError (FileNotFoundError)
     │   ├── ObjectNotFoundError
     │   ├── UploadNotFoundError
-    │   └── AccessKeyNotFoundError
+    │   ├── AccessKeyNotFoundError
+    │   └── BucketNotFoundError
     ├── BlobExistsError (FileExistsError)
+    ├── BucketAlreadyExistsError
+    ├── BucketNotEmptyError
     ├── ObjectPendingError
     ├── UploadStateError
     ├── InvalidRequestError (ValueError)
@@ -45,6 +48,9 @@ __all__ = [
     "BlobExistsError",
     "BlobNotFoundError",
     "BlobStoreUnavailableError",
+    "BucketAlreadyExistsError",
+    "BucketNotEmptyError",
+    "BucketNotFoundError",
     "ChecksumMismatchError",
     "ConfigurationError",
     "DeserializationError",
@@ -98,8 +104,20 @@ class AccessKeyNotFoundError(NotFoundError):
     """No access key has that id."""
 
 
+class BucketNotFoundError(NotFoundError):
+    """No bucket has that name."""
+
+
 class BlobExistsError(SangrahaError, FileExistsError):
     """A create-only put found a blob already stored under that key."""
+
+
+class BucketAlreadyExistsError(SangrahaError):
+    """A bucket of that name exists already."""
+
+
+class BucketNotEmptyError(SangrahaError):
+    """The bucket still holds an object version or an open upload session."""
 
 
 class ObjectPendingError(SangrahaError):
@@ -170,7 +188,15 @@ class InvalidContentError(SangrahaError, ValueError):
 
 class UnauthenticatedError(SangrahaError):
     """A request carried no credentials, or credentials that prove nothing: an unknown,
-    expired or revoked key, a wrong secret, a bad or expired signature."""
+    expired or revoked key, a wrong secret, a bad or expired signature.
+
+    :param code: S3's error code for the reason (``InvalidAccessKeyId``,
+        ``SignatureDoesNotMatch``, …), for the S3 gateway; ``None`` when S3 has none.
+    """
+
+    def __init__(self, *args: object, code: str | None = None) -> None:
+        super().__init__(*args)
+        self.code = code
 
 
 class AccessDeniedError(SangrahaError, PermissionError):

@@ -35,6 +35,12 @@ from ._sigv4_errors import (
     SignatureError,
 )
 from ._sigv4_sign import presign, sign_headers
+from ._sigv4_streaming import (
+    STREAMING_SIGNED_PAYLOAD,
+    STREAMING_SIGNED_PAYLOAD_TRAILER,
+    STREAMING_UNSIGNED_PAYLOAD_TRAILER,
+    StreamingSignature,
+)
 from ._store import AccessKeys
 from ._views import CreateKey, KeyView, NewKeyView
 
@@ -43,6 +49,9 @@ __all__ = [
     "EMPTY_SHA256",
     "MAX_EXPIRES",
     "OPERATOR",
+    "STREAMING_SIGNED_PAYLOAD",
+    "STREAMING_SIGNED_PAYLOAD_TRAILER",
+    "STREAMING_UNSIGNED_PAYLOAD_TRAILER",
     "UNSIGNED_PAYLOAD",
     "AccessGuard",
     "AccessKey",
@@ -77,6 +86,7 @@ __all__ = [
     "SignatureDoesNotMatch",
     "SignatureError",
     "SignedRequest",
+    "StreamingSignature",
     "bearer_token",
     "looks_like_bearer",
     "master_key_of",

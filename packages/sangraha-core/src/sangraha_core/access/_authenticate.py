@@ -19,6 +19,12 @@ from ._grants import Principal
 from ._keys import KeyStatus, split_bearer
 from ._ring import KeyEntry
 from ._sigv4 import SignatureError, SignedRequest, parse_authorization, verify
+from ._sigv4_streaming import (
+    STREAMING_SIGNED_PAYLOAD,
+    STREAMING_SIGNED_PAYLOAD_TRAILER,
+    STREAMING_UNSIGNED_PAYLOAD_TRAILER,
+    StreamingSignature,
+)
 
 __all__ = ["OPERATOR", "Authenticator", "Identity", "Lookup", "NeedsRead"]
 
@@ -27,17 +33,26 @@ OPERATOR = Principal(key_id="operator", grants=(), unrestricted=True)
 
 _BEARER = "bearer "
 
+#: The streaming payloads whose chunks this server can check (not SigV4a's ECDSA ones).
+_STREAMING = frozenset(
+    {STREAMING_SIGNED_PAYLOAD, STREAMING_SIGNED_PAYLOAD_TRAILER, STREAMING_UNSIGNED_PAYLOAD_TRAILER}
+)
+
 
 @dataclass(frozen=True)
 class Identity:
     """What a request's credentials proved.
 
     :param payload_sha256: the body's SHA-256 the signature covers, which the caller must
-        check the body against; ``None`` when the body is not signed.
+        check the body against; ``None`` when the body is not signed, or signed by chunk.
+    :param streaming: what the chunk signatures of an ``aws-chunked`` body are checked
+        against (``STREAMING-AWS4-HMAC-SHA256-PAYLOAD[-TRAILER]``); ``None`` otherwise,
+        also for ``STREAMING-UNSIGNED-PAYLOAD-TRAILER``, whose chunks carry no signature.
     """
 
     principal: Principal
     payload_sha256: str | None = None
+    streaming: StreamingSignature | None = None
 
 
 class NeedsRead(Exception):
@@ -50,7 +65,11 @@ Lookup = Callable[[str], "KeyEntry | bool | None"]
 
 
 class Authenticator:
-    """Checks credentials against the keys a :class:`~.KeyRing` reads."""
+    """Checks credentials against the keys a :class:`~.KeyRing` reads.
+
+    :param allow_streaming: accept SigV4 ``STREAMING-…`` bodies (the S3 gateway, which
+        decodes them); the identity then says how to check their chunks.
+    """
 
     def __init__(
         self,
@@ -58,16 +77,18 @@ class Authenticator:
         operator_token: str = "",
         region: str = "us-east-1",
         clock: Callable[[], datetime] = utcnow,
+        allow_streaming: bool = False,
     ) -> None:
         self._operator = operator_token.encode()
         self._region = region
         self._clock = clock
+        self._allow_streaming = allow_streaming
 
     def authenticate(self, request: SignedRequest, lookup: Lookup) -> Identity:
         """The principal ``request`` acts as.
 
-        Raise :class:`UnauthenticatedError` saying what is wrong, or :class:`NeedsRead`
-        when ``lookup`` (a ``peek``) cannot answer without the store.
+        Raise :class:`UnauthenticatedError` saying what is wrong (its ``code`` is S3's),
+        or :class:`NeedsRead` when ``lookup`` (a ``peek``) cannot answer without the store.
         """
         authorization = request.header("authorization")
         if authorization is not None and authorization[: len(_BEARER)].lower() == _BEARER:
@@ -75,24 +96,42 @@ class Authenticator:
         try:
             credentials = parse_authorization(request)
         except SignatureError as error:
-            raise UnauthenticatedError(str(error)) from None
+            raise UnauthenticatedError(str(error), code=error.code) from None
         if credentials is None:
             if authorization is not None:
                 raise UnauthenticatedError(
-                    "the Authorization header is neither a bearer token nor AWS4-HMAC-SHA256"
+                    "the Authorization header is neither a bearer token nor AWS4-HMAC-SHA256",
+                    code="InvalidRequest",
                 )
             raise UnauthenticatedError(
                 "this server needs an access key: send 'Authorization: Bearer <id>.<secret>', "
-                "sign the request with SigV4, or use a presigned URL"
+                "sign the request with SigV4, or use a presigned URL",
+                code="AccessDenied",
+            )
+        if credentials.streaming and credentials.payload_hash not in _STREAMING:
+            raise UnauthenticatedError(
+                f"{credentials.payload_hash} payloads are not supported", code="InvalidArgument"
             )
         entry = self._entry(credentials.key_id, lookup)
         try:
-            verify(request, credentials, entry.secret, now=self._clock(), region=self._region)
+            verify(
+                request,
+                credentials,
+                entry.secret,
+                now=self._clock(),
+                region=self._region,
+                allow_streaming=self._allow_streaming,
+            )
         except SignatureError as error:
-            raise UnauthenticatedError(str(error)) from None
+            raise UnauthenticatedError(str(error), code=error.code) from None
         entry.used = True
+        streaming = None
+        if credentials.streaming and credentials.payload_hash != STREAMING_UNSIGNED_PAYLOAD_TRAILER:
+            streaming = StreamingSignature.of(credentials, entry.secret)
         return Identity(
-            entry.key.principal(presigned=credentials.presigned), credentials.payload_sha256
+            entry.key.principal(presigned=credentials.presigned),
+            credentials.payload_sha256,
+            streaming,
         )
 
     def _bearer(self, token: str, lookup: Lookup) -> Principal:
@@ -102,7 +141,9 @@ class Authenticator:
         key_id, secret = split_bearer(token)
         entry = self._entry(key_id, lookup)
         if not hmac.compare_digest(secret.encode(), entry.secret.encode()):
-            raise UnauthenticatedError(f"wrong secret for access key {key_id}")
+            raise UnauthenticatedError(
+                f"wrong secret for access key {key_id}", code="SignatureDoesNotMatch"
+            )
         entry.used = True
         return entry.key.principal()
 
@@ -111,10 +152,16 @@ class Authenticator:
         if found is False:
             raise NeedsRead(key_id)
         if found is None or found is True:
-            raise UnauthenticatedError(f"no access key has the id {key_id!r}")
+            raise UnauthenticatedError(
+                f"no access key has the id {key_id!r}", code="InvalidAccessKeyId"
+            )
         status = found.key.status(self._clock())
+        # S3 answers a key that no longer works as one it does not know.
         if status is KeyStatus.REVOKED:
-            raise UnauthenticatedError(f"access key {key_id} is revoked")
+            raise UnauthenticatedError(f"access key {key_id} is revoked", code="InvalidAccessKeyId")
         if status is KeyStatus.EXPIRED:
-            raise UnauthenticatedError(f"access key {key_id} expired at {found.key.expires_at}")
+            raise UnauthenticatedError(
+                f"access key {key_id} expired at {found.key.expires_at}",
+                code="InvalidAccessKeyId",
+            )
         return found

@@ -42,12 +42,27 @@ def master_key_of(settings: Settings, *, create: bool = False) -> MasterKey:
 
 
 class AccessGuard:
-    """Who a request is (:meth:`authenticate`) and whether its key may go on (:meth:`limit`)."""
+    """Who a request is (:meth:`authenticate`) and whether its key may go on (:meth:`limit`).
 
-    def __init__(self, settings: Settings, store: AccessKeys, master: MasterKey) -> None:
+    :param allow_streaming: accept SigV4 ``STREAMING-…`` (``aws-chunked``) bodies, as the S3
+        gateway does; see :class:`~.Authenticator`.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: AccessKeys,
+        master: MasterKey,
+        *,
+        allow_streaming: bool = False,
+    ) -> None:
         self.ring = KeyRing(store, master, refresh=settings.key_refresh)
         self.admin = KeyAdmin(store, master)
-        self.authenticator = Authenticator(operator_token=settings.api_key, region=settings.region)
+        self.authenticator = Authenticator(
+            operator_token=settings.api_key,
+            region=settings.region,
+            allow_streaming=allow_streaming,
+        )
         self.limiter = RateLimiter()
         self.throttle = FailureThrottle(
             limit=settings.auth_failure_limit, window=settings.auth_failure_window
