@@ -16,10 +16,9 @@ from starlette.responses import JSONResponse, Response
 
 from sangraha_core import CONTENT_TYPES, Ingest, ObjectRecord, ObjectStatus, ProblemType
 from sangraha_core.access import Action
-from sangraha_core.web import backends_of, problem_doc, problem_of, require
+from sangraha_core.web import BodyReader, backends_of, problem_doc, problem_of, require
 from sangraha_core.wire import SHA256_HEADER
 
-from .body import BodyReader
 from .headers import check_content_length, parse_upload_headers
 
 __all__ = ["MAX_WAIT", "answer_accepted", "build_router"]

@@ -25,9 +25,16 @@ from sangraha_core import (
     UploadSession,
 )
 from sangraha_core.access import Action
-from sangraha_core.web import backends_of, principal_of, problem_doc, problem_of, require, requires
+from sangraha_core.web import (
+    BodyReader,
+    backends_of,
+    principal_of,
+    problem_doc,
+    problem_of,
+    require,
+    requires,
+)
 
-from .body import BodyReader
 from .headers import check_content_length, declared_digest
 from .objects import MAX_WAIT, answer_accepted
 

@@ -8,12 +8,14 @@ from .._logging import configure_logging, request_id
 from ._access import (
     OPEN_PATHS,
     AccessMiddleware,
+    Refusal,
     access_of,
     principal_of,
     require,
     requires,
     requires_admin,
 )
+from ._body import BodyReader
 from ._http import HttpLimits, LimitedHttpProtocol, limited_protocol
 from ._install import backends_of, install_web
 from ._observability import BYTES_IN, BYTES_OUT, ObservabilityMiddleware
@@ -30,10 +32,12 @@ __all__ = [
     "PROBLEM_BASE",
     "AccessMiddleware",
     "BlobStreamResponse",
+    "BodyReader",
     "HttpLimits",
     "LimitedHttpProtocol",
     "ObjectKeyConvertor",
     "ObservabilityMiddleware",
+    "Refusal",
     "access_of",
     "backends_of",
     "configure_logging",

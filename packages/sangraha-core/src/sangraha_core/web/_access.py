@@ -9,10 +9,12 @@ route knows the bucket (for a version by id, only after reading the record).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import anyio.to_thread
 from fastapi import Depends, Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .._exceptions import (
@@ -41,6 +43,7 @@ from ._problems import problem_for
 __all__ = [
     "OPEN_PATHS",
     "AccessMiddleware",
+    "Refusal",
     "access_of",
     "principal_of",
     "require",
@@ -53,6 +56,14 @@ logger = logging.getLogger("sangraha.access")
 #: Open to anyone: probes and metrics (orchestrators and scrapers hold no key), the API's
 #: description, and the console's page, which asks for a key itself.
 OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/console"})
+
+
+#: How a refused request is answered: the error and the request's path give the response.
+Refusal = Callable[[SangrahaError, str], Response]
+
+
+def _problem_refusal(error: SangrahaError, path: str) -> Response:
+    return problem_for(error, instance=path)
 
 
 def principal_of(request: Request) -> Principal:
@@ -115,13 +126,28 @@ class AccessMiddleware:
 
     :param create_master_key: make the master key file if it is missing (the embedded
         server, whose data directory is the whole installation).
+    :param open_paths: the paths anyone may reach.
+    :param refuse: how a refusal is answered (problem+json; the S3 gateway answers in XML).
+    :param declare_payload: turn a signed body hash into the upload's declared digest
+        (the v1 API); without it, the hash is left on ``scope["state"]["payload_sha256"]``
+        for the app to check.
     """
 
     def __init__(
-        self, app: ASGIApp, *, settings: Settings, create_master_key: bool = False
+        self,
+        app: ASGIApp,
+        *,
+        settings: Settings,
+        create_master_key: bool = False,
+        open_paths: frozenset[str] = OPEN_PATHS,
+        refuse: Refusal = _problem_refusal,
+        declare_payload: bool = True,
     ) -> None:
         self.app = app
         self._settings = settings
+        self._open_paths = open_paths
+        self._refuse = refuse
+        self._declare_payload = declare_payload
         self._master: MasterKey | None = None
         if settings.auth == "keys":
             self._master = master_key_of(settings, create=create_master_key)
@@ -153,7 +179,7 @@ class AccessMiddleware:
             # No route speaks WebSocket; none may be reached without a key either.
             await send({"type": "websocket.close", "code": 1008})
             return
-        if self._master is None or scope["type"] != "http" or scope["path"] in OPEN_PATHS:
+        if self._master is None or scope["type"] != "http" or scope["path"] in self._open_paths:
             await self.app(scope, receive, send)
             return
         address = (scope.get("client") or ("unknown", 0))[0]
@@ -163,10 +189,10 @@ class AccessMiddleware:
             if isinstance(error, UnauthenticatedError):
                 # The reason goes to the client, never the credentials to the log.
                 logger.info("refused credentials from %s: %s", address, error)
-            response = problem_for(error, instance=scope["path"])
-            await response(scope, receive, send)
+            await self._refuse(error, scope["path"])(scope, receive, send)
             return
-        scope.setdefault("state", {})["principal"] = principal
+        state = scope.setdefault("state", {})
+        state["principal"] = principal
         await self.app(scope, receive, send)
 
     async def _authenticate(self, guard: AccessGuard, scope: Scope, address: str) -> Principal:
@@ -188,7 +214,10 @@ class AccessMiddleware:
             raise
         guard.limit(identity.principal)
         if identity.payload_sha256 is not None:
-            _declare_payload(scope, identity.payload_sha256)
+            if self._declare_payload:
+                _declare_payload(scope, identity.payload_sha256)
+            else:
+                scope.setdefault("state", {})["payload_sha256"] = identity.payload_sha256
         return identity.principal
 
 

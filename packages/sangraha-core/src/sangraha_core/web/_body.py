@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import anyio.from_thread
 
-from sangraha_core import CHUNK_SIZE
+from .._constants import CHUNK_SIZE
 
 __all__ = ["BodyReader"]
 
