@@ -236,9 +236,34 @@ async def test_failed_version_is_409_with_the_reason(client: httpx.AsyncClient, 
     assert "retry-after" not in response.headers
     by_id = await client.get(f"/v1/objects/{failed.id}/content")
     assert by_id.status_code == 409
-    # A key whose only version failed has no content at all.
-    latest = await client.get(_url("bad.json"))
-    assert latest.status_code == 404
+    # A key whose only version failed answers why, as that version by id does.
+    for method in ("GET", "HEAD"):
+        latest = await client.request(method, _url("bad.json"))
+        assert latest.status_code == 409, method
+        assert "retry-after" not in latest.headers
+    problem = (await client.get(_url("bad.json"))).json()
+    assert problem["type"].endswith("/failed")
+    assert problem["reason"] == "not JSON: line 1 column 1"
+
+
+async def test_latest_read_skips_a_newer_failed_version(
+    client: httpx.AsyncClient, seed: Seed
+) -> None:
+    seed.ready("doc.json", b'{"v": 1}')
+    seed.failed("doc.json", "not JSON: premature end")
+    response = await client.get(_url("doc.json"))
+    assert response.status_code == 200
+    assert response.content == b'{"v": 1}'
+
+
+async def test_key_whose_newest_failed_after_older_failures_names_the_newest(
+    client: httpx.AsyncClient, seed: Seed
+) -> None:
+    seed.failed("twice.json", "first reason")
+    seed.failed("twice.json", "second reason")
+    response = await client.get(_url("twice.json"))
+    assert response.status_code == 409
+    assert response.json()["reason"] == "second reason"
 
 
 async def test_pending_only_key_is_409_with_retry_after(

@@ -141,13 +141,21 @@ def resolve_by_key(
     """The ready record whose content ``GET /v1/buckets/{bucket}/objects/{key}`` serves.
 
     Without ``version``: the latest ready version (``ObjectPendingError`` when the only
-    versions are still pending). With it: that version, which must belong to this key and
-    be ready (``ObjectPendingError`` or :class:`ObjectFailedError` otherwise).
+    versions are still pending; :class:`ObjectFailedError` for the newest version when
+    none is ready and the newest failed). With it: that version, which must belong to this
+    key and be ready (``ObjectPendingError`` or :class:`ObjectFailedError` otherwise).
     """
     validate_bucket(bucket)
     validate_key(key)
     if version is None:
-        return metadata.get_latest(bucket, key)
+        try:
+            return metadata.get_latest(bucket, key)
+        except ObjectPendingError:
+            raise
+        except ObjectNotFoundError:
+            # Only on this rare path is the newest version read too: a key whose upload
+            # failed answers with why, as that version by id does, not "no object".
+            return require_ready(metadata.get_newest(bucket, key))
     return require_ready(_version_of(metadata, bucket, key, version))
 
 
