@@ -1,0 +1,83 @@
+"""S3's XML documents: the responses the gateway renders and the request bodies it parses.
+
+Rendering lives in :mod:`._xml_render` and parsing in :mod:`._xml_parse`; this module is the
+one place operations import them from.
+"""
+
+from __future__ import annotations
+
+from ._xml_parse import (
+    MAX_DELETE_OBJECTS,
+    MAX_PART_NUMBER,
+    CompletedPart,
+    ObjectToDelete,
+    parse_complete_multipart_upload,
+    parse_create_bucket_configuration,
+    parse_delete,
+)
+from ._xml_render import (
+    S3_NAMESPACE,
+    BucketEntry,
+    Deleted,
+    DeleteError,
+    EncodingType,
+    ListMultipartUploadsResult,
+    ListObjectsResult,
+    ListObjectsV2Result,
+    ListPartsResult,
+    ObjectEntry,
+    Owner,
+    PartEntry,
+    UploadEntry,
+    render_complete_multipart_upload,
+    render_copy_object_result,
+    render_copy_part_result,
+    render_delete_result,
+    render_initiate_multipart_upload,
+    render_list_buckets,
+    render_list_multipart_uploads,
+    render_list_objects,
+    render_list_objects_v2,
+    render_list_parts,
+    render_location_constraint,
+    render_versioning_configuration,
+    s3_timestamp,
+    url_encode,
+)
+
+__all__ = [
+    "MAX_DELETE_OBJECTS",
+    "MAX_PART_NUMBER",
+    "S3_NAMESPACE",
+    "BucketEntry",
+    "CompletedPart",
+    "DeleteError",
+    "Deleted",
+    "EncodingType",
+    "ListMultipartUploadsResult",
+    "ListObjectsResult",
+    "ListObjectsV2Result",
+    "ListPartsResult",
+    "ObjectEntry",
+    "ObjectToDelete",
+    "Owner",
+    "PartEntry",
+    "UploadEntry",
+    "parse_complete_multipart_upload",
+    "parse_create_bucket_configuration",
+    "parse_delete",
+    "render_complete_multipart_upload",
+    "render_copy_object_result",
+    "render_copy_part_result",
+    "render_delete_result",
+    "render_initiate_multipart_upload",
+    "render_list_buckets",
+    "render_list_multipart_uploads",
+    "render_list_objects",
+    "render_list_objects_v2",
+    "render_list_parts",
+    "render_location_constraint",
+    "render_versioning_configuration",
+    "s3_timestamp",
+    "url_encode",
+]
