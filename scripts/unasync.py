@@ -53,6 +53,8 @@ SUBSTITUTIONS: list[tuple[str, str]] = [
     ("_keys_async", "_keys_sync"),
     ("AsyncObjectStream", "ObjectStream"),
     ("AsyncPage", "SyncPage"),
+    # The sync client returns the first page itself, where the async one returns a paginator.
+    ("AsyncPaginator", "SyncPage"),
     ("AsyncRuntime", "SyncRuntime"),
     ("AsyncUploadData", "UploadData"),
     # Prose.
@@ -89,11 +91,13 @@ def _member_key(name: str) -> tuple[int, str]:
 def _sort_names(match: re.Match[str]) -> str:
     # Renaming can move a name out of order: ``AsyncUploadData`` sorts first, ``UploadData``
     # late.
+    # Two async names can share one sync name (``AsyncPage``, ``AsyncPaginator``): import it once.
     head, block, line = match.groups()
     if block is not None:
-        names = sorted((n.strip().rstrip(",") for n in block.splitlines()), key=_member_key)
+        found = dict.fromkeys(n.strip().rstrip(",") for n in block.splitlines())
+        names = sorted(found, key=_member_key)
         return head + "(\n" + "".join(f"    {n},\n" for n in names) + ")"
-    names = sorted((n.strip() for n in line.split(",")), key=_member_key)
+    names = sorted(dict.fromkeys(n.strip() for n in line.split(",")), key=_member_key)
     return head + ", ".join(names)
 
 

@@ -19,7 +19,7 @@ from typing import Any, Literal, cast
 
 import httpx
 
-from sangraha_client import AsyncClient, AsyncObjectStream, AsyncPage, Client
+from sangraha_client import AsyncClient, AsyncObjectStream, AsyncPage, AsyncPaginator, Client
 
 __all__ = ["KINDS", "Clients", "Kind"]
 
@@ -27,6 +27,10 @@ Kind = Literal["sync", "async"]
 KINDS: list[Kind] = ["sync", "async"]
 
 _WRAPPED = (AsyncClient, AsyncPage, AsyncObjectStream)
+
+
+async def _first_page(paginator: AsyncPaginator[Any]) -> AsyncPage[Any]:
+    return await paginator
 
 
 class _Blocking:
@@ -40,6 +44,9 @@ class _Blocking:
         object.__setattr__(self, "_runner", runner)
 
     def _wrap(self, result: Any) -> Any:
+        if isinstance(result, AsyncPaginator):
+            # A listing is awaited for its first page, as the sync client returns it.
+            result = self._runner.run(_first_page(result))
         if inspect.iscoroutine(result):
             result = self._runner.run(result)
         if isinstance(result, _WRAPPED):

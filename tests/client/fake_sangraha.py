@@ -103,6 +103,16 @@ class FakeSangraha:
         self.counter = 0
         #: Called first with each request; a response it returns is answered instead.
         self.intercept: Callable[[httpx.Request], httpx.Response | None] | None = None
+        #: Keys whose processing fails with this reason: an upload or a complete that asks
+        #: to ``wait`` answers the failed record, one that does not the pending one.
+        self.failing: dict[str, str] = {}
+
+    def _settled(self, request: httpx.Request, key: str) -> dict[str, Any]:
+        if key in self.failing:
+            if "wait" in request.url.params:
+                return {"status": "failed", "error": self.failing[key]}
+            return {"status": "pending"}
+        return {}
 
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self.handle)
@@ -171,7 +181,14 @@ class FakeSangraha:
                 for k, v in request.headers.items()
                 if k.startswith("x-sangraha-meta-")
             }
-            rec = self.store(bucket, key, body, request.headers["content-type"], metadata=meta)
+            rec = self.store(
+                bucket,
+                key,
+                body,
+                request.headers["content-type"],
+                metadata=meta,
+                **self._settled(request, key),
+            )
             return httpx.Response(
                 202, json=rec, headers={"Location": f"/v1/buckets/{bucket}/metadata/{quote(key)}"}
             )
@@ -250,7 +267,8 @@ class FakeSangraha:
             late = json.loads(body).get("digest") if body else None
             if any(d and digest_of(data) != d for d in (s.digest, late)):
                 return problem(400, "checksum-mismatch")
-            rec = self.store(s.bucket, s.key, data, s.content_type, status="pending")
+            settled = {"status": "pending", **self._settled(request, s.key)}
+            rec = self.store(s.bucket, s.key, data, s.content_type, **settled)
             s.status, s.object_id = "completed", rec["id"]
             return httpx.Response(202, json=rec)
         if request.method == "DELETE":

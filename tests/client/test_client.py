@@ -266,3 +266,52 @@ def test_async_for_async_with_and_async_chunks(fake: FakeSangraha, tmp_path: pat
 
     asyncio.run(scenario())
     assert json.loads(fake.bodies[0]) == {"a": 1}
+
+
+def test_async_for_walks_a_listing_without_await(fake: FakeSangraha) -> None:
+    for i in range(5):
+        fake.store("docs", f"k{i}", b"{}")
+
+    async def scenario() -> None:
+        async with AsyncClient(base_url="http://read.test", transport=fake.async_transport()) as c:
+            assert [r.key async for r in c.list_objects("docs", limit=2)] == [
+                f"k{i}" for i in range(5)
+            ]
+            pages = [p async for p in c.list_objects("docs", limit=2).iter_pages()]
+            assert [len(p.items) for p in pages] == [2, 2, 1]
+            first = await c.list_objects("docs", limit=2)
+            assert first.has_next_page() and [r.key for r in first.items] == ["k0", "k1"]
+
+    sent = len(fake.requests)
+    listing = AsyncClient(base_url="http://read.test", transport=fake.async_transport())
+    listing.list_objects("docs")
+    assert len(fake.requests) == sent, "a paginator sends nothing until it is used"
+    asyncio.run(scenario())
+    assert len(fake.requests) == sent + 3 + 3 + 1
+
+
+def test_a_failure_within_wait_raises(fake: FakeSangraha, client: Client) -> None:
+    fake.failing["bad.json"] = "truncated JSON at byte 9"
+    with pytest.raises(ProcessingFailedError) as info:
+        client.put_object("docs", "bad.json", b'{"open": ', wait=10)
+    assert info.value.reason == "truncated JSON at byte 9"
+    assert info.value.record.status == "failed" and info.value.record.key == "bad.json"
+    assert "truncated JSON at byte 9" in str(info.value)
+    assert fake.requests[-1].url.params["wait"] == "10"
+    with pytest.raises(ProcessingFailedError):
+        client.put_object("docs", "bad.json", b'{"open": ', wait=0)
+    # Without wait the service gives no verdict yet, and none is raised.
+    assert client.put_object("docs", "bad.json", b'{"open": ').status == "pending"
+
+
+def test_a_failure_within_a_completes_wait_raises(fake: FakeSangraha, client: Client) -> None:
+    fake.failing["big.json"] = "not JSON"
+    session = client.create_upload("docs", "big.json", content_type="application/json")
+    client.upload_part(session.id, 1, b'{"open": ')
+    with pytest.raises(ProcessingFailedError, match="not JSON") as info:
+        client.complete_upload(session.id, wait=5)
+    assert info.value.record.status == "failed"
+    assert fake.requests[-1].url.params["wait"] == "5"
+    other = client.create_upload("docs", "fine.json", content_type="application/json")
+    client.upload_part(other.id, 1, b"{}")
+    assert client.complete_upload(other.id, wait=5).status == "pending"

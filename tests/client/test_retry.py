@@ -225,3 +225,30 @@ def test_timeouts_become_api_timeout_error(clients: Clients) -> None:
     with pytest.raises(APITimeoutError):
         client.get_record("docs", "a.json")
     assert len(attempts) == 2 and len(clients.slept) == 1
+
+
+def test_a_connection_error_names_the_method_and_url_but_no_secret(clients: Clients) -> None:
+    client = clients(
+        transport=refusing([], failures=99),
+        base_url="http://user:pa55word@sangraha.test:8123",
+        max_retries=0,
+    )
+    with pytest.raises(APIConnectionError) as info:
+        client.get_object("docs", "a b.json", version="v1")
+    text = str(info.value)
+    assert text.startswith("Connection error: GET http://sangraha.test:8123/v1/buckets/docs/")
+    assert "version=v1" in text and text.endswith("(refused)")
+    assert "pa55word" not in text and "user" not in text
+
+
+def test_a_presigned_querys_secrets_are_not_printed() -> None:
+    signed = "X-Amz-Credential=SK1%2F20261202&X-Amz-Signature=0123abcd&X-Amz-Expires=60"
+    request = httpx.Request("PUT", f"http://sangraha.test/v1/buckets/d/objects/k?{signed}")
+    error = APIConnectionError(request=request, reason="refused while sending 0123abcd")
+    text = str(error)
+    assert text.startswith("Connection error: PUT http://sangraha.test/v1/buckets/d/objects/k?")
+    assert "0123abcd" not in text and "SK1" not in text
+    assert "X-Amz-Signature=REDACTED" in text and "X-Amz-Expires=60" in text
+    assert error.request is request, "the request itself is kept whole, for the caller"
+    timeout = str(APITimeoutError(request=request))
+    assert timeout.startswith("Request timed out: PUT ") and "0123abcd" not in timeout

@@ -38,7 +38,7 @@ from ._exceptions import (
     WaitTimeoutError,
 )
 from ._headers import ObjectHead
-from ._pagination import AsyncPage, SyncPage
+from ._pagination import AsyncPage, AsyncPaginator, SyncPage
 from ._sync_client import Client, ObjectStream
 from ._types import NOT_GIVEN, ListObjectsParams, NotGiven, ProgressCallback, Timeout
 from ._version import __version__
@@ -57,6 +57,7 @@ __all__ = [
     "AsyncClient",
     "AsyncObjectStream",
     "AsyncPage",
+    "AsyncPaginator",
     "AuthenticationError",
     "BadRequestError",
     "ChecksumMismatchError",

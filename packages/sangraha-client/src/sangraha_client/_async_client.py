@@ -40,7 +40,7 @@ from ._exceptions import (
 )
 from ._headers import ObjectHead, etag_digest
 from ._keys_async import AsyncKeyMethods
-from ._pagination import AsyncPage
+from ._pagination import AsyncPage, AsyncPaginator
 from ._runtime import AsyncRuntime
 from ._transfers import ChunkedUpload, Download, advance
 from ._types import NOT_GIVEN, ListObjectsParams, NotGiven, ProgressCallback, Timeout
@@ -57,6 +57,17 @@ def _settle(record: ObjectRecord) -> ObjectRecord | None:
     if record.status is ObjectStatus.FAILED:
         raise ProcessingFailedError(record)
     return record if record.status is ObjectStatus.READY else None
+
+
+def _waited(record: ObjectRecord, wait: float | None) -> ObjectRecord:
+    """The answer to a request that asked the service to ``wait``: a failure raises.
+
+    Without ``wait`` the record is whatever the service holds (a replayed upload may
+    already have failed), and the caller asked for no verdict.
+    """
+    if wait is not None and record.status is ObjectStatus.FAILED:
+        raise ProcessingFailedError(record)
+    return record
 
 
 class AsyncObjectStream:
@@ -156,13 +167,13 @@ class AsyncClient(AsyncRuntime, AsyncKeyMethods):
                 response = await self._client.send(request, stream=options.stream)
             except httpx.TimeoutException as exc:
                 if not self._should_retry_error(options, retries_taken=retries_taken):
-                    raise APITimeoutError(request=request) from exc
+                    raise APITimeoutError(request=request, reason=str(exc)) from exc
                 await self._sleep(self._retry_delay(retries_taken=retries_taken, headers=None))
                 retries_taken += 1
                 continue
             except httpx.TransportError as exc:
                 if not self._should_retry_error(options, retries_taken=retries_taken):
-                    raise APIConnectionError(request=request) from exc
+                    raise APIConnectionError(request=request, reason=str(exc)) from exc
                 await self._sleep(self._retry_delay(retries_taken=retries_taken, headers=None))
                 retries_taken += 1
                 continue
@@ -231,7 +242,7 @@ class AsyncClient(AsyncRuntime, AsyncKeyMethods):
         )
         if progress is not None:
             options.on_sent = lambda sent: progress(sent, body.length)
-        return self._parse_record(await self._request(options))
+        return _waited(self._parse_record(await self._request(options)), wait)
 
     async def put_object(
         self,
@@ -249,7 +260,9 @@ class AsyncClient(AsyncRuntime, AsyncKeyMethods):
 
         ``data`` is bytes, a path, an open binary file or an iterable of chunks. The
         content type is guessed from the file name, else from the first bytes. ``wait``
-        asks the service to hold its answer until processing ends (up to that many s).
+        asks the service to hold its answer until processing ends (up to that many s): a
+        version that failed by then raises :class:`ProcessingFailedError`, one still
+        processing comes back ``pending``.
         """
         return await self._upload(
             bucket,
@@ -360,12 +373,18 @@ class AsyncClient(AsyncRuntime, AsyncKeyMethods):
     async def get_upload(self, upload_id: str) -> UploadSession:
         return self._parse_session(await self._request(self._get_upload_options(upload_id)))
 
-    async def complete_upload(self, upload_id: str, *, digest: str | None = None) -> ObjectRecord:
-        """Join the parts; ``digest`` (``sha256:<hex>``), if given, must be the whole's."""
+    async def complete_upload(
+        self, upload_id: str, *, digest: str | None = None, wait: float | None = None
+    ) -> ObjectRecord:
+        """Join the parts; ``digest`` (``sha256:<hex>``), if given, must be the whole's.
+
+        ``wait`` is as for :meth:`put_object`: a failure within it raises
+        :class:`ProcessingFailedError`.
+        """
         options = self._complete_upload_options(
-            upload_id, digest=Digest(digest) if digest is not None else None
+            upload_id, digest=Digest(digest) if digest is not None else None, wait=wait
         )
-        return self._parse_record(await self._request(options))
+        return _waited(self._parse_record(await self._request(options)), wait)
 
     async def abort_upload(self, upload_id: str) -> None:
         await self._request(self._abort_upload_options(upload_id))
@@ -444,17 +463,17 @@ class AsyncClient(AsyncRuntime, AsyncKeyMethods):
             raise ValueError(f"asked for {digest}, got {response.headers.get('etag')}")
         return response.content
 
-    async def list_objects(
+    def list_objects(
         self, bucket: str, **params: Unpack[ListObjectsParams]
-    ) -> AsyncPage[ObjectRecord]:
-        """The first page of records in ``bucket``; iterating it walks every page."""
+    ) -> AsyncPaginator[ObjectRecord]:
+        """The records in ``bucket``: iterating walks every page (see :class:`AsyncPaginator`)."""
 
         async def fetch(cursor: str | None) -> AsyncPage[ObjectRecord]:
             response = await self._request(self._list_options(bucket, params, cursor))
             page = self._parse_page(response)
             return AsyncPage(page.items, page.next_cursor, fetch)
 
-        return await fetch(None)
+        return self._paginate(fetch)
 
     async def delete_object(self, bucket: str, key: str, *, version: str | None = None) -> None:
         """Delete every version of ``key``, or only ``version``."""

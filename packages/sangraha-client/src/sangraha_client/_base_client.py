@@ -166,6 +166,14 @@ def make_status_error(response: httpx.Response) -> APIStatusError:
     return cls(message, response=response, problem=problem)
 
 
+def _wait_params(wait: float | None) -> tuple[dict[str, str], Timeout | NotGiven]:
+    """The query and the timeout of a request that asks the service to ``wait``."""
+    if wait is None:
+        return {}, NOT_GIVEN
+    # The service holds the answer back for up to ``wait`` seconds.
+    return {"wait": f"{wait:g}"}, httpx.Timeout(max(60.0, wait + 30.0), connect=5.0)
+
+
 def _problem_slug(response: httpx.Response) -> str | None:
     problem = _parse_problem(response)
     return None if problem is None else problem.type.rstrip("/").rsplit("/", 1)[-1]
@@ -327,12 +335,7 @@ class BaseClient:
         for name, value in (metadata or {}).items():
             # httpx sends header values as ASCII: other text goes in the RFC 8187 form.
             headers[META_HEADER_PREFIX + name] = encode_header_value(value)
-        params: dict[str, str] = {}
-        timeout: Timeout | NotGiven = NOT_GIVEN
-        if wait is not None:
-            params["wait"] = f"{wait:g}"
-            # The service holds the answer back for up to ``wait`` seconds.
-            timeout = httpx.Timeout(max(60.0, wait + 30.0), connect=5.0)
+        params, timeout = _wait_params(wait)
         path = (
             self._bucket_path(bucket, "objects") if key is None else self._object_path(bucket, key)
         )
@@ -445,13 +448,16 @@ class BaseClient:
         return RequestOptions("GET", self._url(self._upload_path(upload_id), write=True))
 
     def _complete_upload_options(
-        self, upload_id: str, *, digest: Digest | None = None
+        self, upload_id: str, *, digest: Digest | None = None, wait: float | None = None
     ) -> RequestOptions:
+        params, timeout = _wait_params(wait)
         return RequestOptions(
             "POST",
             self._url(f"{self._upload_path(upload_id)}/complete", write=True),
+            params=params,
             headers={IDEMPOTENCY_KEY_HEADER: str(uuid.uuid4())},
             json_data=None if digest is None else {"digest": str(digest)},
+            timeout=timeout,
         )
 
     def _abort_upload_options(self, upload_id: str) -> RequestOptions:

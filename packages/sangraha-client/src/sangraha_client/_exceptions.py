@@ -75,6 +75,7 @@ __all__ = [
     "UploadNotFoundError",
     "UploadStateError",
     "WaitTimeoutError",
+    "redact_url",
 ]
 
 
@@ -237,24 +238,70 @@ class ServiceUnavailableError(InternalServerError):
     status_code: Literal[503]
 
 
-class APIConnectionError(APIError):
-    """No answer: the connection failed or broke before a response arrived."""
+#: Query parameters whose values are secret or sign a request (a presigned URL's
+#: ``X-Amz-Signature``, ``X-Amz-Credential``, ``X-Amz-Security-Token``...), matched by part.
+_SECRET_PARAM_PARTS = ("signature", "credential", "token", "secret", "password", "key", "auth")
+_REDACTED = "REDACTED"
 
-    def __init__(self, *, request: httpx.Request, message: str = "Connection error.") -> None:
+
+def _secret_values(url: httpx.URL) -> list[str]:
+    return [
+        value
+        for name, value in url.params.multi_items()
+        if value and any(part in name.lower() for part in _SECRET_PARAM_PARTS)
+    ]
+
+
+def redact_url(url: httpx.URL) -> str:
+    """``url`` fit to print: no user or password, and no value of a secret query parameter."""
+    params = [
+        (name, _REDACTED if any(p in name.lower() for p in _SECRET_PARAM_PARTS) else value)
+        for name, value in url.params.multi_items()
+    ]
+    return str(url.copy_with(userinfo=b"", params=params, fragment=None))
+
+
+class APIConnectionError(APIError):
+    """No answer: the connection failed or broke before a response arrived.
+
+    The message names the method and the URL, with no credentials in it: the user and
+    password of the URL and the values of secret query parameters are left out.
+    """
+
+    _what: ClassVar[str] = "Connection error"
+
+    def __init__(
+        self,
+        *,
+        request: httpx.Request,
+        message: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        if message is None:
+            message = f"{self._what}: {request.method} {redact_url(request.url)}"
+            if reason:
+                for secret in _secret_values(request.url):
+                    reason = reason.replace(secret, _REDACTED)
+                message += f" ({reason})"
         super().__init__(message, request=request)
+        #: What the transport said went wrong, when it said anything.
+        self.reason = reason
 
 
 class APITimeoutError(APIConnectionError):
-    def __init__(self, *, request: httpx.Request) -> None:
-        super().__init__(request=request, message="Request timed out.")
+    _what = "Request timed out"
 
 
 class ProcessingFailedError(SangrahaError):
-    """The object was stored but processing rejected it; ``record.error`` says why."""
+    """The object was stored but processing rejected it; ``reason`` (``record.error``) says why.
+
+    Raised by :meth:`~sangraha_client.Client.wait_until_ready`, and by an upload or a
+    session's ``complete`` given ``wait`` when the version failed within it.
+    """
 
     def __init__(self, record: ObjectRecord) -> None:
-        reason = record.error or "no reason given"
-        super().__init__(f"processing of {record.bucket}/{record.key} failed: {reason}")
+        self.reason = record.error or "no reason given"
+        super().__init__(f"processing of {record.bucket}/{record.key} failed: {self.reason}")
         self.record = record
 
 

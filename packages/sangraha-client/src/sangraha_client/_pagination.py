@@ -1,11 +1,16 @@
-"""Pages of a listing that fetch the pages after them while you iterate."""
+"""Pages of a listing that fetch the pages after them while you iterate.
+
+The sync client's ``list_objects`` returns its first :class:`SyncPage`; the async one
+returns an :class:`AsyncPaginator`, which is both awaitable (for that first page) and
+async-iterable (for every item), since ``async for`` cannot await the call it walks.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from typing import Generic, TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator, Iterator
+from typing import Any, Generic, TypeVar
 
-__all__ = ["AsyncPage", "SyncPage"]
+__all__ = ["AsyncPage", "AsyncPaginator", "SyncPage"]
 
 T = TypeVar("T")
 
@@ -83,3 +88,31 @@ class AsyncPage(Generic[T]):
 
     def __repr__(self) -> str:
         return f"AsyncPage(items={len(self.items)}, next_cursor={self.next_cursor!r})"
+
+
+class AsyncPaginator(Generic[T]):
+    """A listing not fetched yet: ``await`` it for its first :class:`AsyncPage`, or
+    ``async for`` over it for every item of every page.
+
+    Nothing is sent until it is awaited or iterated, and each time it is, the listing
+    starts again from its first page.
+    """
+
+    def __init__(self, fetch: Callable[[str | None], Coroutine[Any, Any, AsyncPage[T]]]) -> None:
+        self._fetch = fetch
+
+    def __await__(self) -> Generator[Any, None, AsyncPage[T]]:
+        return self._fetch(None).__await__()
+
+    async def iter_pages(self) -> AsyncIterator[AsyncPage[T]]:
+        first = await self._fetch(None)
+        async for page in first.iter_pages():
+            yield page
+
+    async def __aiter__(self) -> AsyncIterator[T]:
+        async for page in self.iter_pages():
+            for item in page.items:
+                yield item
+
+    def __repr__(self) -> str:
+        return "AsyncPaginator()"

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-from typing import ClassVar, ParamSpec, TypeVar
+from typing import Any, ClassVar, ParamSpec, TypeVar
 
 from ._content import Body, IterBody
+from ._pagination import AsyncPage, AsyncPaginator, SyncPage
 
 __all__ = ["AsyncRuntime", "SyncRuntime"]
 
@@ -41,6 +42,12 @@ class AsyncRuntime:
         if isinstance(body, IterBody):
             return await body.ahead()
         return await asyncio.to_thread(body.head)
+
+    def _paginate(
+        self, fetch: Callable[[str | None], Coroutine[Any, Any, AsyncPage[T]]]
+    ) -> AsyncPaginator[T]:
+        """A listing that ``await`` and ``async for`` both start; nothing is sent yet."""
+        return AsyncPaginator(fetch)
 
     async def _map_concurrently(
         self, fn: Callable[[T], Awaitable[R]], items: Sequence[T], limit: int
@@ -76,6 +83,10 @@ class SyncRuntime:
     def _peek(self, body: Body) -> bytes:
         """The first bytes of ``body``, for guessing its content type."""
         return body.head()
+
+    def _paginate(self, fetch: Callable[[str | None], SyncPage[T]]) -> SyncPage[T]:
+        """The first page, fetched now: a plain ``for`` needs nothing more."""
+        return fetch(None)
 
     def _map_concurrently(self, fn: Callable[[T], R], items: Sequence[T], limit: int) -> list[R]:
         """``fn`` over ``items``, at most ``limit`` at a time; the results in order."""

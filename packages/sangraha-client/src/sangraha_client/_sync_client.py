@@ -61,6 +61,17 @@ def _settle(record: ObjectRecord) -> ObjectRecord | None:
     return record if record.status is ObjectStatus.READY else None
 
 
+def _waited(record: ObjectRecord, wait: float | None) -> ObjectRecord:
+    """The answer to a request that asked the service to ``wait``: a failure raises.
+
+    Without ``wait`` the record is whatever the service holds (a replayed upload may
+    already have failed), and the caller asked for no verdict.
+    """
+    if wait is not None and record.status is ObjectStatus.FAILED:
+        raise ProcessingFailedError(record)
+    return record
+
+
 class ObjectStream:
     """An object's content as it arrives; iterate it for chunks of bytes."""
 
@@ -158,13 +169,13 @@ class Client(SyncRuntime, SyncKeyMethods):
                 response = self._client.send(request, stream=options.stream)
             except httpx.TimeoutException as exc:
                 if not self._should_retry_error(options, retries_taken=retries_taken):
-                    raise APITimeoutError(request=request) from exc
+                    raise APITimeoutError(request=request, reason=str(exc)) from exc
                 self._sleep(self._retry_delay(retries_taken=retries_taken, headers=None))
                 retries_taken += 1
                 continue
             except httpx.TransportError as exc:
                 if not self._should_retry_error(options, retries_taken=retries_taken):
-                    raise APIConnectionError(request=request) from exc
+                    raise APIConnectionError(request=request, reason=str(exc)) from exc
                 self._sleep(self._retry_delay(retries_taken=retries_taken, headers=None))
                 retries_taken += 1
                 continue
@@ -233,7 +244,7 @@ class Client(SyncRuntime, SyncKeyMethods):
         )
         if progress is not None:
             options.on_sent = lambda sent: progress(sent, body.length)
-        return self._parse_record(self._request(options))
+        return _waited(self._parse_record(self._request(options)), wait)
 
     def put_object(
         self,
@@ -251,7 +262,9 @@ class Client(SyncRuntime, SyncKeyMethods):
 
         ``data`` is bytes, a path, an open binary file or an iterable of chunks. The
         content type is guessed from the file name, else from the first bytes. ``wait``
-        asks the service to hold its answer until processing ends (up to that many s).
+        asks the service to hold its answer until processing ends (up to that many s): a
+        version that failed by then raises :class:`ProcessingFailedError`, one still
+        processing comes back ``pending``.
         """
         return self._upload(
             bucket,
@@ -362,12 +375,18 @@ class Client(SyncRuntime, SyncKeyMethods):
     def get_upload(self, upload_id: str) -> UploadSession:
         return self._parse_session(self._request(self._get_upload_options(upload_id)))
 
-    def complete_upload(self, upload_id: str, *, digest: str | None = None) -> ObjectRecord:
-        """Join the parts; ``digest`` (``sha256:<hex>``), if given, must be the whole's."""
+    def complete_upload(
+        self, upload_id: str, *, digest: str | None = None, wait: float | None = None
+    ) -> ObjectRecord:
+        """Join the parts; ``digest`` (``sha256:<hex>``), if given, must be the whole's.
+
+        ``wait`` is as for :meth:`put_object`: a failure within it raises
+        :class:`ProcessingFailedError`.
+        """
         options = self._complete_upload_options(
-            upload_id, digest=Digest(digest) if digest is not None else None
+            upload_id, digest=Digest(digest) if digest is not None else None, wait=wait
         )
-        return self._parse_record(self._request(options))
+        return _waited(self._parse_record(self._request(options)), wait)
 
     def abort_upload(self, upload_id: str) -> None:
         self._request(self._abort_upload_options(upload_id))
@@ -449,14 +468,14 @@ class Client(SyncRuntime, SyncKeyMethods):
     def list_objects(
         self, bucket: str, **params: Unpack[ListObjectsParams]
     ) -> SyncPage[ObjectRecord]:
-        """The first page of records in ``bucket``; iterating it walks every page."""
+        """The records in ``bucket``: iterating walks every page (see :class:`SyncPage`)."""
 
         def fetch(cursor: str | None) -> SyncPage[ObjectRecord]:
             response = self._request(self._list_options(bucket, params, cursor))
             page = self._parse_page(response)
             return SyncPage(page.items, page.next_cursor, fetch)
 
-        return fetch(None)
+        return self._paginate(fetch)
 
     def delete_object(self, bucket: str, key: str, *, version: str | None = None) -> None:
         """Delete every version of ``key``, or only ``version``."""
