@@ -32,13 +32,13 @@ import threading
 import time
 from collections import deque
 
-from sangraha_core import Backends, BackendUnavailableError, FailureKind, Outcome
+from sangraha_core import Backends, BackendUnavailableError, FailureKind, Outcome, SangrahaError
 from sangraha_core.queue import Delivery
 
 from . import metrics
 from ._jobs import JobContext, JobResult
 
-__all__ = ["DeliverySettling"]
+__all__ = ["DeliverySettling", "gave_up_reason"]
 
 logger = logging.getLogger("sangraha_worker")
 
@@ -126,9 +126,15 @@ class DeliverySettling:
             delivery.retry(delay)
             self._retried(ctx, delay, "error")
             return
-        reason = f"gave up after {message.attempt} attempts: {error!r}"
-        _log_error(error, "job %s: %s", message.object_id, reason)
-        self._give_up(delivery, ctx, reason)
+        # The record's reason is read by API clients: the error's repr goes to the log only.
+        _log_error(
+            error,
+            "job %s: gave up after %d attempts: %r",
+            message.object_id,
+            message.attempt,
+            error,
+        )
+        self._give_up(delivery, ctx, gave_up_reason(message.attempt, error))
 
     def _give_up(self, delivery: Delivery, ctx: JobContext, reason: str) -> None:
         """Fail the record for a reason outside its bytes, then dead-letter the message."""
@@ -187,3 +193,17 @@ def _log_error(error: BaseException, message: str, *args: object) -> None:
     else:
         # Not a known transient fault: keep the traceback for whoever reads the logs.
         logger.error(message, *args, exc_info=error)
+
+
+def gave_up_reason(attempts: int, error: BaseException) -> str:
+    """The failure reason a record gets when every attempt ended in ``error``.
+
+    Sangraha's own errors say what went wrong in words meant for a reader; anything else
+    is a fault of the worker or a library, whose text names code, not the object.
+    """
+    if isinstance(error, SangrahaError) and str(error):
+        return f"gave up after {attempts} attempts: {error}"
+    return (
+        f"gave up after {attempts} attempts: the worker failed unexpectedly "
+        "(its log has the error); a replay may run it again"
+    )

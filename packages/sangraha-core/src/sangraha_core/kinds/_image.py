@@ -27,6 +27,7 @@ from typing import Any
 from PIL import Image
 
 from .._exceptions import InvalidContentError
+from ._reasons import chunk_name
 from ._stream import Source
 
 __all__ = [
@@ -182,7 +183,7 @@ def _webp_size(source: Source) -> tuple[int, int]:
         width = int.from_bytes(head[14:16], "little") & 0x3FFF
         height = int.from_bytes(head[16:18], "little") & 0x3FFF
     else:
-        raise InvalidContentError(f"corrupt WebP: unknown first chunk {kind!r}")
+        raise InvalidContentError(f"corrupt WebP: unknown first chunk {chunk_name(kind)}")
     return width, height
 
 
@@ -270,7 +271,7 @@ def _png_structure(source: Source) -> None:
         while remaining:
             piece = source.read(min(remaining, _PIECE))
             if not piece:
-                raise InvalidContentError(f"truncated PNG: chunk {kind!r} is cut short")
+                raise InvalidContentError(f"truncated PNG: chunk {chunk_name(kind)} is cut short")
             crc = zlib.crc32(piece, crc)
             if kind == b"IDAT" and bad_data is None:
                 try:
@@ -280,10 +281,11 @@ def _png_structure(source: Source) -> None:
             remaining -= len(piece)
         stored = source.read(4)
         if len(stored) < 4:
-            raise InvalidContentError(f"truncated PNG: chunk {kind!r} has no CRC")
+            raise InvalidContentError(f"truncated PNG: chunk {chunk_name(kind)} has no CRC")
         if int.from_bytes(stored, "big") != crc:
-            name = kind.decode("latin-1")
-            raise InvalidContentError(f"corrupt PNG: bad CRC in the {name} chunk at byte {offset}")
+            raise InvalidContentError(
+                f"corrupt PNG: bad CRC in the {chunk_name(kind)} chunk at byte {offset}"
+            )
         if bad_data is not None:
             raise bad_data
         offset += 12 + length

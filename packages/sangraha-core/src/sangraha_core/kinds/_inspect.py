@@ -10,6 +10,7 @@ from .._media import HEAD_SIZE, describe, detect, media_type
 from ._image import inspect_image
 from ._json import inspect_json
 from ._pdf import inspect_pdf
+from ._reasons import parser_failure
 from ._stream import Source
 
 __all__ = ["inspect"]
@@ -54,9 +55,7 @@ def inspect(content_type: str, file: BinaryIO) -> dict[str, Any]:
         # caller's file failed underneath them.
         if source.failure is not None:
             raise source.failure from None
-        raise InvalidContentError(
-            f"not {describe(declared)}: {type(exc).__name__}: {exc}"
-        ) from None
+        raise InvalidContentError(parser_failure(declared, exc)) from None
     finally:
         source.detach()
 

@@ -15,7 +15,7 @@ import ijson
 
 from .._constants import CHUNK_SIZE
 from .._exceptions import InvalidContentError
-from ._json_limits import MAX_JSON_DEPTH, MAX_JSON_TOKEN
+from ._json_limits import MAX_JSON_DEPTH, MAX_JSON_TOKEN, number_refusal
 from ._json_shape import MAX_JSON_KEYS, MAX_KEY_CHARS, shape
 from ._json_surrogates import Surrogates
 from ._stream import Source
@@ -114,11 +114,8 @@ def inspect_events(source: Source) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         reason = f"not valid JSON: a string is not valid UTF-8 ({exc.reason})"
         raise InvalidContentError(reason) from None
-    except ValueError as exc:
-        # int() refuses literals longer than sys.get_int_max_str_digits() (4300 by default).
-        raise InvalidContentError(f"not valid JSON: {exc}") from None
-    except decimal.DecimalException as exc:
-        raise InvalidContentError(f"not valid JSON: unrepresentable number ({exc!r})") from None
+    except (ValueError, decimal.DecimalException) as exc:
+        raise InvalidContentError(number_refusal(exc)) from None
     return shape(json_type, max_depth, keys, key_count, length)
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import decimal
+import sys
 
-__all__ = ["MAX_JSON_DEPTH", "MAX_JSON_TOKEN", "unconvertible"]
+__all__ = ["MAX_JSON_DEPTH", "MAX_JSON_TOKEN", "number_refusal", "unconvertible"]
 
 #: Deepest nesting of arrays and objects accepted (the test suite's deepest valid case is 500).
 MAX_JSON_DEPTH = 1000
@@ -20,9 +21,17 @@ def unconvertible(number: bytes) -> str | None:
             decimal.Decimal(text)
         else:
             int(text)
-    except ValueError as exc:
-        # int() refuses literals longer than sys.get_int_max_str_digits() (4300 by default).
-        return f"not valid JSON: {exc}"
-    except decimal.DecimalException as exc:
-        return f"not valid JSON: unrepresentable number ({exc!r})"
+    except (ValueError, decimal.DecimalException) as exc:
+        return number_refusal(exc)
     return None
+
+
+def number_refusal(error: Exception) -> str:
+    """The reason for a number Python refused to convert (``int`` or ``Decimal``)."""
+    if isinstance(error, decimal.DecimalException):
+        return "not valid JSON: unrepresentable number (its exponent is out of range)"
+    if "digits" in str(error):
+        # int() refuses literals longer than sys.get_int_max_str_digits() (4300 by default);
+        # its own message tells a programmer how to lift the limit, not what the file holds.
+        return f"not valid JSON: an integer longer than {sys.get_int_max_str_digits()} digits"
+    return f"not valid JSON: {error}"
