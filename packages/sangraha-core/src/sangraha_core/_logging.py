@@ -1,5 +1,6 @@
 """Logs of every Sangraha process: one JSON object per line on stderr, the same shape from
-the HTTP services and the worker, so one query reads them all.
+the HTTP services and the worker, so one query reads them all; plain lines for a person
+when stderr is a terminal (``SANGRAHA_LOG_FORMAT`` chooses: ``json``, ``text`` or ``auto``).
 
 Framework-free, so that the worker (which has no web extra) logs as the services do; the
 HTTP services set :data:`request_id` for each request they answer.
@@ -10,10 +11,17 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import os
 import sys
-from typing import Any
+import time
+from typing import Any, TextIO
 
-__all__ = ["configure_logging", "request_id"]
+from ._exceptions import ConfigurationError
+
+__all__ = ["LOG_FORMATS", "configure_logging", "request_id"]
+
+#: The values ``SANGRAHA_LOG_FORMAT`` (and ``configure_logging(log_format=...)``) take.
+LOG_FORMATS = ("auto", "json", "text")
 
 #: The id of the request being answered, on every line logged while it is; ``-`` elsewhere.
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
@@ -34,10 +42,51 @@ class _JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
-def configure_logging(level: str = "INFO") -> None:
-    """Send every log line to stderr as one JSON object, from ``level`` (a level name) up."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_JsonFormatter())
+class _TextFormatter(logging.Formatter):
+    """``2026-05-04 10:11:12.345 INFO  sangraha_worker: message [request id]``: for a
+    person at a terminal; the thread is named when it is not the main one."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        moment = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.created))
+        line = f"{moment}.{int(record.msecs):03d} {record.levelname:<5} {record.name}"
+        if record.threadName and record.threadName != "MainThread":
+            line += f" ({record.threadName})"
+        line += f": {record.getMessage()}"
+        rid = request_id.get()
+        if rid != "-":
+            line += f" [{rid}]"
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
+def _chosen_format(log_format: str | None, stream: TextIO) -> str:
+    chosen = (log_format or os.environ.get("SANGRAHA_LOG_FORMAT") or "auto").strip().lower()
+    if chosen not in LOG_FORMATS:
+        raise ConfigurationError(
+            f"SANGRAHA_LOG_FORMAT={chosen!r} is not one of {', '.join(LOG_FORMATS)}"
+        )
+    if chosen == "auto":
+        isatty = getattr(stream, "isatty", None)
+        # A terminal is a person reading; anything else (a file, a pipe, a collector) is
+        # read by a program, which wants one JSON object a line.
+        return "text" if isatty is not None and isatty() else "json"
+    return chosen
+
+
+def configure_logging(
+    level: str = "INFO", *, log_format: str | None = None, stream: TextIO | None = None
+) -> None:
+    """Send every log line to ``stream`` (stderr), from ``level`` (a level name) up.
+
+    :param log_format: ``json`` (one object a line), ``text`` (lines for a person) or ``auto``:
+        text when the stream is a terminal, else JSON. Defaults to ``SANGRAHA_LOG_FORMAT``,
+        else ``auto``; any other value raises ``ConfigurationError``.
+    """
+    out = stream if stream is not None else sys.stderr
+    handler = logging.StreamHandler(out)
+    text = _chosen_format(log_format, out) == "text"
+    handler.setFormatter(_TextFormatter() if text else _JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
