@@ -96,11 +96,13 @@ class DigestedStream:
 
     The stream refuses itself from inside, so the blob store reading it aborts its write and
     keeps nothing: once past ``limit`` bytes (if given), and at its end when the bytes do not match
-    ``expected``. A store that must name a part's checksum before sending it (S3) takes
-    :meth:`digest` once it has read the stream to its end, rather than hash it again.
+    ``expected`` (or ``expected_md5``, a lowercase or uppercase MD5 hex, as S3's Content-MD5
+    decoded). With ``md5`` the MD5 is worked out in the same pass (:meth:`md5_hex`). A store
+    that must name a part's checksum before sending it (S3) takes :meth:`digest` once it has
+    read the stream to its end, rather than hash it again.
     """
 
-    __slots__ = ("_chunks", "_expected", "_hasher", "_limit", "_what")
+    __slots__ = ("_chunks", "_expected", "_expected_md5", "_hasher", "_limit", "_md5", "_what")
 
     def __init__(
         self,
@@ -109,12 +111,18 @@ class DigestedStream:
         limit: int | None = None,
         expected: Digest | None = None,
         what: str = "the body",
+        md5: bool = False,
+        expected_md5: str | None = None,
     ) -> None:
         self._chunks = iter(chunks)
         self._hasher = Hasher()
         self._limit = limit
         self._expected = expected
         self._what = what
+        # MD5 only where a protocol names bytes by it (S3's ETag); hashed in the same pass.
+        wants_md5 = md5 or expected_md5 is not None
+        self._md5 = hashlib.md5(usedforsecurity=False) if wants_md5 else None
+        self._expected_md5 = None if expected_md5 is None else expected_md5.lower()
 
     @property
     def size(self) -> int:
@@ -124,6 +132,11 @@ class DigestedStream:
     def digest(self) -> Digest:
         """The digest of the bytes read so far: the whole stream's, once it has ended."""
         return self._hasher.digest()
+
+    def md5_hex(self) -> str | None:
+        """The MD5 (lowercase hex) of the bytes read so far, if the stream was asked for it
+        (``md5=True`` or ``expected_md5``); else ``None``."""
+        return None if self._md5 is None else self._md5.hexdigest()
 
     def __iter__(self) -> Iterator[bytes]:
         return self
@@ -135,12 +148,20 @@ class DigestedStream:
             if (limit := self._limit) is not None and self._hasher.size + len(chunk) > limit:
                 raise ObjectTooLargeError(f"{self._what} may be at most {limit} bytes", limit=limit)
             self._hasher.update(chunk)
+            if self._md5 is not None:
+                self._md5.update(chunk)
             return chunk
         if self._expected is not None and self._expected != (actual := self.digest()):
             raise ChecksumMismatchError(
                 f"{self._what}'s digest is {actual}, not the declared {self._expected}",
                 expected=str(self._expected),
                 actual=str(actual),
+            )
+        if self._expected_md5 is not None and self._expected_md5 != (md5 := self.md5_hex()):
+            raise ChecksumMismatchError(
+                f"{self._what}'s MD5 is {md5}, not the declared {self._expected_md5}",
+                expected=self._expected_md5,
+                actual=str(md5),
             )
         raise StopIteration
 

@@ -20,6 +20,8 @@ as a caller would expect. The services map each class to exactly one HTTP status
     │   ├── InvalidMetadataError
     │   ├── InvalidRangeError
     │   ├── InvalidPartError
+    │   │   ├── InvalidPartOrderError
+    │   │   └── PartTooSmallError
     │   ├── UnsupportedContentTypeError
     │   ├── ChecksumMismatchError
     │   ├── ObjectTooLargeError
@@ -59,6 +61,7 @@ __all__ = [
     "InvalidMetadataError",
     "InvalidNameError",
     "InvalidPartError",
+    "InvalidPartOrderError",
     "InvalidRangeError",
     "InvalidRequestError",
     "MasterKeyError",
@@ -69,6 +72,7 @@ __all__ = [
     "ObjectNotFoundError",
     "ObjectPendingError",
     "ObjectTooLargeError",
+    "PartTooSmallError",
     "QueueUnavailableError",
     "RateLimitedError",
     "SangrahaError",
@@ -149,7 +153,16 @@ class InvalidRangeError(InvalidRequestError):
 
 
 class InvalidPartError(InvalidRequestError):
-    """A part number or size lies outside the advertised bounds."""
+    """A part number or size lies outside the advertised bounds, or a part named to complete
+    an upload was not uploaded (or not with that ETag)."""
+
+
+class InvalidPartOrderError(InvalidPartError):
+    """The parts named to complete an upload are not in strictly ascending order."""
+
+
+class PartTooSmallError(InvalidPartError):
+    """A part other than the last is smaller than the session's minimum part size."""
 
 
 class UnsupportedContentTypeError(InvalidRequestError):

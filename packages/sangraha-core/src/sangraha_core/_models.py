@@ -128,6 +128,10 @@ class ObjectRecord(BaseModel):
     """Why processing failed, when ``status`` is ``failed``."""
     failure_kind: FailureKind | None = None
     """When ``status`` is ``failed``: final, or retriable (a replay may still make it ready)."""
+    etag: str | None = None
+    """The S3 ETag, without quotes: the MD5 hex of a single upload, or ``<MD5 hex of the
+    parts' binary MD5s joined>-<number of parts>`` of a multipart one; ``None`` where the
+    upload did not ask for it (``Ingest.accept(md5=True)``, parts sent with ``md5=True``)."""
 
 
 class PartRecord(BaseModel):
@@ -136,7 +140,10 @@ class PartRecord(BaseModel):
     number: int
     size: int
     etag: str
+    """The blob store's tag of this sending of the part (what its join names)."""
     digest: Digest
+    md5: str | None = None
+    """The part's MD5 hex (its S3 ETag), where ``put_part`` was asked for it."""
 
 
 class UploadSession(BaseModel):
@@ -187,6 +194,9 @@ class ListQuery(BaseModel):
     latest_only: bool = False
     limit: int = Field(default=100, ge=1, le=1000)
     cursor: str | None = None
+    start_after: str | None = None
+    """Only keys strictly greater than this one (byte-wise in UTF-8, the listing's order):
+    S3's ``marker`` and ``start-after``. Applies together with ``cursor``."""
 
 
 class Problem(BaseModel):

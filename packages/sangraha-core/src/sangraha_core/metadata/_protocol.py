@@ -167,6 +167,20 @@ class UploadSessions(Protocol):
 
     def expired_uploads(self, now: datetime, *, limit: int = 100) -> list[UploadSession]: ...
 
+    def list_uploads(
+        self,
+        bucket: str,
+        *,
+        prefix: str | None = None,
+        after: tuple[str, str] | None = None,
+        limit: int = 1000,
+    ) -> list[UploadSession]:
+        """At most ``limit`` open sessions of ``bucket`` (whose key starts with ``prefix``),
+        in (key, id) order, strictly after ``after`` = (key, upload id): S3's
+        ListMultipartUploads. Each session's ``parts`` is left empty (``get_upload`` has
+        them), and one past its expiry is listed until ``Uploads.expire`` sweeps it."""
+        ...
+
     def delete_upload(self, upload_id: str) -> None: ...
 
 

@@ -97,6 +97,7 @@ def record_from_row(row: Row[Any], metadata: dict[str, str]) -> ObjectRecord:
         extracted={} if extracted == "{}" else json.loads(extracted),
         error=m["error"],
         failure_kind=None if m["failure_kind"] is None else FailureKind(m["failure_kind"]),
+        etag=m["etag"],
     )
 
 
@@ -115,6 +116,7 @@ def object_row(record: ObjectRecord) -> dict[str, Any]:
         "extracted": json.dumps(record.extracted),
         "error": record.error,
         "failure_kind": None if record.failure_kind is None else record.failure_kind.value,
+        "etag": record.etag,
     }
 
 
@@ -125,6 +127,7 @@ def part_values(upload_id: str, part: PartRecord) -> dict[str, Any]:
         "size": part.size,
         "etag": part.etag,
         "digest": str(part.digest),
+        "md5": part.md5,
     }
 
 

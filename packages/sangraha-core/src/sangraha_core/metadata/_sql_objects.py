@@ -151,8 +151,11 @@ class SqlObjects(SqlDatabase):
     def list_objects(self, query: ListQuery) -> Page[ObjectRecord]:
         """Versions in (key, id) order. ``created_after`` is inclusive, ``created_before``
         exclusive. With ``latest_only``, a version is listed when no newer version of its
-        key also matches the filters."""
+        key also matches the filters: with ``status=READY`` too, each key's newest ready
+        version, however many newer versions are pending or failed (S3's listing)."""
         after = decode_cursor(query.cursor) if query.cursor else None
+        if query.start_after is not None:
+            _check_start_after(query.start_after)
         stmt = listing_statement(query, after)
         items = self._run(lambda conn: self._load(conn, stmt), write=False)
         next_cursor = None
@@ -308,3 +311,13 @@ class SqlObjects(SqlDatabase):
                 update(objects).where(objects.c.id == object_id).values(updated_at=utcnow())
             )
         )
+
+
+def _check_start_after(start_after: str) -> None:
+    """Refuse a ``start_after`` no database can compare: keys are UTF-8 text without NUL."""
+    try:
+        start_after.encode("utf-8")
+    except UnicodeError:
+        raise InvalidRequestError("start_after must be valid UTF-8 text") from None
+    if "\0" in start_after:
+        raise InvalidRequestError("start_after must not contain NUL")

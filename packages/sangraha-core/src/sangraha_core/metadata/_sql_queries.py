@@ -100,6 +100,8 @@ def listing_statement(query: ListQuery, after: tuple[str, str] | None) -> Select
         upper = successor(query.prefix)
         if upper is not None:
             conds.append(order_key < upper)
+    if query.start_after is not None:
+        conds.append(order_key > query.start_after)
     if query.latest_only:
         newer = objects.alias("newer")
         conds.append(

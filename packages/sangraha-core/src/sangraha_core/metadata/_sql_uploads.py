@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, literal, select, tuple_, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.selectable import Select
@@ -14,7 +14,7 @@ from sqlalchemy.sql.selectable import Select
 from .._digest import Digest
 from .._exceptions import InvalidRequestError, UploadNotFoundError
 from .._models import PartRecord, UploadSession, UploadStatus
-from ._rows import part_values, session_from_row
+from ._rows import part_values, session_from_row, successor
 from ._schema import upload_parts, uploads
 from ._sql_database import SqlDatabase
 
@@ -71,7 +71,11 @@ class SqlUploads(SqlDatabase):
         ):
             parts[part.upload_id].append(
                 PartRecord(
-                    number=part.number, size=part.size, etag=part.etag, digest=Digest(part.digest)
+                    number=part.number,
+                    size=part.size,
+                    etag=part.etag,
+                    digest=Digest(part.digest),
+                    md5=part.md5,
                 )
             )
         return [session_from_row(row, parts[row.id]) for row in rows]
@@ -92,7 +96,7 @@ class SqlUploads(SqlDatabase):
             .values(**values)
             .on_conflict_do_update(
                 index_elements=["upload_id", "number"],
-                set_={name: values[name] for name in ("size", "etag", "digest")},
+                set_={name: values[name] for name in ("size", "etag", "digest", "md5")},
             )
         )
         try:
@@ -127,6 +131,33 @@ class SqlUploads(SqlDatabase):
             .limit(limit)
         )
         return self._run(lambda conn: self._load_uploads(conn, stmt), write=False)
+
+    def list_uploads(
+        self,
+        bucket: str,
+        *,
+        prefix: str | None = None,
+        after: tuple[str, str] | None = None,
+        limit: int = 1000,
+    ) -> list[UploadSession]:
+        """Open sessions of ``bucket`` in (key, id) order, strictly after ``after``, without
+        their parts."""
+        conds = [uploads.c.bucket == bucket, uploads.c.status == UploadStatus.OPEN.value]
+        if prefix:
+            # A key range, as listings take a prefix: no LIKE wildcards to escape.
+            conds.append(uploads.c.key >= prefix)
+            upper = successor(prefix)
+            if upper is not None:
+                conds.append(uploads.c.key < upper)
+        if after is not None:
+            conds.append(
+                tuple_(uploads.c.key, uploads.c.id) > tuple_(literal(after[0]), literal(after[1]))
+            )
+        stmt = (
+            select(uploads).where(*conds).order_by(uploads.c.key, uploads.c.id).limit(max(limit, 0))
+        )
+        rows = self._run(lambda conn: conn.execute(stmt).all(), write=False)
+        return [session_from_row(row, ()) for row in rows]
 
     def delete_upload(self, upload_id: str) -> None:
         """Delete a session and its parts; deleting an unknown session does nothing."""

@@ -1,4 +1,5 @@
-"""Listing in the metadata store suite: order, cursors, prefixes, filters, newest versions."""
+"""Listing in the metadata store suite: order, cursors, prefixes, filters, newest versions,
+and a seek past a key (``start_after``)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from sangraha_core import InvalidRequestError, ListQuery, ObjectKind, ObjectStatus
+from sangraha_core import FailureKind, InvalidRequestError, ListQuery, ObjectKind, ObjectStatus
 from sangraha_core.metadata import MetadataStore
 
 from ._metadata_support import add, list_all, ready
@@ -116,3 +117,70 @@ class ListingConformance:
         ]
         assert [r.id for r in list_all(store, latest_only=True, limit=1)] == [a2.id, b2.id]
         assert b1.id not in {r.id for r in list_all(store, latest_only=True)}
+
+    def test_start_after_lists_only_greater_keys(self, store: MetadataStore) -> None:
+        keys = ["a", "a/1", "a/2", "ab", "b", "é", "é/1", "\u4e2d", "\U0001f600"]
+        for key in keys:
+            add(store, key)
+        add(store, "a/2")  # a second version: every version of a greater key is listed
+
+        def listed(**query: Any) -> list[str]:
+            return [r.key for r in list_all(store, **query)]
+
+        # Byte-wise in UTF-8: "é" (C3 A9) sorts before "中" (E4 B8 AD), and both before
+        # an emoji (F0 ...).
+        assert listed(start_after="a/1") == ["a/2", "a/2", "ab", "b", "é", "é/1", "中", "😀"]
+        assert listed(start_after="a/1", latest_only=True) == [
+            "a/2",
+            "ab",
+            "b",
+            "é",
+            "é/1",
+            "中",
+            "😀",
+        ]
+        assert listed(start_after="") == sorted(keys + ["a/2"], key=lambda k: k.encode())
+        assert listed(start_after="a/", prefix="a/") == ["a/1", "a/2", "a/2"]
+        assert listed(start_after="a/2", prefix="a/") == []
+        assert listed(start_after="0", prefix="a/") == ["a/1", "a/2", "a/2"]
+        assert listed(start_after="é") == ["é/1", "中", "😀"]
+        assert listed(start_after="\U0001f600") == []
+        # A key that is not stored still marks a place.
+        assert listed(start_after="aa") == ["ab", "b", "é", "é/1", "中", "😀"]
+        # Pages of one item each, the cursor and start_after together.
+        assert listed(start_after="a/1", limit=1) == listed(start_after="a/1")
+
+    def test_start_after_with_a_metadata_filter(self, store: MetadataStore) -> None:
+        for i in range(6):
+            add(store, f"k{i}", metadata={"team": "blue" if i % 2 else "red"})
+        got = [r.key for r in list_all(store, start_after="k1", metadata={"team": "blue"})]
+        assert got == ["k3", "k5"]
+
+    def test_start_after_that_no_database_compares_is_refused(self, store: MetadataStore) -> None:
+        for bad in ["\udc80", "a\x00b"]:
+            with pytest.raises(InvalidRequestError):
+                store.list_objects(ListQuery(bucket="bucket-one", start_after=bad))
+
+    def test_latest_ready_version_of_each_key(self, store: MetadataStore) -> None:
+        """What S3 lists: each key's newest ready version, whatever newer versions are
+        pending or failed, and no key whose versions are none of them ready."""
+        old = add(store, "a")
+        ready(store, old)
+        newer_ready = add(store, "a")
+        ready(store, newer_ready)
+        add(store, "a")  # newer still, pending
+        failed = add(store, "a")
+        store.mark_failed(failed.id, "not JSON")
+        b = add(store, "b")
+        ready(store, b)
+        store.mark_failed(add(store, "b").id, "bad", kind=FailureKind.RETRIABLE)
+        add(store, "c")  # only pending
+        store.mark_failed(add(store, "d").id, "bad")  # only failed
+        got = list_all(store, latest_only=True, status=ObjectStatus.READY)
+        assert [(r.key, r.id) for r in got] == [("a", newer_ready.id), ("b", b.id)]
+        assert all(r.status is ObjectStatus.READY for r in got)
+        # The same in pages of one, and after a key.
+        one_by_one = list_all(store, latest_only=True, status=ObjectStatus.READY, limit=1)
+        assert [r.id for r in one_by_one] == [newer_ready.id, b.id]
+        after_a = list_all(store, latest_only=True, status=ObjectStatus.READY, start_after="a")
+        assert [r.id for r in after_a] == [b.id]

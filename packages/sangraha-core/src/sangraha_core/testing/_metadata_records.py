@@ -9,6 +9,7 @@ import pytest
 from sangraha_core import (
     FailureKind,
     InvalidRequestError,
+    ListQuery,
     ObjectNotFoundError,
     ObjectPendingError,
     ObjectStatus,
@@ -36,6 +37,22 @@ class RecordsConformance:
         assert got.created_at.tzinfo is not None
         assert got.created_at.utcoffset() == timedelta(0)
         assert got.created_at == created
+
+    def test_the_s3_etag_is_kept_through_every_state(self, store: MetadataStore) -> None:
+        etag = "9e107d9d372bb6826bd81d3542a419d6"
+        record = add(store, "k", etag=etag)
+        assert store.get_object(record.id).etag == etag
+        ready(store, record)
+        assert store.get_latest("bucket-one", "k").etag == etag
+        failed = add(store, "f", etag=f"{etag}-3")
+        assert store.mark_failed(failed.id, "bad", kind=FailureKind.RETRIABLE) is not None
+        assert store.get_object(failed.id).etag == f"{etag}-3"
+        reopened = store.reopen_failed(failed.id)
+        assert reopened is not None and reopened.etag == f"{etag}-3"
+        plain = add(store, "p")
+        assert store.get_object(plain.id).etag is None
+        listed = {r.key: r.etag for r in store.list_objects(ListQuery(bucket="bucket-one")).items}
+        assert listed == {"f": f"{etag}-3", "k": etag, "p": None}
 
     def test_duplicate_id_is_rejected(self, store: MetadataStore) -> None:
         record = add(store)

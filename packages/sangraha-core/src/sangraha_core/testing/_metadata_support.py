@@ -50,6 +50,7 @@ def make_record(
     metadata: dict[str, str] | None = None,
     created_at: datetime | None = None,
     object_id: str | None = None,
+    etag: str | None = None,
 ) -> ObjectRecord:
     """A record of ``key``, pending unless told otherwise, not yet stored."""
     now = created_at or utcnow()
@@ -59,14 +60,18 @@ def make_record(
         key=key,
         status=status,
         kind=kind,
-        content_type={"json": "application/json", "image": "image/png", "pdf": "application/pdf"}[
-            kind.value
-        ],
+        content_type={
+            "json": "application/json",
+            "image": "image/png",
+            "pdf": "application/pdf",
+            "opaque": "application/octet-stream",
+        }[kind.value],
         size=6,
         digest=STAGED,
         created_at=now,
         updated_at=now,
         metadata=metadata or {},
+        etag=etag,
     )
 
 
@@ -94,13 +99,15 @@ def list_all(store: MetadataStore, **query: Any) -> list[ObjectRecord]:
             return items
 
 
-def make_session(expires_in: timedelta = timedelta(hours=1)) -> UploadSession:
-    """An upload session of ``bucket-one/big.pdf``, expiring ``expires_in`` from now."""
+def make_session(
+    expires_in: timedelta = timedelta(hours=1), *, key: str = "big.pdf", bucket: str = "bucket-one"
+) -> UploadSession:
+    """An upload session of ``bucket/key``, expiring ``expires_in`` from now."""
     now = utcnow()
     return UploadSession(
         id=new_id(),
-        bucket="bucket-one",
-        key="big.pdf",
+        bucket=bucket,
+        key=key,
         content_type="application/pdf",
         kind=ObjectKind.PDF,
         size=12,
@@ -115,9 +122,9 @@ def make_session(expires_in: timedelta = timedelta(hours=1)) -> UploadSession:
     )
 
 
-def part(number: int, etag: str = "e") -> PartRecord:
+def part(number: int, etag: str = "e", *, md5: str | None = None) -> PartRecord:
     """Part ``number`` of a session, its etag telling one sending from another."""
-    return PartRecord(number=number, size=5, etag=f"{etag}{number}", digest=DIGEST_B)
+    return PartRecord(number=number, size=5, etag=f"{etag}{number}", digest=DIGEST_B, md5=md5)
 
 
 def migrate_together(stores: Sequence[MetadataStore]) -> list[BaseException]:

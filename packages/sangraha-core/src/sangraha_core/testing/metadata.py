@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -30,6 +31,7 @@ from sangraha_core import (
 from sangraha_core.metadata import MetadataStore
 
 from ._metadata_blobs import BlobReferencesConformance
+from ._metadata_buckets import BucketsConformance
 from ._metadata_listing import ListingConformance
 from ._metadata_records import RecordsConformance
 from ._metadata_support import (
@@ -60,7 +62,9 @@ __all__ = [
 ]
 
 
-class MetadataStoreConformance(RecordsConformance, ListingConformance, BlobReferencesConformance):
+class MetadataStoreConformance(
+    RecordsConformance, ListingConformance, BlobReferencesConformance, BucketsConformance
+):
     """Every guarantee of the ``MetadataStore`` protocol, checked through the protocol alone.
 
     A subclass named ``Test…`` gives a ``store`` fixture: a migrated store on an empty
@@ -138,6 +142,76 @@ class MetadataStoreConformance(RecordsConformance, ListingConformance, BlobRefer
         with pytest.raises(UploadNotFoundError):
             store.get_upload(session.id)
         store.delete_upload(session.id)
+
+    def test_a_part_keeps_its_md5(self, store: MetadataStore) -> None:
+        session = make_session()
+        store.create_upload(session)
+        md5 = "0cc175b9c0f1b6a831c399e269772661"
+        store.put_part(session.id, part(1, md5=md5))
+        store.put_part(session.id, part(2))
+        assert [(p.number, p.md5) for p in store.get_upload(session.id).parts] == [
+            (1, md5),
+            (2, None),
+        ]
+        # Sent again: the new sending's MD5 (or none) replaces the old one.
+        store.put_part(session.id, part(1, "again"))
+        store.put_part(session.id, part(2, "again", md5=md5.upper()))
+        assert [(p.number, p.md5) for p in store.get_upload(session.id).parts] == [
+            (1, None),
+            (2, md5.upper()),
+        ]
+
+    def test_list_uploads(self, store: MetadataStore) -> None:
+        made = [
+            make_session(key=key)
+            for key in ["b/2", "a", "b/1", "b/1", "é", "\U0001f600", "b"]
+        ]
+        for session in made:
+            store.create_upload(session)
+        store.put_part(made[0].id, part(1))
+        done, aborted = make_session(key="b/3"), make_session(key="b/4")
+        elsewhere = make_session(key="b/5", bucket="bucket-two")
+        for session in (done, aborted, elsewhere):
+            store.create_upload(session)
+        store.finish_upload(done.id, status="completed", object_id=new_id())
+        store.finish_upload(aborted.id, status="aborted", object_id=None)
+        expected = sorted(made, key=lambda s: (s.key.encode(), s.id))
+
+        def listed(**query: Any) -> list[str]:
+            return [s.id for s in store.list_uploads("bucket-one", **query)]
+
+        assert listed() == [s.id for s in expected]
+        assert [s.key for s in store.list_uploads("bucket-one")] == [
+            "a",
+            "b",
+            "b/1",
+            "b/1",
+            "b/2",
+            "é",
+            "\U0001f600",
+        ]
+        first = store.list_uploads("bucket-one", limit=1)[0]
+        assert first.id == expected[0].id
+        assert first.parts == []  # a listing leaves the parts out
+        assert first.status is UploadStatus.OPEN
+        assert (first.key, first.created_at, first.multipart_id) == ("a", made[1].created_at, "mp-1")
+        assert listed(prefix="b/") == [s.id for s in expected if s.key.startswith("b/")]
+        assert listed(prefix="zzz") == []
+        # Strictly after (key, id): the rest of one key, then the keys after it.
+        b1_first, b1_second = (s for s in expected if s.key == "b/1")
+        assert listed(after=("b/1", b1_first.id)) == [s.id for s in expected[3:]]
+        assert listed(after=("b/1", b1_second.id)) == [s.id for s in expected[4:]]
+        assert listed(after=("b/", ""), prefix="b/") == [s.id for s in expected[2:5]]
+        assert listed(after=("\U0001f600", "f" * 32)) == []
+        # Page by page, as ListMultipartUploads' markers go.
+        paged: list[str] = []
+        after = None
+        while page := store.list_uploads("bucket-one", after=after, limit=2):
+            paged.extend(s.id for s in page)
+            after = (page[-1].key, page[-1].id)
+        assert paged == [s.id for s in expected]
+        assert [s.id for s in store.list_uploads("bucket-two")] == [elsewhere.id]
+        assert store.list_uploads("bucket-three") == []
 
     def test_upload_errors(self, store: MetadataStore) -> None:
         missing = new_id()
