@@ -218,6 +218,15 @@ def test_list_objects_v1_prefix_is_left_plain_because_botocore_does_not_decode_i
     assert parsed["Contents"][0]["Key"] == "a b+c%1"
 
 
+def test_list_objects_v1_prefix_xml_cannot_carry_is_encoded_so_the_listing_parses() -> None:
+    document = render_list_objects(
+        ListObjectsResult("b", prefix="p\x01 ", encoding_type="url", contents=[_entry("p\x01 k")])
+    )
+    assert b"<Prefix>p%01+</Prefix>" in document
+    parsed, _ = _call("ListObjects", document, Bucket="b", Prefix="p\x01 ")
+    assert parsed["Contents"][0]["Key"] == "p\x01 k"
+
+
 def test_list_objects_v1_next_marker_only_when_truncated_with_a_delimiter() -> None:
     def has_next(**kwargs: Any) -> bool:
         return b"<NextMarker>" in render_list_objects(ListObjectsResult("b", **kwargs))

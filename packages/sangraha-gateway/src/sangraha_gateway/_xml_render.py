@@ -17,12 +17,13 @@ listing either says it exactly or fails to parse. A carriage return is written a
 against AWS: space is ``+``, ``+`` is ``%2B``, ``/`` stays, UTF-8 bytes are ``%XX``), that is
 :func:`urllib.parse.quote_plus` with ``safe="/"``. Which fields are encoded follows
 botocore's ``decode_list_object*`` handlers, the decoders every botocore-based tool (boto3,
-the AWS CLI, s3fs) runs: in ListObjects V1 that is Delimiter, Marker, NextMarker, Key and
-CommonPrefixes, not Prefix (the AWS reference lists Prefix too, but botocore would hand it
-back still encoded); in V2 Delimiter, Prefix, StartAfter, Key and CommonPrefixes (the
-continuation tokens are opaque and never encoded). ListMultipartUploads, which botocore
-never asks to encode, follows the AWS reference: Delimiter, KeyMarker, NextKeyMarker,
-Prefix, Key and CommonPrefixes.
+the AWS CLI, s3fs) runs. In ListObjects V1 that is Delimiter, Marker, NextMarker, Key and
+CommonPrefixes, and not Prefix: the AWS reference lists Prefix too, but botocore would hand
+it back still encoded; a V1 prefix is encoded only if it holds a character XML cannot carry,
+so the listing stays readable. In V2 it is Delimiter, Prefix, StartAfter, Key and
+CommonPrefixes (continuation tokens are opaque and never encoded). ListMultipartUploads,
+which botocore never asks to encode, follows the AWS reference: Delimiter, KeyMarker,
+NextKeyMarker, Prefix, Key and CommonPrefixes.
 """
 
 from __future__ import annotations
@@ -248,7 +249,7 @@ def render_list_objects(result: ListObjectsResult) -> bytes:
     enc = _encoder(result.encoding_type)
     parts = [
         _el("Name", result.bucket),
-        _el("Prefix", result.prefix),
+        _el("Prefix", _v1_prefix(result.prefix, enc)),
         _el("Marker", enc(result.marker)),
     ]
     if result.is_truncated and result.delimiter is not None and result.next_marker is not None:
@@ -456,6 +457,12 @@ def _contents(entry: ObjectEntry, enc: Callable[[str], str], *, with_owner: bool
         f"{_el('ETag', _quoted(entry.etag))}{_el('Size', str(entry.size))}{owner}"
         f"{_el('StorageClass', entry.storage_class)}</Contents>"
     )
+
+
+def _v1_prefix(prefix: str, enc: Callable[[str], str]) -> str:
+    # Left plain for botocore (see the module doc), unless plain would make the whole
+    # listing unreadable: then it is encoded, and a client shows it encoded, but parses.
+    return enc(prefix) if _NOT_XML.search(prefix) else prefix
 
 
 def _common_prefix(prefix: str, enc: Callable[[str], str]) -> str:
