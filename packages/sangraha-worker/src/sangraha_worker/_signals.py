@@ -1,4 +1,7 @@
-"""SIGTERM and SIGINT as a request to stop: the jobs in progress finish first."""
+"""SIGTERM and SIGINT as a request to stop: the jobs in progress finish first.
+
+The worker's ``stop`` then logs what it waits for (how many jobs, the longest running).
+"""
 
 from __future__ import annotations
 
@@ -20,7 +23,16 @@ def stop_on_signals(stopping: threading.Event) -> Callable[[], None]:
     """
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
-        logger.info("%s received: finishing the jobs in progress", signal.Signals(signum).name)
+        # No lock is taken here: the handler runs on the main thread, which may hold one.
+        name = signal.Signals(signum).name
+        if stopping.is_set():
+            logger.warning(
+                "%s received again: still finishing the jobs in progress; SIGKILL abandons "
+                "them (their records stay pending and are processed again later)",
+                name,
+            )
+        else:
+            logger.info("%s received: finishing the jobs in progress", name)
         stopping.set()
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}

@@ -32,6 +32,8 @@ logger = logging.getLogger("sangraha_worker")
 _MAX_RECONNECT_DELAY = 30.0
 #: Failed job results kept for ``run_check`` (bounded: a worker may run for months).
 _KEPT_RESULTS = 1000
+#: While ``stop`` waits for jobs in progress, how often it says again which still run.
+_WAIT_REPORT_INTERVAL = 15.0
 
 
 class Worker(DeliverySettling):
@@ -135,6 +137,8 @@ class Worker(DeliverySettling):
         # Objects being processed now (a duplicate delivery may run one twice), for the
         # heartbeat.
         self._running: Counter[str] = Counter()
+        # Every job between its delivery and its settling, for what ``stop`` says it waits on.
+        self._jobs: dict[int, JobContext] = {}
         self.jobs_complete = 0
         self.jobs_failed = 0
         self.jobs_retried = 0
@@ -145,6 +149,7 @@ class Worker(DeliverySettling):
         self._consumer_threads: list[threading.Thread] = []
         self._started = False
         self._shut_down = False
+        self._wait_logged = False
         self._in_flight = 0
         self._open_consumers = 0
         self._last_activity = time.monotonic()
@@ -194,14 +199,41 @@ class Worker(DeliverySettling):
 
     def stop(self, timeout: float | None = None) -> bool:
         """Ask every thread to stop after its current job and wait up to ``timeout`` seconds
-        (``None``: as long as it takes). Return whether they all ended."""
+        (``None``: as long as it takes). Return whether they all ended.
+
+        Jobs still running are logged (how many, the longest) when the wait begins, again
+        every so often while it lasts, and when ``timeout`` ends it with jobs unfinished.
+        """
+        # Said once, by the first call: run() calls stop() again after a signal set _stopping.
+        first = not self._wait_logged
+        self._wait_logged = True
         self._stopping.set()
-        deadline = None if timeout is None else time.monotonic() + timeout
+        start = time.monotonic()
+        deadline = None if timeout is None else start + timeout
+        if first and not self._shut_down:
+            limit = "" if timeout is None else f" (for up to {timeout:g}s)"
+            self._log_running(f"stopping: waiting{limit} for")
+        next_report = start + _WAIT_REPORT_INTERVAL
         for thread in self._threads:
             if thread is threading.current_thread():
                 continue
-            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+            while thread.is_alive():
+                now = time.monotonic()
+                if deadline is not None and now >= deadline:
+                    break
+                wait = next_report - now if deadline is None else min(next_report, deadline) - now
+                thread.join(max(0.0, wait))
+                if thread.is_alive() and time.monotonic() >= next_report:
+                    waited = time.monotonic() - start
+                    self._log_running(f"stopping: still waiting after {waited:.0f}s for")
+                    next_report = time.monotonic() + _WAIT_REPORT_INTERVAL
         stopped = not any(t.is_alive() for t in self._threads)
+        if not stopped and timeout is not None:
+            self._log_running(
+                f"stopped waiting after {timeout:g}s for",
+                "; their records stay pending and are processed again later",
+                level=logging.WARNING,
+            )
         if stopped and self._started and not self._shut_down:
             self._shut_down = True
             self.validators.close()
@@ -213,6 +245,29 @@ class Worker(DeliverySettling):
                 self.jobs_retried,
             )
         return stopped
+
+    def running_jobs(self) -> list[tuple[str, float]]:
+        """The jobs in progress as ``(object id, seconds running)``, the longest first."""
+        now = time.monotonic()
+        with self._lock:
+            jobs = [(ctx.message.object_id, now - ctx.started) for ctx in self._jobs.values()]
+        return sorted(jobs, key=lambda job: job[1], reverse=True)
+
+    def _log_running(self, what: str, then: str = "", *, level: int = logging.INFO) -> None:
+        """``what``, the running jobs (how many, the one running longest), ``then``."""
+        jobs = self.running_jobs()
+        if not jobs:
+            return
+        object_id, seconds = jobs[0]
+        logger.log(
+            level,
+            "%s %d running job(s); the longest, object %s, has run %.1fs%s",
+            what,
+            len(jobs),
+            object_id,
+            seconds,
+            then,
+        )
 
     def run(self) -> None:
         """Run until ``stop()``, SIGTERM or SIGINT (or, with ``burst``, an empty queue);
@@ -289,6 +344,7 @@ class Worker(DeliverySettling):
         )
         with self._lock:
             self._in_flight += 1
+            self._jobs[id(ctx)] = ctx
             self._last_activity = time.monotonic()
         metrics.JOBS_IN_PROGRESS.inc()
         healthy = True
@@ -311,6 +367,7 @@ class Worker(DeliverySettling):
             call_hook(self.after_job_end, ctx)
             with self._lock:
                 self._in_flight -= 1
+                del self._jobs[id(ctx)]
                 self._last_activity = time.monotonic()
         return healthy
 
