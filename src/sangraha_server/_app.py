@@ -1,4 +1,5 @@
-"""The embedded server: receiver, getter and worker threads in one process, on one port."""
+"""The embedded server: receiver, getter and worker threads in one process, on one port,
+and the S3 gateway on a second port of the same process, over the same backends."""
 
 from __future__ import annotations
 
@@ -13,36 +14,48 @@ from fastapi import FastAPI
 
 from sangraha_core import Backends, Settings, __version__
 from sangraha_core.access import OPERATOR, AccessKeys, Action, Grant, KeyAdmin, master_key_of
-from sangraha_core.web import configure_logging, install_web
-from sangraha_core.web import serve as serve_app
+from sangraha_core.web import Listener, configure_logging, install_web, serve_together
+from sangraha_gateway import create_app as create_gateway
 from sangraha_getter.app import build_router as getter_router
 from sangraha_getter.cache import ReadCache
 from sangraha_getter.fastpath import ReadFastPath
+from sangraha_receiver.buckets import build_router as buckets_router
 from sangraha_receiver.keys import build_router as keys_router
 from sangraha_receiver.objects import build_router as receiver_router
 from sangraha_receiver.uploads import build_router as uploads_router
 from sangraha_worker import Worker
 
-__all__ = ["create_app", "serve"]
+__all__ = ["DEFAULT_S3_PORT", "create_app", "serve"]
+
+#: Where ``sangraha serve`` answers S3 unless told otherwise.
+DEFAULT_S3_PORT = 9000
 
 logger = logging.getLogger("sangraha.server")
 
 
-def create_app(settings: Settings | None = None, *, announce: TextIO | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    announce: TextIO | None = None,
+    backends: Backends | None = None,
+) -> FastAPI:
     """One app with every route of both services, and the worker running beside it.
 
-    The backends open when the app starts and close when it stops; pending uploads left by
-    an earlier run are queued again at start (the in-process queue does not outlive it).
+    The backends open when the app starts and close when it stops, unless they are given
+    (open already, and the caller's to close); pending uploads left by an earlier run are
+    queued again at start (the in-process queue does not outlive it).
 
     :param announce: where to print the first admin key, made at a start that finds access
         control on and no key in the store; without it, no key is made.
     """
-    settings = settings or Settings()
+    settings = backends.settings if backends is not None else (settings or Settings())
+    given = backends
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        backends = Backends.from_settings(settings)
+        if given is None:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+        backends = given or Backends.from_settings(settings)
         app.state.backends = backends
         if announce is not None:
             _first_key(settings, backends, announce)
@@ -58,7 +71,8 @@ def create_app(settings: Settings | None = None, *, announce: TextIO | None = No
         finally:
             worker.stop(timeout=30)
             await cache.close()
-            backends.close()
+            if given is None:
+                backends.close()
 
     app = FastAPI(
         title="Sangraha",
@@ -73,6 +87,7 @@ def create_app(settings: Settings | None = None, *, announce: TextIO | None = No
     app.include_router(receiver_router())
     app.include_router(uploads_router())
     app.include_router(keys_router())
+    app.include_router(buckets_router())
     app.include_router(getter_router())
     return app
 
@@ -94,12 +109,24 @@ def _first_key(settings: Settings, backends: Backends, out: TextIO) -> None:
     out.flush()
 
 
-def serve(host: str = "127.0.0.1", port: int = 8000, data_dir: Path | None = None) -> None:
-    """Run the embedded server until interrupted."""
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    data_dir: Path | None = None,
+    *,
+    s3_port: int | None = DEFAULT_S3_PORT,
+) -> None:
+    """Run the embedded server until interrupted; S3 on ``s3_port`` unless it is ``None``."""
     configure_logging()
     settings = Settings(data_dir=data_dir) if data_dir is not None else Settings()
-    # No access log: a formatted line per request is a large share of a small request's
-    # cost, and ObservabilityMiddleware already counts and times every request.
-    serve_app(
-        create_app(settings, announce=sys.stderr), settings, host=host, port=port, access_log=False
-    )
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    backends = Backends.from_settings(settings)
+    try:
+        listeners = [Listener(create_app(announce=sys.stderr, backends=backends), host, port)]
+        if s3_port is not None:
+            listeners.append(Listener(create_gateway(backends=backends), host, s3_port))
+        # No access log: a formatted line per request is a large share of a small request's
+        # cost, and ObservabilityMiddleware already counts and times every request.
+        serve_together(listeners, settings, access_log=False)
+    finally:
+        backends.close()

@@ -1,3 +1,5 @@
 """Sangraha's S3 gateway: the S3 API in front of the same pipeline as the v1 API."""
 
-__all__: list[str] = []
+from .app import DEFAULT_PORT, PROBE_PREFIX, create_app, main
+
+__all__ = ["DEFAULT_PORT", "PROBE_PREFIX", "create_app", "main"]

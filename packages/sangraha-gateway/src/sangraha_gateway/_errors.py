@@ -15,6 +15,9 @@ from starlette.responses import Response
 from sangraha_core import (
     AccessDeniedError,
     BackendUnavailableError,
+    BucketAlreadyExistsError,
+    BucketNotEmptyError,
+    BucketNotFoundError,
     ChecksumMismatchError,
     IdempotencyKeyReusedError,
     InvalidContentError,
@@ -59,11 +62,13 @@ _STATUS: dict[str, int] = {
     "InvalidBucketName": 400,
     "InvalidContent": 400,
     "InvalidDigest": 400,
+    "InvalidLocationConstraint": 400,
     "InvalidPart": 400,
     "InvalidPartOrder": 400,
     "InvalidRange": 416,
     "InvalidRequest": 400,
     "InvalidToken": 400,
+    "InvalidURI": 400,
     "KeyTooLongError": 400,
     "MalformedXML": 400,
     "MetadataTooLarge": 400,
@@ -128,6 +133,13 @@ def _code_of(error: Exception) -> str:
             return "AccessDenied"
         case RateLimitedError():
             return "SlowDown"
+        case BucketNotFoundError():
+            return "NoSuchBucket"
+        case BucketAlreadyExistsError():
+            # One owner holds every bucket of a Sangraha installation.
+            return "BucketAlreadyOwnedByYou"
+        case BucketNotEmptyError():
+            return "BucketNotEmpty"
         case ObjectNotFoundError() | ObjectPendingError():
             return "NoSuchKey"
         case UploadNotFoundError():

@@ -16,12 +16,14 @@ from ._access import (
     requires_admin,
 )
 from ._body import BodyReader
+from ._hardening import HardeningMiddleware
+from ._health import health_router
 from ._http import HttpLimits, LimitedHttpProtocol, limited_protocol
 from ._install import backends_of, install_web
-from ._observability import BYTES_IN, BYTES_OUT, ObservabilityMiddleware
+from ._observability import BYTES_IN, BYTES_OUT, ObservabilityMiddleware, metrics_endpoint
 from ._problems import PROBLEM_BASE, problem_doc, problem_for, problem_of, problem_response
 from ._routing import KEY_CONVERTOR, ObjectKeyConvertor
-from ._serve import serve
+from ._serve import Listener, serve, serve_together
 from ._streaming import BlobStreamResponse
 
 __all__ = [
@@ -33,16 +35,20 @@ __all__ = [
     "AccessMiddleware",
     "BlobStreamResponse",
     "BodyReader",
+    "HardeningMiddleware",
     "HttpLimits",
     "LimitedHttpProtocol",
+    "Listener",
     "ObjectKeyConvertor",
     "ObservabilityMiddleware",
     "Refusal",
     "access_of",
     "backends_of",
     "configure_logging",
+    "health_router",
     "install_web",
     "limited_protocol",
+    "metrics_endpoint",
     "principal_of",
     "problem_doc",
     "problem_for",
@@ -53,4 +59,5 @@ __all__ = [
     "requires",
     "requires_admin",
     "serve",
+    "serve_together",
 ]

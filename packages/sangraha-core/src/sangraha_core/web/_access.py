@@ -58,12 +58,12 @@ logger = logging.getLogger("sangraha.access")
 OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/console"})
 
 
-#: How a refused request is answered: the error and the request's path give the response.
-Refusal = Callable[[SangrahaError, str], Response]
+#: How a refused request is answered, from the error and the request's scope.
+Refusal = Callable[[SangrahaError, Scope], Response]
 
 
-def _problem_refusal(error: SangrahaError, path: str) -> Response:
-    return problem_for(error, instance=path)
+def _problem_refusal(error: SangrahaError, scope: Scope) -> Response:
+    return problem_for(error, instance=scope["path"])
 
 
 def principal_of(request: Request) -> Principal:
@@ -131,6 +131,8 @@ class AccessMiddleware:
     :param declare_payload: turn a signed body hash into the upload's declared digest
         (the v1 API); without it, the hash is left on ``scope["state"]["payload_sha256"]``
         for the app to check.
+    :param allow_streaming: accept ``aws-chunked`` bodies signed chunk by chunk; what
+        their chunk signatures are checked against goes on ``scope["state"]["streaming"]``.
     """
 
     def __init__(
@@ -142,12 +144,14 @@ class AccessMiddleware:
         open_paths: frozenset[str] = OPEN_PATHS,
         refuse: Refusal = _problem_refusal,
         declare_payload: bool = True,
+        allow_streaming: bool = False,
     ) -> None:
         self.app = app
         self._settings = settings
         self._open_paths = open_paths
         self._refuse = refuse
         self._declare_payload = declare_payload
+        self._allow_streaming = allow_streaming
         self._master: MasterKey | None = None
         if settings.auth == "keys":
             self._master = master_key_of(settings, create=create_master_key)
@@ -171,7 +175,9 @@ class AccessMiddleware:
                     f"{type(store).__name__} does not (or set SANGRAHA_AUTH=off)"
                 )
             # No await since the check, so two first requests cannot both build one.
-            guard = state.access = AccessGuard(self._settings, store, self._master)
+            guard = state.access = AccessGuard(
+                self._settings, store, self._master, allow_streaming=self._allow_streaming
+            )
         return guard
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -189,7 +195,7 @@ class AccessMiddleware:
             if isinstance(error, UnauthenticatedError):
                 # The reason goes to the client, never the credentials to the log.
                 logger.info("refused credentials from %s: %s", address, error)
-            await self._refuse(error, scope["path"])(scope, receive, send)
+            await self._refuse(error, scope)(scope, receive, send)
             return
         state = scope.setdefault("state", {})
         state["principal"] = principal
@@ -213,6 +219,8 @@ class AccessMiddleware:
             guard.throttle.failed(address)
             raise
         guard.limit(identity.principal)
+        if identity.streaming is not None:
+            scope.setdefault("state", {})["streaming"] = identity.streaming
         if identity.payload_sha256 is not None:
             if self._declare_payload:
                 _declare_payload(scope, identity.payload_sha256)

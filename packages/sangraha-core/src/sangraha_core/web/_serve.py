@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -10,7 +13,35 @@ from starlette.types import ASGIApp
 from .._settings import Settings
 from ._http import HttpLimits, limited_protocol
 
-__all__ = ["serve"]
+__all__ = ["Listener", "serve", "serve_together"]
+
+
+@dataclass(frozen=True)
+class Listener:
+    """An app and the address it answers on."""
+
+    app: ASGIApp
+    host: str
+    port: int
+
+
+def _config(listener: Listener, settings: Settings, *, access_log: bool) -> uvicorn.Config:
+    limits = HttpLimits.from_settings(settings)
+    return uvicorn.Config(
+        listener.app,
+        host=listener.host,
+        port=listener.port,
+        # uvloop when installed.
+        loop="auto",
+        http=limited_protocol(limits),
+        ws="none",
+        log_config=None,
+        access_log=access_log,
+        proxy_headers=True,
+        # The protocol keeps this clock itself, to the fraction of a second; uvicorn's
+        # setting only takes whole seconds.
+        timeout_keep_alive=math.ceil(limits.keep_alive_timeout),
+    )
 
 
 def serve(
@@ -30,19 +61,36 @@ def serve(
     (``FORWARDED_ALLOW_IPS``, 127.0.0.1 by default). Logging is left as the caller set it up
     (``configure_logging``); ``access_log`` adds uvicorn's line per request.
     """
-    limits = HttpLimits.from_settings(settings)
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        # uvloop when installed.
-        loop="auto",
-        http=limited_protocol(limits),
-        ws="none",
-        log_config=None,
-        access_log=access_log,
-        proxy_headers=True,
-        # The protocol keeps this clock itself, to the fraction of a second; uvicorn's
-        # setting only takes whole seconds.
-        timeout_keep_alive=math.ceil(limits.keep_alive_timeout),
-    )
+    serve_together([Listener(app, host, port)], settings, access_log=access_log)
+
+
+def serve_together(
+    listeners: Sequence[Listener], settings: Settings, *, access_log: bool = True
+) -> None:
+    """Serve several apps from one process and one event loop, as :func:`serve` serves one.
+
+    They start in order, each once the one before it is up (its lifespan has run), so a
+    later app may use what an earlier one opened; they stop in the reverse order: a signal
+    reaches the newest server first, which passes it on once it has shut down.
+    """
+    servers = [uvicorn.Server(_config(item, settings, access_log=access_log)) for item in listeners]
+    if len(servers) == 1:
+        servers[0].run()
+        return
+
+    async def run_all() -> None:
+        tasks: list[asyncio.Task[None]] = []
+        for server in servers:
+            tasks.append(asyncio.create_task(server.serve()))
+            while not server.started and not tasks[-1].done():
+                await asyncio.sleep(0.05)
+            if tasks[-1].done():
+                break
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        # One server stopped (a signal, or a port it could not take): stop the rest too.
+        for server in reversed(servers):
+            server.should_exit = True
+        await asyncio.gather(*tasks)
+
+    with asyncio.Runner(loop_factory=servers[0].config.get_loop_factory()) as runner:
+        runner.run(run_all())

@@ -1,0 +1,99 @@
+"""One S3 request as the operations see it: the bucket and key its path names, its query,
+its headers, the principal it proved and the backends it acts on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from typing import TypeVar
+from urllib.parse import unquote
+
+import anyio.to_thread
+from starlette.datastructures import QueryParams
+from starlette.requests import Request
+from starlette.responses import Response
+
+from sangraha_core import Backends, InvalidNameError, validate_bucket
+from sangraha_core.access import ANYONE, Action, Principal
+
+from ._errors import S3Error
+
+__all__ = ["S3Call", "split_path", "xml_response"]
+
+T = TypeVar("T")
+
+
+def xml_response(document: bytes, *, status: int = 200) -> Response:
+    """An S3 answer carrying an XML document."""
+    return Response(document, status_code=status, media_type="application/xml")
+
+
+def split_path(raw_path: bytes) -> tuple[str | None, str | None]:
+    """The bucket and key a path-style URL names: ``/`` -> (None, None), ``/b`` or ``/b/``
+    -> (b, None), ``/b/k/e/y`` -> (b, "k/e/y").
+
+    The key is everything after the bucket's slash, percent-decoded once, slashes and all:
+    S3 keys may hold ``//``, ``..`` or a trailing ``/`` and mean them literally.
+    """
+    path = raw_path.partition(b"?")[0].decode("latin-1")
+    if not path.startswith("/"):
+        raise S3Error("InvalidRequest", "the request path must start with '/'")
+    bucket, slash, key = path[1:].partition("/")
+    if not bucket:
+        return None, None
+    name = unquote(bucket, errors="strict")
+    if not slash or not key:
+        return name, None
+    return name, unquote(key, errors="strict")
+
+
+@dataclass
+class S3Call:
+    """An S3 request on its way through one operation."""
+
+    request: Request
+    bucket: str | None
+    key: str | None
+    backends: Backends
+    request_id: str
+
+    @property
+    def query(self) -> QueryParams:
+        return self.request.query_params
+
+    @property
+    def method(self) -> str:
+        return self.request.method
+
+    @property
+    def principal(self) -> Principal:
+        principal: Principal = getattr(self.request.state, "principal", ANYONE)
+        return principal
+
+    def header(self, name: str) -> str | None:
+        return self.request.headers.get(name)
+
+    @property
+    def bucket_name(self) -> str:
+        """The bucket, checked against the bucket naming rules; the operation needs one."""
+        if self.bucket is None:
+            raise S3Error("InvalidRequest", "this operation needs a bucket in the path")
+        try:
+            validate_bucket(self.bucket)
+        except InvalidNameError as error:
+            raise S3Error("InvalidBucketName", str(error), resource=self.bucket) from None
+        return self.bucket
+
+    @property
+    def key_name(self) -> str:
+        if self.key is None:
+            raise S3Error("InvalidRequest", "this operation needs an object key in the path")
+        return self.key
+
+    def require(self, action: Action, bucket: str | None = None) -> None:
+        """403 ``AccessDenied`` unless the key holds ``action`` on the bucket."""
+        self.principal.require(action, bucket if bucket is not None else self.bucket_name)
+
+    async def run(self, function: partial[T]) -> T:
+        """Run blocking core work (backends block) in a worker thread."""
+        return await anyio.to_thread.run_sync(function)

@@ -1,0 +1,125 @@
+"""Which S3 operation a request is: S3 names them by method, path shape and query flags.
+
+The table below is the whole S3 surface the gateway serves; anything else S3 defines is
+answered ``501 NotImplemented`` naming the operation, never mistaken for a neighbour
+(``GET /b?acl`` is not a listing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from starlette.responses import Response
+
+from . import buckets, listing, multipart, objects, reads
+from ._call import S3Call
+from ._errors import S3Error
+
+__all__ = ["UNSUPPORTED_SUBRESOURCES", "Operation", "resolve"]
+
+Operation = Callable[[S3Call], Awaitable[Response]]
+
+#: Query flags of S3 operations the gateway does not implement, with the answer's wording.
+UNSUPPORTED_SUBRESOURCES = (
+    "accelerate",
+    "acl",
+    "analytics",
+    "attributes",
+    "cors",
+    "encryption",
+    "intelligent-tiering",
+    "inventory",
+    "legal-hold",
+    "lifecycle",
+    "logging",
+    "metrics",
+    "notification",
+    "object-lock",
+    "ownershipControls",
+    "policy",
+    "policyStatus",
+    "publicAccessBlock",
+    "replication",
+    "requestPayment",
+    "restore",
+    "retention",
+    "select",
+    "tagging",
+    "torrent",
+    "versions",
+    "website",
+)
+
+
+def resolve(call: S3Call) -> tuple[str, Operation]:
+    """The operation's S3 name (for metrics and logs) and the function that serves it."""
+    query = call.query
+    for flag in UNSUPPORTED_SUBRESOURCES:
+        if flag in query:
+            raise S3Error("NotImplemented", f"the ?{flag} operations are not implemented")
+    method = call.method
+    if call.bucket is None:
+        if method == "GET":
+            return "ListBuckets", buckets.list_buckets
+        raise _not_allowed(method, "the service")
+    if call.key is None:
+        return _bucket_operation(call, method)
+    return _object_operation(call, method)
+
+
+def _bucket_operation(call: S3Call, method: str) -> tuple[str, Operation]:
+    query = call.query
+    if method == "GET":
+        if "location" in query:
+            return "GetBucketLocation", buckets.get_bucket_location
+        if "versioning" in query:
+            return "GetBucketVersioning", buckets.get_bucket_versioning
+        if "uploads" in query:
+            return "ListMultipartUploads", multipart.list_multipart_uploads
+        if query.get("list-type") == "2":
+            return "ListObjectsV2", listing.list_objects_v2
+        return "ListObjects", listing.list_objects
+    if method == "PUT":
+        if "versioning" in query:
+            raise S3Error("NotImplemented", "versioning is always on and cannot be configured")
+        return "CreateBucket", buckets.create_bucket
+    if method == "HEAD":
+        return "HeadBucket", buckets.head_bucket
+    if method == "DELETE":
+        return "DeleteBucket", buckets.delete_bucket
+    if method == "POST" and "delete" in query:
+        return "DeleteObjects", objects.delete_objects
+    raise _not_allowed(method, "a bucket")
+
+
+def _object_operation(call: S3Call, method: str) -> tuple[str, Operation]:
+    query = call.query
+    copy = call.header("x-amz-copy-source") is not None
+    if method == "PUT":
+        if "uploadId" in query or "partNumber" in query:
+            if copy:
+                return "UploadPartCopy", multipart.upload_part_copy
+            return "UploadPart", multipart.upload_part
+        if copy:
+            return "CopyObject", objects.copy_object
+        return "PutObject", objects.put_object
+    if method == "GET":
+        if "uploadId" in query:
+            return "ListParts", multipart.list_parts
+        return "GetObject", reads.get_object
+    if method == "HEAD":
+        return "HeadObject", reads.head_object
+    if method == "DELETE":
+        if "uploadId" in query:
+            return "AbortMultipartUpload", multipart.abort_multipart_upload
+        return "DeleteObject", objects.delete_object
+    if method == "POST":
+        if "uploads" in query:
+            return "CreateMultipartUpload", multipart.create_multipart_upload
+        if "uploadId" in query:
+            return "CompleteMultipartUpload", multipart.complete_multipart_upload
+    raise _not_allowed(method, "an object")
+
+
+def _not_allowed(method: str, target: str) -> S3Error:
+    return S3Error("MethodNotAllowed", f"{method} is not allowed on {target}")

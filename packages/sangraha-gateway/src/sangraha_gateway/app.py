@@ -1,0 +1,145 @@
+"""The gateway application: S3 path-style on every path, probes under ``/_sangraha``.
+
+A bucket name cannot start with ``_``, so ``/_sangraha/healthz``, ``/_sangraha/readyz``
+and ``/_sangraha/metrics`` never collide with a bucket. Every other request is an S3
+operation (see ``_dispatch``); every refusal, the key check's included, is S3's XML.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from fastapi import FastAPI, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
+from starlette.responses import Response
+from starlette.types import Scope
+
+from sangraha_core import Backends, SangrahaError, Settings, __version__
+from sangraha_core.web import (
+    AccessMiddleware,
+    HardeningMiddleware,
+    ObservabilityMiddleware,
+    backends_of,
+    configure_logging,
+    health_router,
+    metrics_endpoint,
+    request_id,
+    serve,
+)
+
+from ._call import S3Call, split_path
+from ._dispatch import resolve
+from ._errors import S3Error, error_response, s3_error_of
+
+__all__ = ["DEFAULT_PORT", "PROBE_PREFIX", "create_app", "main"]
+
+logger = logging.getLogger("sangraha.gateway")
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 9000
+#: Where the probes and metrics live: no bucket name can start with ``_``.
+PROBE_PREFIX = "/_sangraha"
+_OPEN_PATHS = frozenset(f"{PROBE_PREFIX}/{name}" for name in ("healthz", "readyz", "metrics"))
+_METHODS = ["GET", "HEAD", "PUT", "POST", "DELETE"]
+
+
+@dataclass(frozen=True)
+class _Operation:
+    """Stands in for a route on the scope, so metrics count each S3 operation apart."""
+
+    path: str
+
+
+def _refusal(error: SangrahaError, scope: Scope) -> Response:
+    return error_response(
+        s3_error_of(error), request_id=request_id.get(), head=scope["method"] == "HEAD"
+    )
+
+
+async def _s3(request: Request) -> Response:
+    rid = request_id.get()
+    head = request.method == "HEAD"
+    try:
+        bucket, key = split_path(request.scope.get("raw_path") or request.url.path.encode())
+        call = S3Call(request, bucket, key, backends_of(request), rid)
+        name, operation = resolve(call)
+        request.scope["route"] = _Operation(f"S3 {name}")
+        return await operation(call)
+    except UnicodeDecodeError:
+        error = S3Error("InvalidURI", "the path is not UTF-8 once percent-decoded")
+        return error_response(error, request_id=rid, head=head)
+    except ClientDisconnect:
+        error = S3Error("IncompleteBody", "the client went away before the body was complete")
+        return error_response(error, request_id=rid, head=head)
+    except Exception as raised:
+        answer = s3_error_of(raised)
+        if answer.code == "InternalError":
+            logger.exception("S3 %s %s failed", request.method, request.url.path)
+            answer = S3Error("InternalError", "the server failed; the error is logged")
+        return error_response(answer, request_id=rid, head=head)
+
+
+def create_app(settings: Settings | None = None, backends: Backends | None = None) -> FastAPI:
+    """The S3 gateway as an ASGI app.
+
+    :param settings: where the backends are; read from ``SANGRAHA_*`` when left out.
+    :param backends: backends already open (the embedded server, tests), which stay the
+        caller's to close; otherwise the app opens its own at startup and closes them.
+    """
+    if settings is None:
+        settings = backends.settings if backends is not None else Settings()
+    resolved = settings
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if backends is not None:
+            yield
+            return
+        opened = await run_in_threadpool(Backends.from_settings, resolved, setup=True)
+        app.state.backends = opened
+        try:
+            yield
+        finally:
+            await run_in_threadpool(opened.close)
+
+    app = FastAPI(
+        title="Sangraha S3 gateway",
+        version=__version__,
+        lifespan=lifespan,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
+    if backends is not None:
+        app.state.backends = backends
+    app.include_router(health_router(backends_of), prefix=PROBE_PREFIX)
+    app.add_route(f"{PROBE_PREFIX}/metrics", metrics_endpoint, include_in_schema=False)
+    app.add_route("/", _s3, methods=_METHODS, include_in_schema=False)
+    app.add_route("/{path:path}", _s3, methods=_METHODS, include_in_schema=False)
+    app.add_middleware(
+        AccessMiddleware,
+        settings=settings,
+        open_paths=_OPEN_PATHS,
+        refuse=_refusal,
+        declare_payload=False,
+        allow_streaming=True,
+    )
+    app.add_middleware(HardeningMiddleware)
+    app.add_middleware(ObservabilityMiddleware, service="gateway")
+    return app
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``sangraha-gateway [--host H] [--port P]``; backends come from ``SANGRAHA_*``."""
+    parser = argparse.ArgumentParser(prog="sangraha-gateway", description=__doc__)
+    parser.add_argument("--host", default=DEFAULT_HOST, help=f"default {DEFAULT_HOST}")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}")
+    args = parser.parse_args(argv)
+    settings = Settings()
+    configure_logging()
+    serve(create_app(settings), settings, host=args.host, port=args.port)

@@ -1,0 +1,263 @@
+"""S3 multipart uploads on Sangraha's upload sessions: an UploadId is a session's id.
+
+Create, UploadPart, UploadPartCopy, ListParts, Complete, Abort and ListMultipartUploads.
+Parts are checked as S3 checks them (5 MiB but for the last, ETags that match what was
+uploaded, ascending numbers); Complete answers once the assembled object is ready.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+from starlette.responses import Response
+
+from sangraha_core import (
+    Ingest,
+    ObjectRecord,
+    UploadNotFoundError,
+    Uploads,
+    UploadSession,
+    UploadStatus,
+    blob_key,
+    parse_range,
+)
+from sangraha_core.access import Action
+from sangraha_core.web import BodyReader
+
+from . import _xml
+from ._call import S3Call, xml_response
+from ._chunked import decoded_body
+from ._errors import S3Error
+from ._records import s3_etag, user_metadata
+from ._upload import await_ready
+from .buckets import OWNER
+from .objects import check_copy_conditions, copy_source, small_body
+from .reads import ready_version
+
+__all__ = [
+    "abort_multipart_upload",
+    "complete_multipart_upload",
+    "create_multipart_upload",
+    "list_multipart_uploads",
+    "list_parts",
+    "upload_part",
+    "upload_part_copy",
+]
+
+#: The largest CompleteMultipartUpload body: 10,000 parts of about 100 bytes of XML each.
+_MAX_COMPLETE_BODY = 4 * 1024 * 1024
+_MAX_LISTED = 1000
+
+
+async def create_multipart_upload(call: S3Call) -> Response:
+    bucket, key = call.bucket_name, call.key_name
+    call.require(Action.WRITE)
+    uploads = Uploads(call.backends)
+    content_type = call.header("content-type") or "application/octet-stream"
+    session = await call.run(
+        partial(
+            uploads.open,
+            bucket,
+            key,
+            content_type,
+            metadata=user_metadata(dict(call.request.headers)),
+            create_bucket=False,
+        )
+    )
+    document = _xml.render_initiate_multipart_upload(bucket=bucket, key=key, upload_id=session.id)
+    return xml_response(document)
+
+
+async def upload_part(call: S3Call) -> Response:
+    bucket, key = call.bucket_name, call.key_name
+    call.require(Action.WRITE)
+    number = _part_number(call)
+    uploads = Uploads(call.backends)
+    session = await _session(call, uploads, bucket, key)
+    reader = BodyReader(call.request.stream())
+    headers = {name.lower(): value for name, value in call.request.headers.items()}
+    streaming = getattr(call.request.state, "streaming", None)
+
+    def put() -> tuple[str, dict[str, str]]:
+        body = decoded_body(headers, reader.blocks(), streaming)
+        part = uploads.put_part(session.id, number, body, md5=True)
+        return part.md5 or part.etag, body.response_headers
+
+    etag, echoed = await call.run(partial(put))
+    return Response(status_code=200, headers={"ETag": f'"{etag}"', **echoed})
+
+
+async def upload_part_copy(call: S3Call) -> Response:
+    """A part made of a range of another object, read from its blob; nothing crosses the
+    network but the source's bytes once."""
+    bucket, key = call.bucket_name, call.key_name
+    call.require(Action.WRITE)
+    number = _part_number(call)
+    source_bucket, source_key, source_version = copy_source(call.header("x-amz-copy-source"))
+    call.require(Action.READ, source_bucket)
+    uploads = Uploads(call.backends)
+    session = await _session(call, uploads, bucket, key)
+    metadata = call.backends.metadata
+    source = await call.run(
+        partial(ready_version, metadata, source_bucket, source_key, source_version)
+    )
+    check_copy_conditions(call, source)
+    start, end = 0, source.size
+    wanted = call.header("x-amz-copy-source-range")
+    if wanted is not None:
+        selected = parse_range(wanted, source.size)
+        if selected is None or not wanted.strip().startswith("bytes=") or wanted[-1:] == "-":
+            raise S3Error(
+                "InvalidArgument", "x-amz-copy-source-range must be bytes=first-last, both given"
+            )
+        start, end = selected
+    blobs = call.backends.blobs
+
+    def copy() -> str:
+        chunks = blobs.get(blob_key(source.digest), start=start, end=end)
+        try:
+            part = uploads.put_part(session.id, number, chunks, size=end - start, md5=True)
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+        return part.md5 or part.etag
+
+    etag = await call.run(partial(copy))
+    document = _xml.render_copy_part_result(etag=etag, last_modified=source.updated_at)
+    return xml_response(document)
+
+
+async def list_parts(call: S3Call) -> Response:
+    bucket, key = call.bucket_name, call.key_name
+    call.require(Action.WRITE)
+    uploads = Uploads(call.backends)
+    session = await _session(call, uploads, bucket, key)
+    marker = _whole(call, "part-number-marker", 0)
+    limit = min(_whole(call, "max-parts", _MAX_LISTED), _MAX_LISTED)
+    after = sorted((p for p in session.parts if p.number > marker), key=lambda p: p.number)
+    shown = after[:limit]
+    truncated = len(after) > limit
+    result = _xml.ListPartsResult(
+        bucket=bucket,
+        key=key,
+        upload_id=session.id,
+        initiator=OWNER,
+        owner=OWNER,
+        part_number_marker=marker,
+        next_part_number_marker=shown[-1].number if truncated and shown else None,
+        max_parts=limit,
+        is_truncated=truncated,
+        parts=[
+            _xml.PartEntry(
+                part_number=p.number,
+                last_modified=session.created_at,
+                etag=p.md5 or p.etag,
+                size=p.size,
+            )
+            for p in shown
+        ],
+    )
+    return xml_response(_xml.render_list_parts(result))
+
+
+async def complete_multipart_upload(call: S3Call) -> Response:
+    bucket, key = call.bucket_name, call.key_name
+    call.require(Action.WRITE)
+    body = await small_body(call, _MAX_COMPLETE_BODY)
+    named = _xml.parse_complete_multipart_upload(body, max_bytes=_MAX_COMPLETE_BODY)
+    if not named:
+        raise S3Error("MalformedXML", "CompleteMultipartUpload names no part")
+    uploads = Uploads(call.backends)
+    upload_id = call.query.get("uploadId") or ""
+    try:
+        session = await call.run(partial(uploads.backends.metadata.get_upload, upload_id))
+    except UploadNotFoundError:
+        raise S3Error("NoSuchUpload", f"no upload {upload_id!r}", resource=key) from None
+    _check_target(session, bucket, key)
+    numbers = [part.part_number for part in named]
+    if numbers != sorted(set(numbers)):
+        raise S3Error("InvalidPartOrder", "the parts must be listed in ascending order, once each")
+    parts = [(part.part_number, part.etag) for part in named]
+    record: ObjectRecord = await call.run(partial(uploads.complete, session.id, parts=parts))
+    record = await await_ready(call, Ingest(call.backends), record)
+    document = _xml.render_complete_multipart_upload(
+        location=f"/{bucket}/{key}", bucket=bucket, key=key, etag=s3_etag(record)
+    )
+    return xml_response(document)
+
+
+async def abort_multipart_upload(call: S3Call) -> Response:
+    bucket, key = call.bucket_name, call.key_name
+    call.require(Action.WRITE)
+    uploads = Uploads(call.backends)
+    session = await _session(call, uploads, bucket, key)
+    await call.run(partial(uploads.abort, session.id))
+    return Response(status_code=204)
+
+
+async def list_multipart_uploads(call: S3Call) -> Response:
+    bucket = call.bucket_name
+    call.require(Action.WRITE)
+    metadata = call.backends.metadata
+    await call.run(partial(metadata.get_bucket, bucket))
+    prefix = call.query.get("prefix") or ""
+    key_marker = call.query.get("key-marker") or ""
+    id_marker = call.query.get("upload-id-marker") or ""
+    limit = min(_whole(call, "max-uploads", _MAX_LISTED), _MAX_LISTED)
+    after = (key_marker, id_marker or "~") if key_marker else None
+    found: list[UploadSession] = await call.run(
+        partial(metadata.list_uploads, bucket, prefix=prefix or None, after=after, limit=limit + 1)
+    )
+    shown, truncated = found[:limit], len(found) > limit
+    result = _xml.ListMultipartUploadsResult(
+        bucket=bucket,
+        key_marker=key_marker,
+        upload_id_marker=id_marker,
+        next_key_marker=shown[-1].key if truncated and shown else None,
+        next_upload_id_marker=shown[-1].id if truncated and shown else None,
+        prefix=prefix,
+        max_uploads=limit,
+        is_truncated=truncated,
+        uploads=[
+            _xml.UploadEntry(
+                key=s.key, upload_id=s.id, initiated=s.created_at, owner=OWNER, initiator=OWNER
+            )
+            for s in shown
+        ],
+    )
+    return xml_response(_xml.render_list_multipart_uploads(result))
+
+
+async def _session(call: S3Call, uploads: Uploads, bucket: str, key: str) -> UploadSession:
+    upload_id = call.query.get("uploadId") or ""
+    try:
+        session = await call.run(partial(uploads.get, upload_id))
+    except UploadNotFoundError:
+        raise S3Error("NoSuchUpload", f"no upload {upload_id!r}", resource=key) from None
+    _check_target(session, bucket, key)
+    if session.status is not UploadStatus.OPEN:
+        raise S3Error("NoSuchUpload", f"upload {upload_id} is {session.status.value}")
+    return session
+
+
+def _check_target(session: UploadSession, bucket: str, key: str) -> None:
+    # An upload id of another object must not reach that object's parts through this URL.
+    if session.bucket != bucket or session.key != key:
+        raise S3Error("NoSuchUpload", f"no upload {session.id} of {key!r}", resource=key)
+
+
+def _part_number(call: S3Call) -> int:
+    number = _whole(call, "partNumber", 0)
+    if not 1 <= number <= _xml.MAX_PART_NUMBER:
+        raise S3Error("InvalidArgument", f"partNumber must be from 1 to {_xml.MAX_PART_NUMBER}")
+    return number
+
+
+def _whole(call: S3Call, name: str, default: int) -> int:
+    raw = call.query.get(name)
+    if raw is None:
+        return default
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
+        raise S3Error("InvalidArgument", f"{name} must be a whole number, not {raw!r}")
+    return int(raw)
