@@ -190,7 +190,7 @@ def test_create_local_without_the_server_says_what_to_install(
     err = io.StringIO()
     argv = ["keys", "create", "--local", "--data-dir", str(tmp_path), "--grant", "*:admin"]
     assert cli.main(argv, stderr=err) == cli.EXIT_USAGE
-    assert "pip install sangraha" in err.getvalue()
+    assert "pip install ./packages/sangraha-* ." in err.getvalue()
 
 
 def test_master_key_prints_a_new_one() -> None:

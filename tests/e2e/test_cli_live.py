@@ -80,10 +80,14 @@ def test_put_ls_get_stat_rm_wait(topology: Topology, tmp_path: Path) -> None:
     assert records[0]["metadata"] == {"team": "ops", "title": "Grüße 文件"}
 
     listed = sangraha("ls", bucket, topology=topology)
-    assert listed.returncode == 0
-    lines = listed.stdout.decode().splitlines()
-    assert [line.split()[-1] for line in lines] == ["a.json", "pic.png", "report.pdf"]
-    assert lines[1].split()[:2] == ["ready", "image"]
+    assert listed.returncode == 0 and listed.stderr == b"", "no progress bar off a terminal"
+    header, *lines = listed.stdout.decode().splitlines()
+    assert header.split()[:2] == ["KEY", "SIZE"]
+    assert [line.split()[0] for line in lines] == ["a.json", "pic.png", "report.pdf"]
+    assert lines[1].split()[-2:] == ["ready", "image"]
+    assert lines[0].split()[1:3] == ["8", "B"]
+    listed_json = sangraha("ls", bucket, "--json", topology=topology)
+    assert [r["key"] for r in json.loads(listed_json.stdout)] == [r["key"] for r in records]
     by_kind = sangraha("--json", "ls", bucket, "--kind", "pdf", topology=topology)
     assert [r["key"] for r in json.loads(by_kind.stdout)] == ["report.pdf"]
     by_prefix = sangraha("--json", "ls", bucket, "--prefix", "pic", topology=topology)
@@ -135,6 +139,13 @@ def test_put_from_stdin_and_failed_processing(topology: Topology, tmp_path: Path
     failed = sangraha("put", str(bad), "--bucket", bucket, "--wait", topology=topology)
     assert failed.returncode == 5
     _one_line_error(failed)
+    listed = sangraha("ls", bucket, "--status", "failed", topology=topology)
+    assert listed.returncode == 0, listed.stderr.decode()
+    header, line = listed.stdout.decode().splitlines()
+    assert header.split()[-1] == "REASON"
+    assert line.split()[0] == "bad.json" and line.split()[5:7] == ["failed", "json"]
+    reason = line[header.index("REASON") :]
+    assert reason and reason in failed.stderr.decode(), "ls shows the reason the wait raised"
 
 
 def test_usage_and_unreachable_exit_codes(tmp_path: Path) -> None:
@@ -154,4 +165,6 @@ def test_usage_and_unreachable_exit_codes(tmp_path: Path) -> None:
 def test_serve_help_in_the_full_install() -> None:
     result = sangraha("serve", "--help")
     assert result.returncode == 0, result.stderr.decode()
-    assert "--data-dir" in result.stdout.decode()
+    assert "--data-dir" in result.stdout.decode() and "examples:" in result.stdout.decode()
+    version = sangraha("--version")
+    assert version.returncode == 0 and version.stdout.decode().startswith("sangraha 0.")

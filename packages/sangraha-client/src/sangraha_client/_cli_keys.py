@@ -22,7 +22,7 @@ from sangraha_core import SangrahaError as CoreError
 from sangraha_core import Settings
 from sangraha_core.access import Grant, KeyView, MasterKey, NewKey, NewKeyView
 
-from ._cli_usage import Parser, UsageError
+from ._cli_usage import Parser, UsageError, examples, json_flag
 from ._constants import ENV_KEY
 from ._sync_client import Client
 
@@ -60,19 +60,34 @@ def _positive(text: str) -> float:
     return value
 
 
-def _json_flag(parser: argparse.ArgumentParser) -> None:
-    # SUPPRESS keeps a subcommand from resetting a --json given before it.
-    parser.add_argument(
-        "--json", action="store_true", default=argparse.SUPPRESS, help="print JSON, for scripts"
-    )
-
-
 def add_key_commands(sub: Any) -> None:
     """The ``keys`` group, under the top-level subparsers ``sub``."""
-    keys = sub.add_parser("keys", help="manage access keys")
-    commands = keys.add_subparsers(dest="keys_command", required=True, parser_class=Parser)
+    keys = sub.add_parser(
+        "keys",
+        help="manage access keys",
+        description="Make, list, show, revoke and rotate access keys through the admin API.",
+        epilog=examples(
+            "sangraha keys create --grant 'photos-*:read,list' --name gallery --expires 30d",
+            "sangraha keys list",
+            "sangraha keys revoke SK0123456789abcdef",
+            "sangraha keys create --local --data-dir ./sangraha-data --grant '*:admin'",
+        ),
+    )
+    commands = keys.add_subparsers(
+        dest="keys_command", required=True, parser_class=Parser, metavar="COMMAND"
+    )
 
-    create = commands.add_parser("create", help="make a key; its secret is shown once")
+    create = commands.add_parser(
+        "create",
+        help="make a key; its secret is shown once",
+        description="Make an access key; its secret is printed this once and never again.",
+        epilog=examples(
+            "sangraha keys create --grant 'photos-*:read,list' --name gallery --expires 30d",
+            "sangraha keys create --grant docs:write --grant docs:read --rate-limit 50",
+            "sangraha keys create --local --data-dir ./sangraha-data "
+            "--grant '*:read,list,write,delete,admin'   # the first admin key",
+        ),
+    )
     create.add_argument(
         "--grant",
         action="append",
@@ -80,26 +95,54 @@ def add_key_commands(sub: Any) -> None:
         metavar="BUCKETS:ACTIONS",
         help="e.g. 'photos-*:read,list' (repeatable); actions: read, list, write, delete, admin",
     )
-    create.add_argument("--name", default="", help="what the key is for")
-    create.add_argument("--expires", metavar="DURATION", help="e.g. 90m, 12h, 30d")
-    create.add_argument("--rate-limit", type=_positive, metavar="R", help="requests a second")
+    create.add_argument("--name", default="", help="what the key is for (default: none)")
+    create.add_argument(
+        "--expires", metavar="DURATION", help="lifetime, e.g. 90m, 12h, 30d (default: never)"
+    )
+    create.add_argument(
+        "--rate-limit",
+        type=_positive,
+        metavar="R",
+        help="requests a second the key may make (default: no limit)",
+    )
     create.add_argument(
         "--local", action="store_true", help="make it in the metadata store itself, no server"
     )
-    create.add_argument("--data-dir", type=Path, help="with --local: the data directory")
-    create.add_argument("--metadata-url", help="with --local: the metadata store's URL")
-    _json_flag(create)
+    create.add_argument(
+        "--data-dir", type=Path, help="with --local: the data directory of `sangraha serve`"
+    )
+    create.add_argument(
+        "--metadata-url", help="with --local: the metadata store's URL, e.g. postgresql://..."
+    )
+    json_flag(create)
 
-    _json_flag(commands.add_parser("list", help="the keys this key may manage"))
+    json_flag(
+        commands.add_parser(
+            "list",
+            help="the keys this key may manage",
+            description="List the keys this key may manage: id, status, expiry, grants, name.",
+            epilog=examples("sangraha keys list", "sangraha keys list --json"),
+        )
+    )
     for name, text in (
         ("show", "one key"),
         ("revoke", "revoke a key for good"),
-        ("rotate", "a new secret for a key, shown once"),
+        ("rotate", "a new secret for a key, shown once; the old one stops working"),
     ):
-        command = commands.add_parser(name, help=text)
-        command.add_argument("key_id", metavar="ID")
-        _json_flag(command)
-    commands.add_parser("master-key", help="print a new master key (for SANGRAHA_MASTER_KEY)")
+        command = commands.add_parser(
+            name,
+            help=text,
+            description=text[0].upper() + text[1:] + ".",
+            epilog=examples(f"sangraha keys {name} SK0123456789abcdef"),
+        )
+        command.add_argument("key_id", metavar="ID", help="the key's id (SK...)")
+        json_flag(command)
+    commands.add_parser(
+        "master-key",
+        help="print a new master key (for SANGRAHA_MASTER_KEY)",
+        description="Print a new master key; it talks to nothing.",
+        epilog=examples("sangraha keys master-key > master.key"),
+    )
 
 
 def needs_client(args: argparse.Namespace) -> bool:
