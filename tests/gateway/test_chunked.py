@@ -285,6 +285,18 @@ def test_a_boto3_body_with_its_checksum_in_a_header_is_plain() -> None:
     assert code_of(headers, b"hellO") == "BadDigest"
 
 
+def test_a_boto3_request_authenticates_and_its_body_decodes() -> None:
+    data = b"signed by boto3" * 100
+    headers, body = botocore_put(data, ChecksumAlgorithm="CRC32C")
+    request = SignedRequest("PUT", "/docs/a", "", list(headers.items()))
+    key = AccessKey(key_id="AKID", grants=(Grant.parse("docs:write"),), sealed_secret="")
+    auth = Authenticator(allow_streaming=True)
+    identity = auth.authenticate(request, lambda key_id: KeyEntry(key, "SECRET"))
+    assert identity.streaming is None and identity.payload_sha256 is None
+    payload, checked = decode(headers, [body], identity.streaming)
+    assert payload == data and "x-amz-checksum-crc32c" in checked.response_headers
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     data=st.binary(max_size=80),

@@ -45,12 +45,18 @@ class _Reader:
         self._blocks = iter(blocks)
         self._buffer = bytearray()
 
-    def _fill(self) -> bool:
+    def _next(self) -> bytes | None:
         for block in self._blocks:
             if block:
-                self._buffer += block
-                return True
-        return False
+                return block
+        return None
+
+    def _fill(self) -> bool:
+        block = self._next()
+        if block is None:
+            return False
+        self._buffer += block
+        return True
 
     def line(self, what: str) -> bytes:
         """The next line, without its CRLF."""
@@ -71,8 +77,16 @@ class _Reader:
     def take(self, size: int) -> Iterator[bytes]:
         """The next ``size`` bytes, in pieces as they come."""
         while size > 0:
-            if not self._buffer and not self._fill():
-                raise _incomplete(f"the body ended {size} bytes before the end of a chunk")
+            if not self._buffer:
+                block = self._next()
+                if block is None:
+                    raise _incomplete(f"the body ended {size} bytes before the end of a chunk")
+                if len(block) <= size:
+                    # Inside a chunk, blocks pass through as they came, uncopied.
+                    size -= len(block)
+                    yield block
+                    continue
+                self._buffer += block
             if len(self._buffer) <= size:
                 piece = bytes(self._buffer)
                 self._buffer.clear()
