@@ -8,9 +8,11 @@ from ._protocol import (
     IdempotencyKeys,
     MetadataStore,
     ObjectIndex,
+    Stats,
     UploadSessions,
     WatchesKeys,
 )
+from ._stats import StoreStats
 
 __all__ = [
     "BlobReferences",
@@ -19,6 +21,8 @@ __all__ = [
     "IdempotencyKeys",
     "MetadataStore",
     "ObjectIndex",
+    "Stats",
+    "StoreStats",
     "UploadSessions",
     "WatchesKeys",
 ]

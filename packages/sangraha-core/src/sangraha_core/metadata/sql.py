@@ -20,6 +20,7 @@ from ._sql_blobs import SqlBlobs
 from ._sql_idempotency import SqlIdempotencyKeys
 from ._sql_keys import SqlAccessKeys
 from ._sql_objects import SqlObjects
+from ._sql_stats import SqlStats
 from ._sql_uploads import SqlUploads
 
 __all__ = ["SqlMetadataStore"]
@@ -28,6 +29,7 @@ __all__ = ["SqlMetadataStore"]
 class SqlMetadataStore(
     SqlObjects,
     SqlBlobs,
+    SqlStats,
     SqlIdempotencyKeys,
     SqlUploads,
     SqlAccessKeys,
