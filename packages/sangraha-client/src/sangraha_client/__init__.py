@@ -1,6 +1,15 @@
 """The typed Python SDK for the Sangraha object store, sync and async."""
 
-from sangraha_core import ObjectKind, ObjectRecord, ObjectStatus, PartRecord, UploadSession
+from sangraha_core import (
+    Bucket,
+    BucketKinds,
+    BucketSummary,
+    ObjectKind,
+    ObjectRecord,
+    ObjectStatus,
+    PartRecord,
+    UploadSession,
+)
 from sangraha_core.access import Action, Grant, KeyStatus, KeyView, NewKeyView
 
 from ._async_client import AsyncClient, AsyncObjectStream
@@ -13,6 +22,9 @@ from ._exceptions import (
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
+    BucketAlreadyExistsError,
+    BucketNotEmptyError,
+    BucketNotFoundError,
     ChecksumMismatchError,
     ConflictError,
     DigestMismatchError,
@@ -60,6 +72,12 @@ __all__ = [
     "AsyncPaginator",
     "AuthenticationError",
     "BadRequestError",
+    "Bucket",
+    "BucketAlreadyExistsError",
+    "BucketKinds",
+    "BucketNotEmptyError",
+    "BucketNotFoundError",
+    "BucketSummary",
     "ChecksumMismatchError",
     "Client",
     "ConflictError",

@@ -15,10 +15,13 @@ class each status and slug the service sends stands for is
     │   │   │   └── InvalidPartError           invalid-part
     │   │   ├── AuthenticationError            401
     │   │   ├── NotFoundError                  404
-    │   │   │   └── UploadNotFoundError        upload-not-found
+    │   │   │   ├── UploadNotFoundError        upload-not-found
+    │   │   │   └── BucketNotFoundError        no-such-bucket
     │   │   ├── ConflictError                  409
     │   │   │   ├── PendingError               pending
-    │   │   │   └── UploadStateError           upload-state
+    │   │   │   ├── UploadStateError           upload-state
+    │   │   │   ├── BucketAlreadyExistsError   bucket-exists
+    │   │   │   └── BucketNotEmptyError        bucket-not-empty
     │   │   ├── TooLargeError                  413
     │   │   ├── UnsupportedMediaTypeError      415
     │   │   ├── RangeNotSatisfiableError       416
@@ -52,6 +55,9 @@ __all__ = [
     "AccessKeyNotFoundError",
     "AuthenticationError",
     "BadRequestError",
+    "BucketAlreadyExistsError",
+    "BucketNotEmptyError",
+    "BucketNotFoundError",
     "ChecksumMismatchError",
     "ConflictError",
     "DigestMismatchError",
@@ -183,6 +189,12 @@ class UploadNotFoundError(NotFoundError):
     slug_name = "upload-not-found"
 
 
+class BucketNotFoundError(NotFoundError):
+    """No bucket has that name."""
+
+    slug_name = "no-such-bucket"
+
+
 class ConflictError(APIStatusError):
     status_code: Literal[409]
 
@@ -195,6 +207,18 @@ class PendingError(ConflictError):
 
 class UploadStateError(ConflictError):
     slug_name = "upload-state"
+
+
+class BucketAlreadyExistsError(ConflictError):
+    """A bucket of that name exists already."""
+
+    slug_name = "bucket-exists"
+
+
+class BucketNotEmptyError(ConflictError):
+    """The bucket still holds objects or an upload in progress."""
+
+    slug_name = "bucket-not-empty"
 
 
 class TooLargeError(APIStatusError):

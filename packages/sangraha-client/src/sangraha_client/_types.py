@@ -54,7 +54,7 @@ class ListObjectsParams(TypedDict, total=False):
 
     prefix: str
     """Only keys that start with this text."""
-    kind: ObjectKind | Literal["json", "image", "pdf"]
+    kind: ObjectKind | Literal["json", "image", "pdf", "opaque"]
     """Only objects of this kind."""
     status: ObjectStatus | Literal["pending", "ready", "failed"]
     """Only objects in this processing state."""

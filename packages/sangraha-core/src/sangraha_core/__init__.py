@@ -3,6 +3,8 @@
 import importlib.metadata
 
 from ._backends import Backends
+from ._bucket_cache import BucketCache
+from ._buckets import Bucket, BucketKinds, BucketSummary
 from ._constants import CHUNK_SIZE, MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE, STAGING_PREFIX
 from ._digest import Digest, DigestedStream, Hasher, blob_key
 from ._exceptions import (
@@ -12,6 +14,9 @@ from ._exceptions import (
     BlobExistsError,
     BlobNotFoundError,
     BlobStoreUnavailableError,
+    BucketAlreadyExistsError,
+    BucketNotEmptyError,
+    BucketNotFoundError,
     ChecksumMismatchError,
     ConfigurationError,
     DeserializationError,
@@ -41,7 +46,7 @@ from ._exceptions import (
 )
 from ._ingest import Ingest, staging_key
 from ._logging import configure_logging
-from ._media import detect, media_type
+from ._media import OPAQUE_DEFAULT_TYPE, detect, kind_for, media_type
 from ._messages import ProcessObject, deserialize, serialize
 from ._models import (
     CONTENT_TYPES,
@@ -103,6 +108,7 @@ __all__ = [
     "MAX_PART_SIZE",
     "META_PARAM_PREFIX",
     "MIN_PART_SIZE",
+    "OPAQUE_DEFAULT_TYPE",
     "SMALL_OBJECT_SIZE",
     "STAGING_PREFIX",
     "AccessDeniedError",
@@ -112,6 +118,13 @@ __all__ = [
     "BlobExistsError",
     "BlobNotFoundError",
     "BlobStoreUnavailableError",
+    "Bucket",
+    "BucketAlreadyExistsError",
+    "BucketCache",
+    "BucketKinds",
+    "BucketNotEmptyError",
+    "BucketNotFoundError",
+    "BucketSummary",
     "ChecksumMismatchError",
     "ConfigurationError",
     "DeserializationError",
@@ -174,6 +187,7 @@ __all__ = [
     "if_modified_since_matches",
     "if_none_match_matches",
     "if_range_matches",
+    "kind_for",
     "media_type",
     "meta_filters",
     "new_id",

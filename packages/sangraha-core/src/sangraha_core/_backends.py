@@ -5,6 +5,7 @@ from __future__ import annotations
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 
+from ._bucket_cache import BucketCache
 from ._group_commit import GroupCommit, StagedUpload, commit_staged
 from ._registry import open_blob_store, open_metadata_store, open_queue
 from ._settings import Settings
@@ -22,10 +23,14 @@ class Backends:
     metadata: MetadataStore
     queue: Queue
     _staged_commit: GroupCommit[StagedUpload] = field(init=False, repr=False, compare=False)
+    bucket_cache: BucketCache = field(init=False, repr=False, compare=False)
+    """What this process last read of each bucket, trusted for ``settings.key_refresh``
+    seconds: uploads ask it what their bucket accepts."""
 
     def __post_init__(self) -> None:
         # Read at each commit, so a store swapped in later (tests do) is the one written.
         self._staged_commit = GroupCommit(lambda batch: commit_staged(self.metadata, batch))
+        self.bucket_cache = BucketCache(lambda: self.metadata, refresh=self.settings.key_refresh)
 
     def commit_staged(self, staged: StagedUpload) -> None:
         """Make a staged upload's name and pending record durable, in one transaction with

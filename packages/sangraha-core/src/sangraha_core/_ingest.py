@@ -42,7 +42,7 @@ from ._exceptions import (
     SangrahaError,
 )
 from ._group_commit import StagedUpload
-from ._media import media_type
+from ._media import kind_for
 from ._messages import ProcessObject
 from ._models import ObjectRecord, ObjectStatus, new_id, utcnow
 from ._names import validate_bucket, validate_key, validate_metadata
@@ -77,8 +77,15 @@ class Ingest:
         declared_digest: Digest | None = None,
         metadata: dict[str, str] | None = None,
         idempotency_key: str | None = None,
+        create_bucket: bool = True,
     ) -> ObjectRecord:
         """Stage ``chunks`` as a new version of ``bucket``/``key`` and queue its processing.
+
+        The bucket's policy decides the kind (``kind_for``): a ``validated`` bucket takes
+        JSON, images and PDFs only, an ``any`` bucket any other type too, as an opaque
+        object. A missing bucket is made with ``settings.bucket_kinds`` once the upload
+        passed its checks, unless ``create_bucket`` is false (the S3 API), which raises
+        ``BucketNotFoundError`` instead.
 
         ``key=None`` names the object by its new id. ``chunks`` is consumed once, in order,
         and never held whole. Returns the ``pending`` record once the broker has confirmed
@@ -86,8 +93,8 @@ class Ingest:
         request and body, returns the record it made, storing nothing (``chunks`` is read
         only to hash it, and not at all when ``declared_digest`` already says it).
 
-        :raises InvalidNameError, InvalidMetadataError, UnsupportedContentTypeError: before
-            any byte is read.
+        :raises InvalidNameError, InvalidMetadataError, UnsupportedContentTypeError,
+            BucketNotFoundError: before any byte is read.
         :raises ObjectTooLargeError: as soon as the stream passes ``settings.max_object_size``.
         :raises ChecksumMismatchError: the bytes do not match ``declared_digest``.
         :raises IdempotencyKeyReusedError: ``idempotency_key`` made an object from a
@@ -98,12 +105,20 @@ class Ingest:
         validate_bucket(bucket)
         if key is not None:
             validate_key(key)
-        bare_type, kind = media_type(content_type)
+        buckets = self.backends.bucket_cache
+        kinds, missing = buckets.policy(
+            bucket, create=settings.bucket_kinds if create_bucket else None
+        )
+        bare_type, kind = kind_for(content_type, kinds)
         clean_metadata = validate_metadata(
             metadata or {},
             max_entries=settings.max_meta_entries,
             max_bytes=settings.max_meta_bytes,
         )
+        if missing:
+            made = buckets.ensure(bucket, kinds)
+            if made.kinds is not kinds:  # made meanwhile elsewhere, with another policy
+                bare_type, kind = kind_for(content_type, made.kinds)
         # A generated key differs on every retry, so it cannot be part of what a retry
         # must repeat; the method stands in for it.
         request = (

@@ -7,10 +7,19 @@ fails with a reason a person understands rather than with a PNG decoder's compla
 
 from __future__ import annotations
 
+import re
+
+from ._buckets import BucketKinds
 from ._exceptions import UnsupportedContentTypeError
 from ._models import CONTENT_TYPES, ObjectKind
 
-__all__ = ["HEAD_SIZE", "describe", "detect", "media_type"]
+__all__ = ["HEAD_SIZE", "OPAQUE_DEFAULT_TYPE", "describe", "detect", "kind_for", "media_type"]
+
+#: The content type of an opaque object uploaded without one.
+OPAQUE_DEFAULT_TYPE = "application/octet-stream"
+# An opaque object's type is kept as sent, so it must be a header value worth sending back:
+# printable ASCII, of a length no registered media type (with parameters) comes near.
+_OPAQUE_TYPE_RE = re.compile(r"[\x21-\x7e]([\x20-\x7e]{0,253}[\x21-\x7e])?")
 
 #: How many leading bytes ``detect`` needs to recognise every signature it knows.
 HEAD_SIZE = 16
@@ -77,3 +86,26 @@ def media_type(content_type: str) -> tuple[str, ObjectKind]:
         raise UnsupportedContentTypeError(
             f"unsupported Content-Type {shown}; use one of {accepted}"
         ) from None
+
+
+def kind_for(content_type: str, kinds: BucketKinds) -> tuple[str, ObjectKind]:
+    """The content type to store and the kind of an upload to a bucket with policy ``kinds``.
+
+    A type Sangraha validates (``CONTENT_TYPES``) is that kind in any bucket, as its bare,
+    lowercased media type. Any other type is refused (``UnsupportedContentTypeError``) by a
+    ``validated`` bucket; an ``any`` bucket takes it as an opaque object whose content type
+    is kept as sent (``application/octet-stream`` when none was).
+    """
+    if kinds is BucketKinds.VALIDATED:
+        return media_type(content_type)
+    sent = content_type.strip()
+    bare = sent.split(";", 1)[0].strip().lower()
+    if bare in CONTENT_TYPES:
+        return bare, CONTENT_TYPES[bare]
+    if not sent:
+        return OPAQUE_DEFAULT_TYPE, ObjectKind.OPAQUE
+    if not _OPAQUE_TYPE_RE.fullmatch(sent):
+        raise UnsupportedContentTypeError(
+            "a Content-Type must be at most 255 printable ASCII characters"
+        )
+    return sent, ObjectKind.OPAQUE

@@ -36,6 +36,9 @@ class ObjectKind(StrEnum):
     JSON = "json"
     IMAGE = "image"
     PDF = "pdf"
+    OPAQUE = "opaque"
+    """Any other content type, in a bucket whose policy is ``BucketKinds.ANY``: stored and
+    deduplicated like the others, never validated, with no extracted metadata."""
 
 
 #: Every Content-Type Sangraha accepts, and the kind it names.

@@ -11,7 +11,8 @@ calls it once per delivery and settles the delivery from what it returns or rais
    hashed while the validator reads it front to back, and only the bytes it skipped (a PDF
    is parsed from its end) are fetched once more, for the hash alone. Digest and size must
    equal the record's (the receiver hashed them as they arrived), else the staging copy is
-   corrupt: ``FAILED``, whatever the validator said. Invalid: ``FAILED``.
+   corrupt: ``FAILED``, whatever the validator said. Invalid: ``FAILED``. An opaque
+   object is neither validated nor described: its bytes are only hashed and checked.
 3. Copy the bytes to their content address unless they are there already (deduplication);
    the copy happens inside the store, never through this process.
 4. In one metadata transaction, take a reference on the blob and mark the record ready.
@@ -43,7 +44,7 @@ from ._exceptions import (
 )
 from ._ingest import staging_key
 from ._messages import ProcessObject
-from ._models import FailureKind, ObjectRecord, ObjectStatus
+from ._models import FailureKind, ObjectKind, ObjectRecord, ObjectStatus
 from .storage import BlobStore, StagingWrites
 from .storage._reader import BlobReader, closing_chunks
 
@@ -144,6 +145,8 @@ class _Rejected(Exception):
 def _verify_and_inspect(
     blobs: BlobStore, staged: str, record: ObjectRecord, inspect: Inspect
 ) -> tuple[Digest, int, dict[str, Any]]:
+    if record.kind is ObjectKind.OPAQUE:
+        return _verify_opaque(blobs, staged, record)
     if record.size > SMALL_OBJECT_SIZE:
         return _verify_and_inspect_large(blobs, staged, record, inspect)
     hasher = Hasher()
@@ -160,6 +163,17 @@ def _verify_and_inspect(
     with io.BytesIO(bytes(small)) as file:
         extracted = _inspect(record, file, inspect)
     return digest, hasher.size, extracted
+
+
+def _verify_opaque(
+    blobs: BlobStore, staged: str, record: ObjectRecord
+) -> tuple[Digest, int, dict[str, Any]]:
+    """An opaque object is not validated and says nothing of itself: its bytes are only
+    hashed, in one pass, so corrupt staging is still refused."""
+    hasher = Hasher()
+    for chunk in closing_chunks(blobs.get(staged)):
+        hasher.update(chunk)
+    return _checked(record, hasher), hasher.size, {}
 
 
 def _verify_and_inspect_large(

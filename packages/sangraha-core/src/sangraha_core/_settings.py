@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ._buckets import BucketKinds
 from ._constants import (
     DEFAULT_DATA_DIR,
     DEFAULT_HTTP_BODY_IDLE_TIMEOUT,
@@ -52,6 +53,10 @@ class Settings(BaseSettings):
     """Prefixed to exchange and queue names, so deployments can share one broker."""
     cache_url: str = ""
     """Empty for an in-process cache, or ``redis://host:6379/0``."""
+
+    bucket_kinds: BucketKinds = BucketKinds.VALIDATED
+    """The kind policy of a bucket made without one: by an upload to a bucket that does not
+    exist yet (the v1 API), or by S3's CreateBucket. docs/buckets.md says what each means."""
 
     max_object_size: int = Field(default=DEFAULT_MAX_OBJECT_SIZE, gt=0)
     max_meta_entries: int = Field(default=DEFAULT_MAX_META_ENTRIES, ge=0)

@@ -25,7 +25,7 @@ from ._exceptions import (
     UploadStateError,
 )
 from ._ingest import staging_key
-from ._media import media_type
+from ._media import kind_for
 from ._messages import ProcessObject
 from ._models import (
     ObjectRecord,
@@ -70,17 +70,29 @@ class Uploads:
         size: int | None = None,
         digest: Digest | None = None,
         metadata: dict[str, str] | None = None,
+        create_bucket: bool = True,
     ) -> UploadSession:
+        """Open a session of ``bucket``/``key``; the bucket's policy decides the kind, and a
+        missing bucket is made as ``Ingest.accept`` makes it (``create_bucket`` false:
+        ``BucketNotFoundError``)."""
         settings = self.backends.settings
         validate_bucket(bucket)
         validate_key(key)
-        bare_type, kind = media_type(content_type)
+        buckets = self.backends.bucket_cache
+        kinds, missing = buckets.policy(
+            bucket, create=settings.bucket_kinds if create_bucket else None
+        )
+        bare_type, kind = kind_for(content_type, kinds)
         clean = validate_metadata(
             metadata or {}, max_entries=settings.max_meta_entries, max_bytes=settings.max_meta_bytes
         )
         if size is not None and size > settings.max_object_size:
             limit = settings.max_object_size
             raise ObjectTooLargeError(f"objects may be at most {limit} bytes", limit=limit)
+        if missing:
+            made = buckets.ensure(bucket, kinds)
+            if made.kinds is not kinds:  # made meanwhile elsewhere, with another policy
+                bare_type, kind = kind_for(content_type, made.kinds)
         upload_id = new_id()
         multipart_id = self.backends.blobs.create_multipart(staging_key(upload_id))
         now = utcnow()

@@ -88,7 +88,31 @@ class ProblemType(enum.Enum):
         "AccessKeyNotFoundError",
         False,
     )
+    BUCKET_NOT_FOUND = (
+        "no-such-bucket",
+        404,
+        "Bucket not found",
+        exc.BucketNotFoundError,
+        "BucketNotFoundError",
+        False,
+    )
     NOT_FOUND = ("not-found", 404, "Not found", exc.NotFoundError, "NotFoundError", False)
+    BUCKET_EXISTS = (
+        "bucket-exists",
+        409,
+        "Bucket already exists",
+        exc.BucketAlreadyExistsError,
+        "BucketAlreadyExistsError",
+        False,
+    )
+    BUCKET_NOT_EMPTY = (
+        "bucket-not-empty",
+        409,
+        "Bucket is not empty",
+        exc.BucketNotEmptyError,
+        "BucketNotEmptyError",
+        False,
+    )
     CONFLICT = ("conflict", 409, "Already exists", exc.BlobExistsError, "ConflictError", False)
     UPLOAD_STATE = (
         "upload-state",

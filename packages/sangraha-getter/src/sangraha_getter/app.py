@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from sangraha_core import Backends, Settings, __version__
 from sangraha_core.web import configure_logging, install_web, serve
 
+from .buckets import router as buckets_router
 from .console import router as console_router
 from .content import router as content_router
 from .records import router as records_router
@@ -31,6 +32,7 @@ def build_router() -> APIRouter:
     router = APIRouter()
     router.include_router(content_router)
     router.include_router(records_router)
+    router.include_router(buckets_router)
     router.include_router(console_router)
     return router
 

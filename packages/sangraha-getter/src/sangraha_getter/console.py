@@ -50,7 +50,7 @@ CONSOLE_HTML = """<!doctype html>
  <legend>Browse</legend>
  <label>Prefix <input id="prefix"></label>
  <label>Kind <select id="kind"><option value="">any</option><option>json</option>
-  <option>image</option><option>pdf</option></select></label>
+  <option>image</option><option>pdf</option><option>opaque</option></select></label>
  <button id="list">List</button> <button id="more" disabled>Next page</button>
 </fieldset>
 <fieldset>

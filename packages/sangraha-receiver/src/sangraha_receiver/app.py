@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from sangraha_core import Backends, Settings, __version__
 from sangraha_core.web import install_web
 
+from .buckets import build_router as build_buckets_router
 from .keys import build_router as build_keys_router
 from .objects import build_router
 from .uploads import build_router as build_upload_router
@@ -59,4 +60,5 @@ def create_app(settings: Settings | None = None, backends: Backends | None = Non
     app.include_router(build_router())
     app.include_router(build_upload_router())
     app.include_router(build_keys_router())
+    app.include_router(build_buckets_router())
     return app

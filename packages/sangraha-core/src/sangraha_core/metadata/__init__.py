@@ -3,26 +3,24 @@ capabilities, and the SQL backend for SQLite and PostgreSQL."""
 
 from ._protocol import (
     BlobReferences,
+    Buckets,
     CreatesMany,
     FinalizeResult,
     IdempotencyKeys,
     MetadataStore,
     ObjectIndex,
-    Stats,
     UploadSessions,
     WatchesKeys,
 )
-from ._stats import StoreStats
 
 __all__ = [
     "BlobReferences",
+    "Buckets",
     "CreatesMany",
     "FinalizeResult",
     "IdempotencyKeys",
     "MetadataStore",
     "ObjectIndex",
-    "Stats",
-    "StoreStats",
     "UploadSessions",
     "WatchesKeys",
 ]

@@ -2,10 +2,10 @@
 a store may add to it.
 
 ``MetadataStore`` is the whole contract: ``ObjectIndex`` (object records),
-``BlobReferences`` (blob reference counts and their collection), ``IdempotencyKeys`` and
-``UploadSessions``, with the database's own upkeep. A caller that needs one aggregate only
-can ask for that one. ``CreatesMany`` and ``WatchesKeys`` are not part of the contract:
-test for them with ``isinstance``.
+``BlobReferences`` (blob reference counts and their collection), ``IdempotencyKeys``,
+``UploadSessions`` and ``Buckets``, with the database's own upkeep. A caller that needs one
+aggregate only can ask for that one. ``CreatesMany`` and ``WatchesKeys`` are not part of
+the contract: test for them with ``isinstance``.
 """
 
 from __future__ import annotations
@@ -14,18 +14,18 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
+from .._buckets import Bucket, BucketKinds, BucketSummary
 from .._digest import Digest
 from .._models import FailureKind, ListQuery, ObjectRecord, Page, PartRecord, UploadSession
-from ._stats import StoreStats
 
 __all__ = [
     "BlobReferences",
+    "Buckets",
     "CreatesMany",
     "FinalizeResult",
     "IdempotencyKeys",
     "MetadataStore",
     "ObjectIndex",
-    "Stats",
     "UploadSessions",
     "WatchesKeys",
 ]
@@ -187,7 +187,50 @@ class UploadSessions(Protocol):
 
 
 @runtime_checkable
-class MetadataStore(ObjectIndex, BlobReferences, IdempotencyKeys, UploadSessions, Protocol):
+class Buckets(Protocol):
+    """Buckets and their kind policies.
+
+    Records and sessions name their bucket and do not need its row: a bucket's row is
+    made by ``create_bucket`` (the services make it before the first upload to it), and
+    ``delete_bucket`` refuses a bucket anything still lives in.
+    """
+
+    def create_bucket(self, name: str, kinds: BucketKinds, *, exist_ok: bool = False) -> Bucket:
+        """Make the bucket ``name`` with policy ``kinds``.
+
+        :raises InvalidNameError: ``validate_bucket`` refuses ``name``.
+        :raises BucketAlreadyExistsError: it exists, unless ``exist_ok``, which answers the
+            existing bucket unchanged (whatever its policy).
+        """
+        ...
+
+    def get_bucket(self, name: str) -> Bucket:
+        """Raise ``BucketNotFoundError`` if there is no such bucket."""
+        ...
+
+    def list_buckets(self) -> list[BucketSummary]:
+        """Every bucket with its totals, by name."""
+        ...
+
+    def set_bucket_kinds(self, name: str, kinds: BucketKinds) -> Bucket:
+        """Change a bucket's policy (versions already stored keep their kind); the bucket
+        as it now stands. Raise ``BucketNotFoundError`` if there is no such bucket."""
+        ...
+
+    def delete_bucket(self, name: str) -> None:
+        """Remove an empty bucket.
+
+        :raises BucketNotFoundError: there is no such bucket.
+        :raises BucketNotEmptyError: an object version (of any status) or an open upload
+            session that has not expired is in it.
+        """
+        ...
+
+
+@runtime_checkable
+class MetadataStore(
+    ObjectIndex, BlobReferences, IdempotencyKeys, UploadSessions, Buckets, Protocol
+):
     """Object records and everything that must change with them in one transaction: every
     aggregate of the metadata, in one database.
 
@@ -224,15 +267,3 @@ class WatchesKeys(Protocol):
     def on_key_change(self, callback: Callable[[str, str], None]) -> None:
         """Call ``callback(bucket, key)`` after each such commit of this store."""
         ...
-
-
-@runtime_checkable
-class Stats(Protocol):
-    """A metadata store that counts what it holds: versions by status, and the bytes of
-    ready versions and of the blobs they reference (the store gauges of ``/metrics``).
-
-    A count may read every record: callers keep the answer a while rather than asking
-    per request.
-    """
-
-    def stats(self) -> StoreStats: ...

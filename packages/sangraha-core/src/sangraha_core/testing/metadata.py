@@ -31,6 +31,7 @@ from sangraha_core import (
 from sangraha_core.metadata import MetadataStore
 
 from ._metadata_blobs import BlobReferencesConformance
+from ._metadata_buckets import BucketsConformance
 from ._metadata_listing import ListingConformance
 from ._metadata_records import RecordsConformance
 from ._metadata_support import (
@@ -61,7 +62,9 @@ __all__ = [
 ]
 
 
-class MetadataStoreConformance(RecordsConformance, ListingConformance, BlobReferencesConformance):
+class MetadataStoreConformance(
+    RecordsConformance, ListingConformance, BlobReferencesConformance, BucketsConformance
+):
     """Every guarantee of the ``MetadataStore`` protocol, checked through the protocol alone.
 
     A subclass named ``Test…`` gives a ``store`` fixture: a migrated store on an empty

@@ -1,0 +1,138 @@
+"""Buckets in the metadata store suite: their rows, policies, totals and deletion rule."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+
+from sangraha_core import (
+    Bucket,
+    BucketAlreadyExistsError,
+    BucketKinds,
+    BucketNotEmptyError,
+    BucketNotFoundError,
+    InvalidNameError,
+    ObjectKind,
+)
+from sangraha_core.metadata import MetadataStore
+
+from ._metadata_support import add, make_session
+
+__all__ = ["BucketsConformance"]
+
+
+class BucketsConformance:
+    """Making, reading, listing, changing and deleting buckets. Part of
+    ``MetadataStoreConformance``; the subclass gives the ``store`` fixture."""
+
+    def test_create_and_get_a_bucket(self, store: MetadataStore) -> None:
+        made = store.create_bucket("bucket-one", BucketKinds.ANY)
+        assert (made.name, made.kinds) == ("bucket-one", BucketKinds.ANY)
+        assert made.created_at.utcoffset() == timedelta(0)
+        assert store.get_bucket("bucket-one") == made
+
+    def test_a_bucket_is_made_once(self, store: MetadataStore) -> None:
+        made = store.create_bucket("bucket-one", BucketKinds.VALIDATED)
+        with pytest.raises(BucketAlreadyExistsError):
+            store.create_bucket("bucket-one", BucketKinds.ANY)
+        # exist_ok answers the bucket as it is: the policy asked for does not change it.
+        assert store.create_bucket("bucket-one", BucketKinds.ANY, exist_ok=True) == made
+        assert store.get_bucket("bucket-one").kinds is BucketKinds.VALIDATED
+
+    def test_buckets_made_at_once_are_one_bucket(self, store: MetadataStore) -> None:
+        barrier = threading.Barrier(4)
+        made: list[Bucket] = []
+        errors: list[BaseException] = []
+
+        def create() -> None:
+            barrier.wait()
+            try:
+                made.append(store.create_bucket("bucket-one", BucketKinds.ANY, exist_ok=True))
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=create) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+        assert len(made) == 4 and all(b == made[0] for b in made)
+        assert [b.name for b in store.list_buckets()] == ["bucket-one"]
+
+    def test_a_bucket_name_is_validated(self, store: MetadataStore) -> None:
+        for bad in ("ab", "Upper", "a..b", "-dash", "x" * 64):
+            with pytest.raises(InvalidNameError):
+                store.create_bucket(bad, BucketKinds.VALIDATED)
+        assert store.list_buckets() == []
+
+    def test_an_unknown_bucket(self, store: MetadataStore) -> None:
+        with pytest.raises(BucketNotFoundError):
+            store.get_bucket("bucket-one")
+        with pytest.raises(BucketNotFoundError):
+            store.set_bucket_kinds("bucket-one", BucketKinds.ANY)
+        with pytest.raises(BucketNotFoundError):
+            store.delete_bucket("bucket-one")
+
+    def test_list_buckets_by_name_with_their_totals(self, store: MetadataStore) -> None:
+        for name in ("bucket-two", "bucket-one", "bucket-empty"):
+            store.create_bucket(name, BucketKinds.VALIDATED)
+        add(store, "a")
+        add(store, "a")  # a second version: one key, twice the bytes
+        add(store, "b")
+        add(store, "c", bucket="bucket-two")
+        add(store, "d", bucket="no-row-made")  # a record alone makes no bucket
+        listed = {b.name: (b.objects, b.bytes) for b in store.list_buckets()}
+        assert list(listed) == ["bucket-empty", "bucket-one", "bucket-two"]
+        # make_record's records hold 6 bytes each.
+        assert listed == {"bucket-empty": (0, 0), "bucket-one": (2, 18), "bucket-two": (1, 6)}
+        one = next(b for b in store.list_buckets() if b.name == "bucket-one")
+        assert one.kinds is BucketKinds.VALIDATED
+        assert one.created_at == store.get_bucket("bucket-one").created_at
+
+    def test_set_bucket_kinds(self, store: MetadataStore) -> None:
+        made = store.create_bucket("bucket-one", BucketKinds.VALIDATED)
+        changed = store.set_bucket_kinds("bucket-one", BucketKinds.ANY)
+        assert changed == made.model_copy(update={"kinds": BucketKinds.ANY})
+        assert store.get_bucket("bucket-one").kinds is BucketKinds.ANY
+        assert store.set_bucket_kinds("bucket-one", BucketKinds.VALIDATED).kinds is (
+            BucketKinds.VALIDATED
+        )
+
+    def test_only_an_empty_bucket_is_deleted(self, store: MetadataStore) -> None:
+        store.create_bucket("bucket-one", BucketKinds.VALIDATED)
+        store.create_bucket("bucket-two", BucketKinds.VALIDATED)
+        record = add(store, "a")
+        add(store, "a", bucket="bucket-two")
+        with pytest.raises(BucketNotEmptyError):
+            store.delete_bucket("bucket-one")
+        assert store.get_bucket("bucket-one").name == "bucket-one"
+        store.delete_objects("bucket-one", record.key)
+        store.delete_bucket("bucket-one")
+        with pytest.raises(BucketNotFoundError):
+            store.get_bucket("bucket-one")
+        assert [b.name for b in store.list_buckets()] == ["bucket-two"]
+        with pytest.raises(BucketNotFoundError):
+            store.delete_bucket("bucket-one")
+
+    def test_an_open_upload_keeps_its_bucket(self, store: MetadataStore) -> None:
+        store.create_bucket("bucket-one", BucketKinds.VALIDATED)
+        session = make_session()  # of bucket-one
+        store.create_upload(session)
+        with pytest.raises(BucketNotEmptyError):
+            store.delete_bucket("bucket-one")
+        store.finish_upload(session.id, status="aborted", object_id=None)
+        expired = make_session(timedelta(minutes=-5))
+        store.create_upload(expired)  # past its expiry: no longer anything in progress
+        store.delete_bucket("bucket-one")
+        with pytest.raises(BucketNotFoundError):
+            store.get_bucket("bucket-one")
+        # Made again, the bucket is new: nothing of the old one is in the way.
+        assert store.create_bucket("bucket-one", BucketKinds.ANY).kinds is BucketKinds.ANY
+
+    def test_an_opaque_record_round_trips(self, store: MetadataStore) -> None:
+        record = add(store, "notes.txt", kind=ObjectKind.OPAQUE)
+        assert store.get_object(record.id) == record
+        assert store.get_object(record.id).kind is ObjectKind.OPAQUE
