@@ -200,6 +200,7 @@ def test_every_option_has_help_and_every_command_examples() -> None:
     )
     for name, parser in commands.items():
         assert parser.epilog and parser.epilog.startswith("examples:\n"), name
+        assert "examples:\n  sangraha" in parser.format_help(), name
         block = parser.epilog.split("\n\n")[0].splitlines()[1:]
         assert block, name
         for line in block:

@@ -82,6 +82,8 @@ async def async_usage() -> list[str]:
         record = await client.put_object("docs", "b.json", b"[]", wait=5.0)
         page = await client.list_objects("docs", status="ready")
         keys = [r.key async for r in page]
+        walked: list[ObjectRecord] = [r async for r in client.list_objects("docs", prefix="b")]
+        keys += [r.key for r in walked]
         head = await client.head_object("docs", "b.json")
         async with client.stream_object("docs", "b.json") as stream:
             body = b"".join([chunk async for chunk in stream])
