@@ -25,6 +25,7 @@ from ._exceptions import (
     InvalidMetadataError,
     InvalidNameError,
     InvalidPartError,
+    InvalidPartOrderError,
     InvalidRangeError,
     InvalidRequestError,
     MasterKeyError,
@@ -35,6 +36,7 @@ from ._exceptions import (
     ObjectNotFoundError,
     ObjectPendingError,
     ObjectTooLargeError,
+    PartTooSmallError,
     QueueUnavailableError,
     RateLimitedError,
     SangrahaError,
@@ -92,6 +94,7 @@ from ._reads import (
 )
 from ._registry import open_blob_store, open_metadata_store, open_queue
 from ._settings import Settings
+from ._tree import TreePage, list_tree
 from ._uploads import Uploads
 from .wire import ProblemType, decode_header_value, encode_header_value
 
@@ -139,6 +142,7 @@ __all__ = [
     "InvalidMetadataError",
     "InvalidNameError",
     "InvalidPartError",
+    "InvalidPartOrderError",
     "InvalidRangeError",
     "InvalidRequestError",
     "ListQuery",
@@ -157,6 +161,7 @@ __all__ = [
     "Outcome",
     "Page",
     "PartRecord",
+    "PartTooSmallError",
     "Problem",
     "ProblemType",
     "ProcessObject",
@@ -167,6 +172,7 @@ __all__ = [
     "SangrahaError",
     "SerializationError",
     "Settings",
+    "TreePage",
     "UnauthenticatedError",
     "UnsupportedContentTypeError",
     "UploadNotFoundError",
@@ -188,6 +194,7 @@ __all__ = [
     "if_none_match_matches",
     "if_range_matches",
     "kind_for",
+    "list_tree",
     "media_type",
     "meta_filters",
     "new_id",

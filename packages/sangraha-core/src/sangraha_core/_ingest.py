@@ -36,6 +36,7 @@ from ._backends import Backends
 from ._constants import STAGING_PREFIX
 from ._digest import Digest, DigestedStream
 from ._exceptions import (
+    ChecksumMismatchError,
     IdempotencyKeyReusedError,
     InvalidRequestError,
     ObjectNotFoundError,
@@ -77,6 +78,8 @@ class Ingest:
         declared_digest: Digest | None = None,
         metadata: dict[str, str] | None = None,
         idempotency_key: str | None = None,
+        md5: bool = False,
+        declared_md5: str | None = None,
         create_bucket: bool = True,
     ) -> ObjectRecord:
         """Stage ``chunks`` as a new version of ``bucket``/``key`` and queue its processing.
@@ -96,7 +99,12 @@ class Ingest:
         :raises InvalidNameError, InvalidMetadataError, UnsupportedContentTypeError,
             BucketNotFoundError: before any byte is read.
         :raises ObjectTooLargeError: as soon as the stream passes ``settings.max_object_size``.
-        :raises ChecksumMismatchError: the bytes do not match ``declared_digest``.
+        With ``md5`` (S3's PUT), the bytes' MD5 is worked out as they stream and the record
+        carries it as its ``etag``; ``declared_md5`` (a Content-MD5, in hex) implies ``md5``
+        and must match.
+
+        :raises ChecksumMismatchError: the bytes do not match ``declared_digest`` (or
+            ``declared_md5``); nothing of them is kept.
         :raises IdempotencyKeyReusedError: ``idempotency_key`` made an object from a
             different request or body; nothing of this one is kept.
         :raises BackendUnavailableError: a backend failed; nothing of the upload remains.
@@ -132,6 +140,7 @@ class Ingest:
                 chunks,
                 declared_digest=declared_digest,
                 limit=settings.max_object_size,
+                declared_md5=declared_md5,
             )
             if known is not None:
                 return known
@@ -141,7 +150,13 @@ class Ingest:
         blobs = self.backends.blobs
         # A body over the limit or unlike its declared digest fails inside the write,
         # which then keeps nothing.
-        body = DigestedStream(chunks, limit=settings.max_object_size, expected=declared_digest)
+        body = DigestedStream(
+            chunks,
+            limit=settings.max_object_size,
+            expected=declared_digest,
+            md5=md5,
+            expected_md5=declared_md5,
+        )
         if isinstance(blobs, StagingWrites):
             # Nothing reads staging/<id> before its record exists: no temporary file, and
             # the staging directory's fsync is shared by the batch (see commit_staged).
@@ -163,6 +178,7 @@ class Ingest:
             created_at=now,
             updated_at=now,
             metadata=clean_metadata,
+            etag=body.md5_hex(),
         )
         try:
             self.backends.commit_staged(StagedUpload(blobs, staged, record))
@@ -216,6 +232,7 @@ class Ingest:
         *,
         declared_digest: Digest | None,
         limit: int,
+        declared_md5: str | None = None,
     ) -> ObjectRecord | None:
         """The record a known key made, if this is a retry of the same request and body;
         ``None`` for a key not used yet."""
@@ -235,7 +252,7 @@ class Ingest:
         digest = declared_digest
         if digest is None:
             # Hashed as it streams past and dropped: a retry stores nothing.
-            body = DigestedStream(chunks, limit=limit)
+            body = DigestedStream(chunks, limit=limit, expected_md5=declared_md5)
             for _ in body:
                 pass
             digest = body.digest()
@@ -251,6 +268,12 @@ class Ingest:
             raise IdempotencyKeyReusedError(
                 f"this Idempotency-Key was used for a body with another digest ({first}; "
                 f"this one is {digest}); use a new key"
+            )
+        if declared_md5 is not None and record.etag not in (None, declared_md5.lower()):
+            raise ChecksumMismatchError(
+                f"the body's MD5 is {record.etag}, not the declared {declared_md5.lower()}",
+                expected=declared_md5.lower(),
+                actual=str(record.etag),
             )
         return record
 

@@ -9,8 +9,9 @@ them, and the store works the object's digest out as the parts land (see
 
 from __future__ import annotations
 
+import hashlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import timedelta
 
 from ._backends import Backends
@@ -19,8 +20,10 @@ from ._digest import Digest, DigestedStream, Hasher
 from ._exceptions import (
     ChecksumMismatchError,
     InvalidPartError,
+    InvalidPartOrderError,
     ObjectNotFoundError,
     ObjectTooLargeError,
+    PartTooSmallError,
     UploadNotFoundError,
     UploadStateError,
 )
@@ -133,12 +136,16 @@ class Uploads:
         *,
         declared_digest: Digest | None = None,
         size: int | None = None,
+        md5: bool = False,
+        declared_md5: str | None = None,
     ) -> PartRecord:
         """Store part ``number``; sending the same number again replaces it (retry-safe).
 
-        A part whose bytes do not match ``declared_digest`` is not recorded: the session
-        keeps whatever it held for that number before. ``size``, when the request said it
-        (``Content-Length``), lets a store put the bytes straight where they belong.
+        A part whose bytes do not match ``declared_digest`` (or ``declared_md5``, a
+        Content-MD5 in hex) is not recorded: the session keeps whatever it held for that
+        number before. ``size``, when the request said it (``Content-Length``), lets a
+        store put the bytes straight where they belong. With ``md5`` (or ``declared_md5``)
+        the part's MD5 is worked out as it streams: its ``md5``, S3's part ETag.
         """
         session = self._open_session(upload_id)
         if not 1 <= number <= session.max_parts:
@@ -148,42 +155,58 @@ class Uploads:
         staged = staging_key(session.id)
         # Wrong bytes fail inside the store's write, which then keeps the part it held.
         data = DigestedStream(
-            chunks, limit=session.max_part_size, expected=declared_digest, what=f"part {number}"
+            chunks,
+            limit=session.max_part_size,
+            expected=declared_digest,
+            what=f"part {number}",
+            md5=md5,
+            expected_md5=declared_md5,
         )
         if size is not None and isinstance(blobs, SizedParts):
             result = blobs.upload_part_sized(staged, session.multipart_id, number, data, size)
         else:
             result = blobs.upload_part(staged, session.multipart_id, number, data)
-        part = PartRecord(number=number, size=data.size, etag=result.etag, digest=data.digest())
+        part = PartRecord(
+            number=number,
+            size=data.size,
+            etag=result.etag,
+            digest=data.digest(),
+            md5=data.md5_hex(),
+        )
         self.backends.metadata.put_part(upload_id, part)
         return part
 
-    def complete(self, upload_id: str, *, digest: Digest | None = None) -> ObjectRecord:
+    def complete(
+        self,
+        upload_id: str,
+        *,
+        digest: Digest | None = None,
+        parts: Sequence[tuple[int, str | None]] | None = None,
+    ) -> ObjectRecord:
         """Assemble the parts, check the whole, and queue the object for processing.
 
         ``digest`` declares the whole object's digest here rather than at ``open`` (a
         client can then hash its file while the parts go up); every digest declared must
         match. Completing a completed session answers its record again, so a client whose
         first ``complete`` timed out can simply repeat it.
+
+        ``parts`` names the parts to keep, as S3's CompleteMultipartUpload does: (number,
+        ETag) in ascending order, the ETag (quotes allowed) matched against the part's
+        ``md5`` (its ``etag`` where it has none; ``None`` matches any). Parts uploaded but
+        not named are dropped, and the numbers may have gaps. Without ``parts``, every part
+        uploaded is kept, and they must run 1..N. Where every part kept has an ``md5``, the
+        record's ``etag`` is the multipart ETag ``<md5 of the parts' md5s>-<count>``.
+
+        :raises InvalidPartOrderError: ``parts`` is not in strictly ascending order.
+        :raises InvalidPartError: a named part was not uploaded, or not with that ETag.
+        :raises PartTooSmallError: a part kept, but the last, is under ``min_part_size``.
         """
         session = self.backends.metadata.get_upload(upload_id)
         if session.status is UploadStatus.COMPLETED and session.object_id is not None:
             return self.backends.metadata.get_object(session.object_id)
         session = self._open_session(upload_id)
-        parts = session.parts
-        numbers = [p.number for p in parts]
-        if not parts or numbers != list(range(1, len(parts) + 1)):
-            missing = sorted(set(range(1, max(numbers, default=0) + 1)) - set(numbers))
-            raise UploadStateError(
-                f"parts must run 1..N without gaps before completing; missing {missing or [1]}"
-            )
-        for part in parts[:-1]:
-            if part.size < session.min_part_size:
-                raise InvalidPartError(
-                    f"part {part.number} has {part.size} bytes; every part but the last needs "
-                    f"at least {session.min_part_size}"
-                )
-        total = sum(p.size for p in parts)
+        kept = _kept_parts(session, parts)
+        total = sum(p.size for p in kept)
         if session.size is not None and total != session.size:
             raise UploadStateError(f"the parts hold {total} bytes, not the declared {session.size}")
         if total > self.backends.settings.max_object_size:
@@ -191,7 +214,7 @@ class Uploads:
             raise ObjectTooLargeError(f"objects may be at most {limit} bytes", limit=limit)
 
         staged = staging_key(session.id)
-        actual, size = self._join(session, staged, parts)
+        actual, size = self._join(session, staged, kept)
         wrong = next((d for d in (session.digest, digest) if d is not None and d != actual), None)
         if wrong is not None:
             self.backends.blobs.delete(staged)
@@ -216,6 +239,7 @@ class Uploads:
             created_at=now,
             updated_at=now,
             metadata=session.metadata,
+            etag=_multipart_etag(kept),
         )
         self.backends.metadata.create_object(record)
         try:
@@ -285,3 +309,55 @@ class Uploads:
             pass
         except Exception as exc:
             logger.warning("could not abort multipart upload of %s: %s", session.id, exc)
+
+
+# -- which parts an object is made of -------------------------------------------------------
+
+
+def _kept_parts(
+    session: UploadSession, named: Sequence[tuple[int, str | None]] | None
+) -> list[PartRecord]:
+    """The parts ``complete`` joins, in order, checked as S3 checks them."""
+    if named is None:
+        parts = session.parts
+        numbers = [p.number for p in parts]
+        if not parts or numbers != list(range(1, len(parts) + 1)):
+            missing = sorted(set(range(1, max(numbers, default=0) + 1)) - set(numbers))
+            raise UploadStateError(
+                f"parts must run 1..N without gaps before completing; missing {missing or [1]}"
+            )
+    else:
+        if not named:
+            raise InvalidPartError("completing an upload needs at least one part")
+        uploaded = {p.number: p for p in session.parts}
+        parts = []
+        for index, (number, etag) in enumerate(named):
+            if index and number <= named[index - 1][0]:
+                raise InvalidPartOrderError(
+                    f"parts must be listed in ascending order of their numbers: {number} "
+                    f"follows {named[index - 1][0]}"
+                )
+            part = uploaded.get(number)
+            if part is None:
+                raise InvalidPartError(f"part {number} was not uploaded")
+            held = part.md5 if part.md5 is not None else part.etag
+            if etag is not None and etag.strip('"').lower() != held.lower():
+                raise InvalidPartError(f"part {number} was uploaded with another ETag")
+            parts.append(part)
+    for part in parts[:-1]:
+        if part.size < session.min_part_size:
+            raise PartTooSmallError(
+                f"part {part.number} has {part.size} bytes; every part but the last needs "
+                f"at least {session.min_part_size}"
+            )
+    return parts
+
+
+def _multipart_etag(parts: Sequence[PartRecord]) -> str | None:
+    """S3's ETag of an object made of ``parts``: the MD5 of their MD5s, and their count;
+    ``None`` unless every part's MD5 is known."""
+    md5s = [p.md5 for p in parts]
+    if not md5s or any(m is None for m in md5s):
+        return None
+    joined = b"".join(bytes.fromhex(m) for m in md5s if m is not None)
+    return f"{hashlib.md5(joined, usedforsecurity=False).hexdigest()}-{len(md5s)}"

@@ -162,10 +162,7 @@ class MetadataStoreConformance(
         ]
 
     def test_list_uploads(self, store: MetadataStore) -> None:
-        made = [
-            make_session(key=key)
-            for key in ["b/2", "a", "b/1", "b/1", "é", "\U0001f600", "b"]
-        ]
+        made = [make_session(key=key) for key in ["b/2", "a", "b/1", "b/1", "é", "\U0001f600", "b"]]
         for session in made:
             store.create_upload(session)
         store.put_part(made[0].id, part(1))
@@ -194,7 +191,11 @@ class MetadataStoreConformance(
         assert first.id == expected[0].id
         assert first.parts == []  # a listing leaves the parts out
         assert first.status is UploadStatus.OPEN
-        assert (first.key, first.created_at, first.multipart_id) == ("a", made[1].created_at, "mp-1")
+        assert (first.key, first.created_at, first.multipart_id) == (
+            "a",
+            made[1].created_at,
+            "mp-1",
+        )
         assert listed(prefix="b/") == [s.id for s in expected if s.key.startswith("b/")]
         assert listed(prefix="zzz") == []
         # Strictly after (key, id): the rest of one key, then the keys after it.
