@@ -9,9 +9,11 @@ from ._protocol import (
     IdempotencyKeys,
     MetadataStore,
     ObjectIndex,
+    Stats,
     UploadSessions,
     WatchesKeys,
 )
+from ._stats import StoreStats
 
 __all__ = [
     "BlobReferences",
@@ -21,6 +23,8 @@ __all__ = [
     "IdempotencyKeys",
     "MetadataStore",
     "ObjectIndex",
+    "Stats",
+    "StoreStats",
     "UploadSessions",
     "WatchesKeys",
 ]

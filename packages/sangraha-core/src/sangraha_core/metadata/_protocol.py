@@ -17,6 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 from .._buckets import Bucket, BucketKinds, BucketSummary
 from .._digest import Digest
 from .._models import FailureKind, ListQuery, ObjectRecord, Page, PartRecord, UploadSession
+from ._stats import StoreStats
 
 __all__ = [
     "BlobReferences",
@@ -26,6 +27,7 @@ __all__ = [
     "IdempotencyKeys",
     "MetadataStore",
     "ObjectIndex",
+    "Stats",
     "UploadSessions",
     "WatchesKeys",
 ]
@@ -267,3 +269,15 @@ class WatchesKeys(Protocol):
     def on_key_change(self, callback: Callable[[str, str], None]) -> None:
         """Call ``callback(bucket, key)`` after each such commit of this store."""
         ...
+
+
+@runtime_checkable
+class Stats(Protocol):
+    """A metadata store that counts what it holds: versions by status, and the bytes of
+    ready versions and of the blobs they reference (the store gauges of ``/metrics``).
+
+    A count may read every record: callers keep the answer a while rather than asking
+    per request.
+    """
+
+    def stats(self) -> StoreStats: ...

@@ -22,6 +22,7 @@ from ._sql_buckets import SqlBuckets
 from ._sql_idempotency import SqlIdempotencyKeys
 from ._sql_keys import SqlAccessKeys
 from ._sql_objects import SqlObjects
+from ._sql_stats import SqlStats
 from ._sql_uploads import SqlUploads
 
 __all__ = ["SqlMetadataStore"]
@@ -30,6 +31,7 @@ __all__ = ["SqlMetadataStore"]
 class SqlMetadataStore(
     SqlObjects,
     SqlBlobs,
+    SqlStats,
     SqlIdempotencyKeys,
     SqlUploads,
     SqlAccessKeys,

@@ -1,5 +1,7 @@
 """Request ids and Prometheus metrics, as one pure ASGI middleware; the logs they mark are
-``sangraha_core``'s.
+``sangraha_core``'s. ``/metrics`` also gauges the queue's depth and what the metadata store
+holds (versions by status, bytes stored and saved by deduplication), the latter counted at
+most every ``STORE_STATS_TTL`` seconds, since counting reads every record.
 
 Pure ASGI (not BaseHTTPMiddleware) so streamed bodies pass through untouched and the cost
 per request stays a few microseconds.
@@ -8,8 +10,10 @@ per request stays a few microseconds.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import re
+import threading
 import time
 from typing import Any
 
@@ -21,13 +25,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .._exceptions import SangrahaError
 from .._logging import request_id
+from ..metadata import Stats
 
 __all__ = [
     "BYTES_IN",
     "BYTES_OUT",
     "QUEUE_DEPTH",
+    "STORE_STATS_TTL",
     "UNAVAILABLE",
     "ObservabilityMiddleware",
+    "StoreGauges",
     "metrics_endpoint",
 ]
 
@@ -53,6 +60,61 @@ UNAVAILABLE = Counter(
     ["backend"],
 )
 QUEUE_DEPTH = Gauge("sangraha_queue_depth", "Jobs waiting in the processing queue")
+OBJECTS = Gauge("sangraha_objects", "Object versions in the metadata store, by status", ["status"])
+OBJECT_BYTES = Gauge(
+    "sangraha_object_bytes",
+    "Sizes of the ready object versions, added up: what would be stored without deduplication",
+)
+STORED_BLOBS = Gauge("sangraha_stored_blobs", "Stored blobs that some record references")
+STORED_BYTES = Gauge(
+    "sangraha_stored_bytes", "Sizes of the stored blobs that some record references, added up"
+)
+DEDUP_SAVED_BYTES = Gauge(
+    "sangraha_dedup_saved_bytes",
+    "Bytes deduplication saved: the ready versions' sizes less the stored blobs' sizes",
+)
+
+#: Seconds the store's counts are kept between scrapes.
+STORE_STATS_TTL = 15.0
+
+
+class StoreGauges:
+    """The store gauges of one app, counted anew at most every ``ttl`` seconds.
+
+    A scrape within ``ttl`` of the last count, or while another scrape counts, answers
+    with the numbers already set; a store that cannot count (no :class:`Stats`) or cannot
+    be reached leaves them as they are.
+    """
+
+    def __init__(self, ttl: float = STORE_STATS_TTL) -> None:
+        self.ttl = ttl
+        self._counted_at = -math.inf
+        self._lock = threading.Lock()
+
+    def refresh(self, store: object) -> None:
+        """Count ``store`` if its last count is older than ``ttl``; blocks (call it in a
+        worker thread)."""
+        if not isinstance(store, Stats) or time.monotonic() - self._counted_at < self.ttl:
+            return
+        if not self._lock.acquire(blocking=False):
+            return
+        try:
+            if time.monotonic() - self._counted_at < self.ttl:
+                return
+            try:
+                stats = store.stats()
+            except SangrahaError:
+                return  # the database is away: the last numbers stay, the next scrape retries
+            self._counted_at = time.monotonic()
+        finally:
+            self._lock.release()
+        OBJECTS.labels("ready").set(stats.ready)
+        OBJECTS.labels("pending").set(stats.pending)
+        OBJECTS.labels("failed").set(stats.failed)
+        OBJECT_BYTES.set(stats.ready_bytes)
+        STORED_BLOBS.set(stats.blobs)
+        STORED_BYTES.set(stats.blob_bytes)
+        DEDUP_SAVED_BYTES.set(stats.dedup_saved_bytes)
 
 
 class ObservabilityMiddleware:
@@ -121,9 +183,14 @@ class ObservabilityMiddleware:
 
 
 async def metrics_endpoint(request: Request) -> Response:
-    backends = getattr(request.app.state, "backends", None)
+    state = request.app.state
+    backends = getattr(state, "backends", None)
     if backends is not None:
         # Read at scrape time: the broker is the one place that knows the backlog.
         with contextlib.suppress(SangrahaError):
             QUEUE_DEPTH.set(await run_in_threadpool(backends.queue.depth))
+        gauges: StoreGauges | None = getattr(state, "store_gauges", None)
+        if gauges is None:
+            gauges = state.store_gauges = StoreGauges()
+        await run_in_threadpool(gauges.refresh, backends.metadata)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
