@@ -38,6 +38,7 @@ from ..access import (
     looks_like_bearer,
     master_key_of,
 )
+from ._docs import DOCS_OPEN_PATHS
 from ._problems import problem_for
 
 __all__ = [
@@ -54,8 +55,11 @@ __all__ = [
 logger = logging.getLogger("sangraha.access")
 
 #: Open to anyone: probes and metrics (orchestrators and scrapers hold no key), the API's
-#: description, and the console's page, which asks for a key itself.
-OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/console"})
+#: description and its reference pages with their assets (read-only), and the console's
+#: page, which asks for a key itself.
+OPEN_PATHS = frozenset(
+    {"/healthz", "/readyz", "/metrics", "/openapi.json", "/console", *DOCS_OPEN_PATHS}
+)
 
 
 #: How a refused request is answered, from the error and the request's scope.

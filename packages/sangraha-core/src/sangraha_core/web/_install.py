@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from .._backends import Backends
 from .._settings import Settings
 from ._access import AccessMiddleware
+from ._docs import install_docs
 from ._hardening import HardeningMiddleware
 from ._health import health_router
 from ._observability import ObservabilityMiddleware, metrics_endpoint
@@ -31,12 +32,14 @@ def install_web(
     get_backends: Callable[[Request], Backends] = backends_of,
     create_master_key: bool = False,
 ) -> None:
-    """Problem+json errors, ``/healthz``, ``/readyz``, ``/metrics``, request ids, UTF-8
-    paths, ``nosniff`` answers and access control (``settings.auth``) on ``app``.
+    """Problem+json errors, ``/healthz``, ``/readyz``, ``/metrics``, ``/docs`` and
+    ``/redoc`` served without internet, request ids, UTF-8 paths, ``nosniff`` answers and
+    access control (``settings.auth``) on ``app``.
 
     :param create_master_key: see :class:`AccessMiddleware`.
     """
     install_problem_handlers(app)
+    install_docs(app)
     app.include_router(health_router(get_backends))
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     # Added first so it runs inside the observability layer: refusals get an id and count.
