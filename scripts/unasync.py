@@ -27,6 +27,7 @@ PACKAGE = ROOT / "packages" / "sangraha-client" / "src" / "sangraha_client"
 PAIRS: list[tuple[Path, Path]] = [
     (PACKAGE / "_async_client.py", PACKAGE / "_sync_client.py"),
     (PACKAGE / "_keys_async.py", PACKAGE / "_keys_sync.py"),
+    (PACKAGE / "_buckets_async.py", PACKAGE / "_buckets_sync.py"),
 ]
 
 #: In order; each left side matches whole words only.
@@ -51,6 +52,8 @@ SUBSTITUTIONS: list[tuple[str, str]] = [
     # This package.
     ("AsyncKeyMethods", "SyncKeyMethods"),
     ("_keys_async", "_keys_sync"),
+    ("AsyncBucketMethods", "SyncBucketMethods"),
+    ("_buckets_async", "_buckets_sync"),
     ("AsyncObjectStream", "ObjectStream"),
     ("AsyncPage", "SyncPage"),
     # The sync client returns the first page itself, where the async one returns a paginator.

@@ -62,6 +62,11 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/buckets/{bucket}/metadata/{key}"): Rule("read"),
     ("GET", "/v1/objects/{object_id}"): Rule("read"),
     ("GET", "/v1/buckets/{bucket}/objects"): Rule("list"),
+    # A key sees only the buckets it may list: never a refusal (see the other-bucket test).
+    ("GET", "/v1/buckets"): Rule("list"),
+    ("GET", "/v1/buckets/{bucket}"): Rule("list"),
+    ("PUT", "/v1/buckets/{bucket}"): Rule("admin"),
+    ("DELETE", "/v1/buckets/{bucket}"): Rule("admin"),
     ("POST", "/v1/keys"): Rule("admin"),
     ("GET", "/v1/keys"): Rule("admin"),
     ("GET", "/v1/keys/{key_id}"): Rule("admin", _KEYS),
@@ -259,6 +264,10 @@ def test_a_key_for_another_bucket_is_refused(world: World) -> None:
         if rule.action == "admin" and template == "/v1/keys":
             assert answer.status_code == 200  # its own bucket's keys: none of BUCKET's
             assert all(k["grants"][0]["buckets"] == OTHER for k in answer.json())
+            continue
+        if template == "/v1/buckets":
+            assert answer.status_code == 200  # the buckets it may list: not BUCKET
+            assert all(b["name"] != BUCKET for b in answer.json())
             continue
         assert answer.status_code in rule.refusals, (method, template, answer.text)
 

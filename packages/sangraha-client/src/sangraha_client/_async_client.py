@@ -22,6 +22,7 @@ import httpx
 from sangraha_core import Digest, ObjectRecord, ObjectStatus, PartRecord, UploadSession
 
 from ._base_client import BaseClient, RequestOptions
+from ._buckets_async import AsyncBucketMethods
 from ._constants import (
     DEFAULT_CONCURRENCY,
     DEFAULT_MAX_RETRIES,
@@ -94,7 +95,7 @@ class AsyncObjectStream:
         return self.response.aiter_bytes(self.chunk_size)
 
 
-class AsyncClient(AsyncRuntime, AsyncKeyMethods):
+class AsyncClient(AsyncRuntime, AsyncKeyMethods, AsyncBucketMethods):
     """An asyncio client for Sangraha, holding one pool of connections.
 
     :param base_url: the read service (default ``SANGRAHA_URL``, then

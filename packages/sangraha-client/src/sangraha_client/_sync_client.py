@@ -24,6 +24,7 @@ import httpx
 from sangraha_core import Digest, ObjectRecord, ObjectStatus, PartRecord, UploadSession
 
 from ._base_client import BaseClient, RequestOptions
+from ._buckets_sync import SyncBucketMethods
 from ._constants import (
     DEFAULT_CONCURRENCY,
     DEFAULT_MAX_RETRIES,
@@ -96,7 +97,7 @@ class ObjectStream:
         return self.response.iter_bytes(self.chunk_size)
 
 
-class Client(SyncRuntime, SyncKeyMethods):
+class Client(SyncRuntime, SyncKeyMethods, SyncBucketMethods):
     """A blocking client for Sangraha, holding one pool of connections.
 
     :param base_url: the read service (default ``SANGRAHA_URL``, then

@@ -24,6 +24,7 @@ import httpx
 from sangraha_core import ObjectRecord, ObjectStatus
 from sangraha_core.access import looks_like_bearer
 
+from ._cli_buckets import add_bucket_commands, run_buckets
 from ._cli_keys import add_key_commands, needs_client, parse_duration, run_keys, run_offline
 from ._cli_output import progress_bar, record_table
 from ._cli_usage import Parser, UsageError, examples, json_flag
@@ -241,6 +242,7 @@ def _build_parser() -> argparse.ArgumentParser:
     json_flag(wait)
 
     add_key_commands(sub)
+    add_bucket_commands(sub)
     presign = sub.add_parser(
         "presign",
         help="print a presigned URL of an object",
@@ -436,6 +438,9 @@ class _Commands:
 
     def keys(self) -> int:
         return run_keys(self.client, self.args, self.out, self.err)
+
+    def buckets(self) -> int:
+        return run_buckets(self.client, self.args, self.out, self.err)
 
     def presign(self) -> int:
         args = self.args

@@ -1,0 +1,57 @@
+"""The bucket methods of :class:`~sangraha_client.AsyncClient`.
+
+The requests they send are in :mod:`~sangraha_client._bucket_requests`. Edit this file:
+``_buckets_sync.py`` is generated from it by ``scripts/unasync.py``.
+"""
+
+from __future__ import annotations
+
+import httpx
+
+from sangraha_core import Bucket, BucketKinds, BucketSummary
+
+from ._base_client import RequestOptions
+from ._bucket_requests import BucketRequests
+
+__all__ = ["AsyncBucketMethods"]
+
+
+class AsyncBucketMethods(BucketRequests):
+    """List, show, make, change and delete buckets."""
+
+    async def _request(self, options: RequestOptions) -> httpx.Response:
+        # The client's send loop stands in for this.
+        raise NotImplementedError
+
+    async def list_buckets(self) -> list[BucketSummary]:
+        """The buckets the client's key may list, by name, with their kind policy, how
+        many keys each holds and the bytes of all their versions."""
+        return self._parse_buckets(await self._request(self._list_buckets_options()))
+
+    async def get_bucket(self, name: str) -> Bucket:
+        """One bucket's policy; :class:`BucketNotFoundError` if there is none (needs
+        ``list`` on it)."""
+        return self._parse_bucket(await self._request(self._get_bucket_options(name)))
+
+    async def create_bucket(self, name: str, kinds: BucketKinds | str | None = None) -> Bucket:
+        """Make the bucket ``name``; with ``kinds`` (``"validated"`` or ``"any"``) as its
+        policy, else the server's default. :class:`BucketAlreadyExistsError` if it exists.
+
+        Needs ``admin`` on the bucket. Not retried: a retry of a create that went through
+        would answer that the bucket exists.
+        """
+        options = self._create_bucket_options(name, kinds)
+        return self._parse_bucket(await self._request(options))
+
+    async def set_bucket_kinds(self, name: str, kinds: BucketKinds | str) -> Bucket:
+        """Change the bucket's policy (versions already stored keep their kind); every
+        service applies it within seconds. :class:`BucketNotFoundError` if there is no such
+        bucket. Needs ``admin`` on the bucket."""
+        options = self._set_bucket_kinds_options(name, kinds)
+        return self._parse_bucket(await self._request(options))
+
+    async def delete_bucket(self, name: str) -> None:
+        """Delete an empty bucket: :class:`BucketNotEmptyError` while it holds a version of
+        any object or an upload in progress, :class:`BucketNotFoundError` if there is none.
+        Needs ``admin`` on the bucket. Not retried."""
+        await self._request(self._delete_bucket_options(name))
