@@ -15,11 +15,13 @@ from sangraha_core import (
     BucketKinds,
     BucketNotFoundError,
     Ingest,
+    InvalidNameError,
     ObjectKind,
     Settings,
     UnsupportedContentTypeError,
     Uploads,
     kind_for,
+    validate_bucket,
 )
 from sangraha_core.metadata.sql import SqlMetadataStore
 
@@ -214,3 +216,14 @@ def test_a_policy_change_reaches_uploads_within_the_refresh(backends: Backends) 
         ingest.accept("switching", "a.txt", "text/plain", [b"hi"])
     clock.now += 2.0
     assert ingest.accept("switching", "a.txt", "text/plain", [b"hi"]).kind is ObjectKind.OPAQUE
+
+
+@pytest.mark.parametrize("name", ["abc", "my.bucket-1", "1-2", "a.b.c", "x" * 63, "0ab"])
+def test_every_s3_bucket_name_is_a_bucket_name(name: str) -> None:
+    assert validate_bucket(name) == name
+
+
+@pytest.mark.parametrize("name", ["ab", "x" * 64, "Abc", "a..b", "-ab", "ab-", "a_b", ".ab"])
+def test_names_s3_refuses_are_refused(name: str) -> None:
+    with pytest.raises(InvalidNameError):
+        validate_bucket(name)
