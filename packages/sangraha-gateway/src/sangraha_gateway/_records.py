@@ -22,10 +22,21 @@ def s3_etag(record: ObjectRecord) -> str:
 def user_metadata(headers: Mapping[str, str]) -> dict[str, str]:
     """``x-amz-meta-<name>: value`` headers as metadata (S3 names are lowercase)."""
     return {
-        name[len(META_PREFIX) :]: value
+        name[len(META_PREFIX) :]: _text_of(value)
         for name, value in headers.items()
         if name.lower().startswith(META_PREFIX)
     }
+
+
+def _text_of(value: str) -> str:
+    """A header value as the text the client meant: HTTP servers decode header bytes as
+    Latin-1, but a client sending raw non-ASCII metadata (S3 accepts it) sends UTF-8."""
+    if value.isascii():
+        return value
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return value
 
 
 def meta_headers(metadata: Mapping[str, str]) -> dict[str, str]:

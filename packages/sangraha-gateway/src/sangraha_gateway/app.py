@@ -12,12 +12,14 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from urllib.parse import unquote_to_bytes
 
 from fastapi import FastAPI, Request
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
-from starlette.types import Scope
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sangraha_core import Backends, SangrahaError, Settings, __version__
 from sangraha_core.web import (
@@ -56,12 +58,71 @@ class _Operation:
 
 
 def _refusal(error: SangrahaError, scope: Scope) -> Response:
-    return error_response(
+    answer = error_response(
         s3_error_of(error), request_id=request_id.get(), head=scope["method"] == "HEAD"
     )
+    return _closing(answer, scope)
+
+
+def _closing(response: Response, scope: Scope) -> Response:
+    """``response``, marked ``Connection: close`` when it refuses a request that has a body.
+
+    A refusal answers before the body is read; a client that waited for
+    ``100 Continue`` (boto3 does on every PutObject and UploadPart) then never sends it,
+    and the server would take the client's next request on that connection as the rest
+    of this body. Closing the connection keeps the next request whole.
+    """
+    if response.status_code < 400:
+        return response
+    headers = dict(Headers(scope=scope))
+    length = headers.get("content-length")
+    if "transfer-encoding" in headers or (length is not None and length.strip() != "0"):
+        response.headers["Connection"] = "close"
+    return response
+
+
+class _Utf8Refusal:
+    """Answers a path or query string that is not UTF-8 in S3's words, before the
+    framework's own refusal (a problem document no S3 client reads) can."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            error = _not_utf8(scope)
+            if error is not None:
+                answer = error_response(
+                    error, request_id=request_id.get(), head=scope["method"] == "HEAD"
+                )
+                answer.headers["X-Content-Type-Options"] = "nosniff"
+                await _closing(answer, scope)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _not_utf8(scope: Scope) -> S3Error | None:
+    raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
+    if not _utf8(raw_path.partition(b"?")[0]):
+        return S3Error("InvalidURI", "the path is not UTF-8 once percent-decoded")
+    if not _utf8(scope.get("query_string", b"")):
+        return S3Error("InvalidArgument", "the query string is not UTF-8 once percent-decoded")
+    return None
+
+
+def _utf8(raw: bytes) -> bool:
+    try:
+        unquote_to_bytes(raw).decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 async def _s3(request: Request) -> Response:
+    return _closing(await _answer(request), request.scope)
+
+
+async def _answer(request: Request) -> Response:
     rid = request_id.get()
     head = request.method == "HEAD"
     try:
@@ -130,6 +191,7 @@ def create_app(settings: Settings | None = None, backends: Backends | None = Non
         allow_streaming=True,
     )
     app.add_middleware(HardeningMiddleware)
+    app.add_middleware(_Utf8Refusal)
     app.add_middleware(ObservabilityMiddleware, service="gateway")
     return app
 

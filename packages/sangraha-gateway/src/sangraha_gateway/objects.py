@@ -121,6 +121,8 @@ async def delete_objects(call: S3Call) -> Response:
     bucket = call.bucket_name
     body = await small_body(call, _MAX_DELETE_BODY)
     quiet, targets = _xml.parse_delete(body, max_bytes=_MAX_DELETE_BODY)
+    # A missing bucket fails the request as a whole, as S3 answers, not key by key.
+    await call.run(partial(call.backends.metadata.get_bucket, bucket))
     ingest = Ingest(call.backends)
     deleted: list[_xml.Deleted] = []
     errors: list[_xml.DeleteError] = []
