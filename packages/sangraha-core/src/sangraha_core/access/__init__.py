@@ -20,6 +20,13 @@ from ._limits import FailureThrottle, RateLimiter
 from ._manage import KeyAdmin
 from ._ring import KeyEntry, KeyRing
 from ._seal import MasterKey
+from ._sigv2 import (
+    SIGV2_SUBRESOURCES,
+    SigV2Credentials,
+    parse_sigv2,
+    sigv2_string_to_sign,
+    verify_sigv2,
+)
 from ._sigv4 import MAX_EXPIRES, SigV4Credentials, parse_authorization, verify
 from ._sigv4_canonical import EMPTY_SHA256, UNSIGNED_PAYLOAD, SignedRequest
 from ._sigv4_errors import (
@@ -49,6 +56,7 @@ __all__ = [
     "EMPTY_SHA256",
     "MAX_EXPIRES",
     "OPERATOR",
+    "SIGV2_SUBRESOURCES",
     "STREAMING_SIGNED_PAYLOAD",
     "STREAMING_SIGNED_PAYLOAD_TRAILER",
     "STREAMING_UNSIGNED_PAYLOAD_TRAILER",
@@ -81,6 +89,7 @@ __all__ = [
     "RequestExpired",
     "RequestNotYetValid",
     "RequestTimeTooSkewed",
+    "SigV2Credentials",
     "SigV4Credentials",
     "SignatureAccessDenied",
     "SignatureDoesNotMatch",
@@ -93,10 +102,13 @@ __all__ = [
     "new_key_id",
     "new_secret",
     "parse_authorization",
+    "parse_sigv2",
     "pattern_covers",
     "presign",
     "sign_headers",
+    "sigv2_string_to_sign",
     "split_bearer",
     "validate_pattern",
     "verify",
+    "verify_sigv2",
 ]

@@ -2,8 +2,9 @@
 
 Three forms are taken: a key's bearer token (``Authorization: Bearer <id>.<secret>``),
 an AWS SigV4 signature in the ``Authorization`` header, and SigV4 in the query (a
-presigned URL). The server's operator token (``SANGRAHA_API_KEY``), when set, is a bearer
-token that may do anything.
+presigned URL); and, for S3 clients that still send it, SigV2 in either place. The
+server's operator token (``SANGRAHA_API_KEY``), when set, is a bearer token that may do
+anything.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from .._models import utcnow
 from ._grants import Principal
 from ._keys import KeyStatus, split_bearer
 from ._ring import KeyEntry
+from ._sigv2 import SigV2Credentials, parse_sigv2, verify_sigv2
 from ._sigv4 import SignatureError, SignedRequest, parse_authorization, verify
 from ._sigv4_streaming import (
     STREAMING_SIGNED_PAYLOAD,
@@ -94,13 +96,18 @@ class Authenticator:
         if authorization is not None and authorization[: len(_BEARER)].lower() == _BEARER:
             return Identity(self._bearer(authorization[len(_BEARER) :].strip(), lookup))
         try:
-            credentials = parse_authorization(request)
+            # SigV2 first: it refuses a request that also carries SigV4.
+            legacy = parse_sigv2(request)
+            credentials = None if legacy is not None else parse_authorization(request)
         except SignatureError as error:
             raise UnauthenticatedError(str(error), code=error.code) from None
+        if legacy is not None:
+            return self._sigv2(request, legacy, lookup)
         if credentials is None:
             if authorization is not None:
                 raise UnauthenticatedError(
-                    "the Authorization header is neither a bearer token nor AWS4-HMAC-SHA256",
+                    "the Authorization header is neither a bearer token, AWS4-HMAC-SHA256 "
+                    "nor AWS (Signature Version 2)",
                     code="InvalidRequest",
                 )
             raise UnauthenticatedError(
@@ -133,6 +140,18 @@ class Authenticator:
             credentials.payload_sha256,
             streaming,
         )
+
+    def _sigv2(
+        self, request: SignedRequest, credentials: SigV2Credentials, lookup: Lookup
+    ) -> Identity:
+        entry = self._entry(credentials.key_id, lookup)
+        try:
+            verify_sigv2(request, credentials, entry.secret, now=self._clock())
+        except SignatureError as error:
+            raise UnauthenticatedError(str(error), code=error.code) from None
+        entry.used = True
+        # SigV2 signs no body: there is no hash for the caller to check it against.
+        return Identity(entry.key.principal(presigned=credentials.presigned))
 
     def _bearer(self, token: str, lookup: Lookup) -> Principal:
         # Constant time, so the answer's timing says nothing about either secret.
