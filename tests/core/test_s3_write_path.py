@@ -245,3 +245,24 @@ def test_a_small_part_but_the_last_is_too_small_without_named_parts(uploads: Upl
     uploads.put_part(session.id, 2, [b"[2]"])
     with pytest.raises(PartTooSmallError):
         uploads.complete(session.id)
+
+
+# -- on the wire ------------------------------------------------------------------------
+
+
+def test_the_sdk_reads_the_etag_and_the_part_md5(backends: Backends, uploads: Uploads) -> None:
+    import sangraha_client
+
+    record = Ingest(backends).accept(
+        "bucket-s3", "a.json", "application/json", pieces(BODY), md5=True
+    )
+    wire = record.model_dump_json()
+    assert f'"etag":"{md5(BODY)}"' in wire
+    assert sangraha_client.ObjectRecord.model_validate_json(wire).etag == md5(BODY)
+    # A record from a server that predates the field reads as having none.
+    older = record.model_dump(mode="json")
+    del older["etag"]
+    assert sangraha_client.ObjectRecord.model_validate(older).etag is None
+    session = uploads.open("bucket-s3", "p.json", "application/json")
+    part = uploads.put_part(session.id, 1, [BODY], md5=True)
+    assert sangraha_client.PartRecord.model_validate_json(part.model_dump_json()).md5 == md5(BODY)

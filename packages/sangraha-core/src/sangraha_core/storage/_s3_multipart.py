@@ -18,6 +18,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any, Final, TypeVar
 
 from .._constants import MAX_PARTS
+from .._digest import Digest
 from .._exceptions import SangrahaError, UploadNotFoundError
 from .._names import validate_key
 from ._protocol import PartResult, PutResult
@@ -168,6 +169,69 @@ class Multipart:
         # RGW answers an empty ETag; the object has one, which HEAD gives.
         etag = str(response.get("ETag", "")).strip('"') or self._head_etag(key)
         return PutResult(key=key, size=sum(p.size for p in ordered), etag=etag)
+
+    def uploaded_parts(self, key: str, upload_id: str) -> builtins.list[PartResult]:
+        """Every part the upload holds, by number (``ListParts``, page after page)."""
+        parts: builtins.list[PartResult] = []
+        marker = 0
+        while True:
+            response = self._requests.run(
+                functools.partial(
+                    self._client.list_parts,
+                    Bucket=self._bucket,
+                    Key=key,
+                    UploadId=upload_id,
+                    PartNumberMarker=marker,
+                ),
+                key,
+                upload=(key, upload_id),
+            )
+            for part in response.get("Parts", []):
+                checksum = part.get("ChecksumSHA256")
+                parts.append(
+                    PartResult(
+                        part_number=part["PartNumber"],
+                        size=part["Size"],
+                        etag=str(part["ETag"]).strip('"'),
+                        digest=None if not checksum else Digest.from_base64(checksum),
+                    )
+                )
+            marker = int(response.get("NextPartNumberMarker") or 0)
+            if not response.get("IsTruncated") or not marker:
+                return parts
+
+    def complete_some(
+        self,
+        key: str,
+        upload_id: str,
+        kept: builtins.list[PartResult],
+        uploaded: builtins.list[PartResult],
+        *,
+        checksums: bool,
+    ) -> PutResult:
+        """Join only the parts ``kept`` of those ``uploaded``, where the server joins only
+        every part it holds (RGW refuses a list that leaves one out): join them all, then
+        copy the ranges of the kept ones over the object, server-side. Should the copy
+        fail, the object of every part is left at ``key``: the caller deletes it."""
+        self.complete(key, upload_id, uploaded, create=False, checksums=checksums)
+        offsets: dict[int, int] = {}
+        position = 0
+        for part in uploaded:
+            offsets[part.part_number] = position
+            position += part.size
+        spans = [
+            (number, offsets[part.part_number], offsets[part.part_number] + part.size)
+            for number, part in enumerate(kept, start=1)
+        ]
+        copy_id = self.create(key, checksum=False)
+        try:
+            parts = self._in_parallel(
+                functools.partial(self._copy_part, key, key, copy_id, *span) for span in spans
+            )
+            return self.complete(key, copy_id, parts, create=False, checksums=False)
+        except BaseException:
+            self.abort_quietly(key, copy_id)
+            raise
 
     def abort(self, key: str, upload_id: str) -> None:
         """Abort the upload; one already gone is not an error."""

@@ -372,7 +372,29 @@ class S3BlobStore:
         # A session opened before its parts carried checksums has an upload that declared
         # none, and S3 refuses part checksums for it: list them only where it did.
         checksums = self._multipart.declares_checksum(key, upload_id)
-        return self._multipart.complete(key, upload_id, ordered, create=create, checksums=checksums)
+        try:
+            return self._multipart.complete(
+                key, upload_id, ordered, create=create, checksums=checksums
+            )
+        except InvalidPartError:
+            if create:
+                raise
+            # Some servers (RGW) join every part they hold or none: a completion that
+            # leaves parts out (S3's CompleteMultipartUpload may) is refused there.
+            uploaded = self._multipart.uploaded_parts(key, upload_id)
+            held = {part.part_number: part.etag for part in uploaded}
+            named = {part.part_number: part.etag for part in ordered}
+            if named.items() >= held.items() or not named.items() <= held.items():
+                raise
+            try:
+                return self._multipart.complete_some(
+                    key, upload_id, ordered, uploaded, checksums=checksums
+                )
+            except BaseException:
+                # Never leave the join of every part where the object of some belongs.
+                with contextlib.suppress(SangrahaError):
+                    self.delete(key)
+                raise
 
     def complete_multipart_digest(
         self, key: str, upload_id: str, parts: builtins.list[PartResult]

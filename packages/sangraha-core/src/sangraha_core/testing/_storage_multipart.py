@@ -60,6 +60,30 @@ class MultipartConformance:
         # Multipart internals never show in a listing.
         assert [info.key for info in store.list()] == ["mp/obj"]
 
+    def test_a_join_keeps_only_the_parts_it_names(self, store: BlobStore) -> None:
+        """S3's CompleteMultipartUpload: parts sent but not named are dropped, and the
+        numbers kept may have gaps."""
+        upload_id = store.create_multipart("some")
+        data = {n: part_data(n, MIN_PART_SIZE) for n in (1, 2, 3)}
+        data[4] = b"tail"
+        parts = {n: store.upload_part("some", upload_id, n, data[n]) for n in (2, 4, 1, 3)}
+        _complete(store, "some", upload_id, [parts[1], parts[3], parts[4]])
+        assert read(store, "some") == data[1] + data[3] + data[4]
+        assert [info.key for info in store.list()] == ["some"]
+
+    def test_a_join_of_the_first_sized_parts_only(self, store: BlobStore) -> None:
+        """Sized parts placed in one file: a join of the first of them ends the object
+        there, whatever the parts after them hold."""
+        sizing = _sized(store)
+        upload_id = store.create_multipart("front")
+        data = {n: part_data(n, MIN_PART_SIZE) for n in (1, 2, 3)}
+        parts = {
+            n: sizing.upload_part_sized("front", upload_id, n, data[n], MIN_PART_SIZE)
+            for n in (3, 1, 2)
+        }
+        _complete(store, "front", upload_id, [parts[1], parts[2]])
+        assert read(store, "front") == data[1] + data[2]
+
     def test_a_digesting_join_gives_the_digest_of_the_joined_bytes(self, store: BlobStore) -> None:
         if not isinstance(store, DigestingJoin):
             pytest.skip("the store is not DigestingJoin, an optional extra")
