@@ -24,12 +24,14 @@ from sangraha_core import (
     InvalidMetadataError,
     InvalidNameError,
     InvalidPartError,
+    InvalidPartOrderError,
     InvalidRangeError,
     InvalidRequestError,
     NotFoundError,
     ObjectNotFoundError,
     ObjectPendingError,
     ObjectTooLargeError,
+    PartTooSmallError,
     RateLimitedError,
     SangrahaError,
     UnauthenticatedError,
@@ -152,6 +154,10 @@ def _code_of(error: Exception) -> str:
             return "EntityTooLarge"
         case InvalidRangeError():
             return "InvalidRange"
+        case PartTooSmallError():
+            return "EntityTooSmall"
+        case InvalidPartOrderError():
+            return "InvalidPartOrder"
         case InvalidPartError():
             return "InvalidPart"
         case InvalidMetadataError():
