@@ -136,7 +136,9 @@ def _to_token(marker: str) -> str:
 
 def _from_token(token: str) -> str:
     try:
-        return base64.urlsafe_b64decode(token.encode("ascii")).decode()
+        # validate: the lenient decoder drops what is not base64, so "%%%" would read as
+        # the empty marker and restart the listing instead of being refused.
+        return base64.b64decode(token.encode("ascii"), altchars=b"-_", validate=True).decode()
     except (binascii.Error, UnicodeError, ValueError):
         raise S3Error(
             "InvalidArgument", "the continuation token is not one this server gave"
