@@ -7,6 +7,7 @@ uploaded, ascending numbers); Complete answers once the assembled object is read
 
 from __future__ import annotations
 
+import re
 from functools import partial
 
 from starlette.responses import Response
@@ -47,6 +48,7 @@ __all__ = [
 #: The largest CompleteMultipartUpload body: 10,000 parts of about 100 bytes of XML each.
 _MAX_COMPLETE_BODY = 4 * 1024 * 1024
 _MAX_LISTED = 1000
+_COPY_RANGE = re.compile(r"bytes=[0-9]+-[0-9]+")
 
 
 async def create_multipart_upload(call: S3Call) -> Response:
@@ -105,8 +107,13 @@ async def upload_part_copy(call: S3Call) -> Response:
     start, end = 0, source.size
     wanted = call.header("x-amz-copy-source-range")
     if wanted is not None:
+        # S3 takes only bytes=first-last here: no open end, no suffix, no list.
+        if _COPY_RANGE.fullmatch(wanted.strip()) is None:
+            raise S3Error(
+                "InvalidArgument", "x-amz-copy-source-range must be bytes=first-last, both given"
+            )
         selected = parse_range(wanted, source.size)
-        if selected is None or not wanted.strip().startswith("bytes=") or wanted[-1:] == "-":
+        if selected is None:
             raise S3Error(
                 "InvalidArgument", "x-amz-copy-source-range must be bytes=first-last, both given"
             )
