@@ -1,0 +1,155 @@
+"""Access control through a running gateway with ``auth="keys"``: a key's grants decide each
+operation, and a request that proves nothing is refused with S3's code for why."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+import boto3
+import httpx
+import pytest
+from botocore import UNSIGNED
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from tests.gateway._support import Deployment, code, error_of, status
+
+
+@pytest.fixture(scope="module")
+def place(secured: Deployment) -> tuple[str, str]:
+    """Two buckets: one the test keys are granted on, one they are not."""
+    return secured.bucket(), secured.bucket()
+
+
+def test_a_key_with_every_action_on_its_bucket(secured: Deployment, place: tuple[str, str]) -> None:
+    mine, _ = place
+    s3 = secured.s3(*secured.key(f"{mine}:read,list,write,delete"))
+    s3.put_object(Bucket=mine, Key="k", Body=b"granted")
+    assert s3.get_object(Bucket=mine, Key="k")["Body"].read() == b"granted"
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=mine)["Contents"]] == ["k"]
+    s3.delete_object(Bucket=mine, Key="k")
+
+
+def test_a_key_without_the_grant_is_access_denied(
+    secured: Deployment, place: tuple[str, str]
+) -> None:
+    mine, theirs = place
+    admin = secured.s3(*secured.key(f"{mine}:read,list,write,delete"))
+    admin.put_object(Bucket=mine, Key="r", Body=b"x")
+    reader = secured.s3(*secured.key(f"{mine}:read"))
+    assert reader.get_object(Bucket=mine, Key="r")["Body"].read() == b"x"
+    refused: list[Callable[[], object]] = [
+        lambda: reader.put_object(Bucket=mine, Key="w", Body=b"x"),
+        lambda: reader.delete_object(Bucket=mine, Key="r"),
+        lambda: reader.list_objects_v2(Bucket=mine),
+        lambda: reader.get_object(Bucket=theirs, Key="r"),
+        lambda: reader.create_multipart_upload(Bucket=mine, Key="m"),
+        lambda: reader.create_bucket(Bucket="gw-never-made"),
+        lambda: reader.delete_bucket(Bucket=mine),
+        lambda: reader.copy_object(Bucket=mine, Key="c", CopySource=f"{mine}/r"),
+    ]
+    for call in refused:
+        with pytest.raises(ClientError) as raised:
+            call()
+        assert code(raised) == "AccessDenied"
+        assert status(raised) == 403
+    # A copy needs read on the source bucket, not just write on the target.
+    writer = secured.s3(*secured.key(f"{theirs}:write"))
+    with pytest.raises(ClientError) as raised:
+        writer.copy_object(Bucket=theirs, Key="c", CopySource=f"{mine}/r")
+    assert code(raised) == "AccessDenied"
+
+
+def test_delete_objects_refuses_each_key_it_may_not_delete(
+    secured: Deployment, place: tuple[str, str]
+) -> None:
+    mine, _ = place
+    writer = secured.s3(*secured.key(f"{mine}:write,read"))
+    writer.put_object(Bucket=mine, Key="keep", Body=b"x")
+    result = writer.delete_objects(Bucket=mine, Delete={"Objects": [{"Key": "keep"}]})
+    assert [e["Code"] for e in result["Errors"]] == ["AccessDenied"]
+    assert writer.get_object(Bucket=mine, Key="keep")["Body"].read() == b"x"
+
+
+def test_list_buckets_shows_only_the_buckets_a_key_may_list(
+    secured: Deployment, place: tuple[str, str]
+) -> None:
+    mine, theirs = place
+    lister = secured.s3(*secured.key(f"{mine}:list"))
+    names = [b["Name"] for b in lister.list_buckets()["Buckets"]]
+    assert mine in names
+    assert theirs not in names
+
+
+def test_an_unknown_key_id_is_invalid_access_key_id(secured: Deployment) -> None:
+    stranger = secured.s3("AKIDNOTAKEYOFTHISSTORE", "whatever-secret")
+    with pytest.raises(ClientError) as raised:
+        stranger.list_buckets()
+    assert code(raised) == "InvalidAccessKeyId"
+    assert status(raised) == 403
+
+
+def test_a_wrong_secret_is_signature_does_not_match(
+    secured: Deployment, place: tuple[str, str]
+) -> None:
+    mine, _ = place
+    key_id, _secret = secured.key(f"{mine}:read,list")
+    forger = secured.s3(key_id, "not-the-secret")
+    for call in (
+        forger.list_buckets,
+        lambda: forger.list_objects_v2(Bucket=mine),
+        lambda: forger.put_object(Bucket=mine, Key="f", Body=b"forged" * 1000),
+    ):
+        with pytest.raises(ClientError) as raised:
+            call()
+        assert code(raised) == "SignatureDoesNotMatch"
+        assert status(raised) == 403
+
+
+def test_an_unsigned_request_is_refused_with_an_s3_error(
+    secured: Deployment, place: tuple[str, str]
+) -> None:
+    mine, _ = place
+    answer = secured.http.get(f"/{mine}?list-type=2")
+    assert answer.status_code == 403
+    assert error_of(answer)["Code"] == "AccessDenied"
+    bare = boto3.client(
+        "s3",
+        endpoint_url=secured.s3_url,
+        region_name="us-east-1",
+        config=Config(signature_version=UNSIGNED, s3={"addressing_style": "path"}),
+    )
+    with pytest.raises(ClientError) as raised:
+        bare.get_object(Bucket=mine, Key="anything")
+    assert status(raised) == 403
+
+
+def test_a_malformed_authorization_header(secured: Deployment, place: tuple[str, str]) -> None:
+    mine, _ = place
+    answer = secured.http.get(
+        f"/{mine}", headers={"Authorization": "AWS4-HMAC-SHA256 Credential=broken"}
+    )
+    assert answer.status_code in (400, 403)
+    assert error_of(answer)["Code"] in ("AuthorizationHeaderMalformed", "AccessDenied")
+
+
+def test_a_presigned_get_works_for_its_key_only(
+    secured: Deployment, place: tuple[str, str]
+) -> None:
+    mine, _ = place
+    s3 = secured.s3(*secured.key(f"{mine}:read,write"))
+    s3.put_object(Bucket=mine, Key="shared", Body=b"presigned")
+    url = s3.generate_presigned_url(
+        "get_object",
+        Params={"Bucket": mine, "Key": "shared"},
+        ExpiresIn=int(timedelta(minutes=5).total_seconds()),
+    )
+    assert httpx.get(url).content == b"presigned"
+    tampered = httpx.get(url.replace("/shared?", "/other?"))
+    assert tampered.status_code == 403
+    assert error_of(tampered)["Code"] == "SignatureDoesNotMatch"
+
+
+def test_the_probes_need_no_key(secured: Deployment) -> None:
+    assert secured.http.get("/_sangraha/healthz").status_code == 200
