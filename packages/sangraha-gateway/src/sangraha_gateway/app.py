@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes
 
 from fastapi import FastAPI, Request
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
@@ -26,6 +23,7 @@ from sangraha_core.web import (
     AccessMiddleware,
     HardeningMiddleware,
     ObservabilityMiddleware,
+    backends_lifespan,
     backends_of,
     configure_logging,
     health_router,
@@ -47,7 +45,9 @@ DEFAULT_PORT = 9000
 #: Where the probes and metrics live: no bucket name can start with ``_``.
 PROBE_PREFIX = "/_sangraha"
 _OPEN_PATHS = frozenset(f"{PROBE_PREFIX}/{name}" for name in ("healthz", "readyz", "metrics"))
-_METHODS = ["GET", "HEAD", "PUT", "POST", "DELETE"]
+#: Every method is routed to S3's dispatch, so one S3 does not serve (OPTIONS, PATCH...)
+#: is S3's MethodNotAllowed rather than the framework's JSON 405.
+_METHODS = ["GET", "HEAD", "PUT", "POST", "DELETE", "OPTIONS", "PATCH", "TRACE"]
 
 
 @dataclass(frozen=True)
@@ -154,24 +154,11 @@ def create_app(settings: Settings | None = None, backends: Backends | None = Non
     """
     if settings is None:
         settings = backends.settings if backends is not None else Settings()
-    resolved = settings
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if backends is not None:
-            yield
-            return
-        opened = await run_in_threadpool(Backends.from_settings, resolved, setup=True)
-        app.state.backends = opened
-        try:
-            yield
-        finally:
-            await run_in_threadpool(opened.close)
 
     app = FastAPI(
         title="Sangraha S3 gateway",
         version=__version__,
-        lifespan=lifespan,
+        lifespan=backends_lifespan(settings, backends),
         openapi_url=None,
         docs_url=None,
         redoc_url=None,

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
-from starlette.concurrency import run_in_threadpool
 
 from sangraha_core import Backends, Settings, __version__
-from sangraha_core.web import configure_logging, install_web, serve
+from sangraha_core.web import backends_lifespan, configure_logging, install_web, serve
 
 from .buckets import router as buckets_router
 from .console import router as console_router
@@ -48,23 +45,11 @@ def create_app(settings: Settings | None = None, backends: Backends | None = Non
     if settings is None:
         settings = backends.settings if backends is not None else Settings()
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if backends is not None:
-            yield
-            return
-        opened = await run_in_threadpool(Backends.from_settings, settings, setup=True)
-        app.state.backends = opened
-        try:
-            yield
-        finally:
-            await run_in_threadpool(opened.close)
-
     app = FastAPI(
         title="Sangraha getter",
         version=__version__,
         summary="Reads: content with ranges and conditional requests, records, listing.",
-        lifespan=lifespan,
+        lifespan=backends_lifespan(settings, backends),
     )
     if backends is not None:
         app.state.backends = backends

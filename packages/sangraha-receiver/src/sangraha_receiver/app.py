@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from functools import partial
-
-import anyio.to_thread
 from fastapi import FastAPI
 
 from sangraha_core import Backends, Settings, __version__
-from sangraha_core.web import install_web
+from sangraha_core.web import backends_lifespan, install_web
 
 from .buckets import build_router as build_buckets_router
 from .keys import build_router as build_keys_router
@@ -32,27 +27,12 @@ def create_app(settings: Settings | None = None, backends: Backends | None = Non
         settings = backends.settings
     elif settings is None:
         settings = Settings()
-    resolved = settings
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if backends is not None:
-            yield
-            return
-        opened = await anyio.to_thread.run_sync(
-            partial(Backends.from_settings, resolved, setup=True)
-        )
-        app.state.backends = opened
-        try:
-            yield
-        finally:
-            await anyio.to_thread.run_sync(opened.close)
 
     app = FastAPI(
         title="Sangraha receiver",
         summary="Write service: streaming uploads, chunked upload sessions and deletes.",
         version=__version__,
-        lifespan=lifespan,
+        lifespan=backends_lifespan(settings, backends),
     )
     if backends is not None:
         app.state.backends = backends

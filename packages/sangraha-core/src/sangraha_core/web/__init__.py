@@ -20,6 +20,7 @@ from ._hardening import HardeningMiddleware
 from ._health import health_router
 from ._http import HttpLimits, LimitedHttpProtocol, limited_protocol
 from ._install import backends_of, install_web
+from ._lifespan import backends_lifespan
 from ._observability import BYTES_IN, BYTES_OUT, ObservabilityMiddleware, metrics_endpoint
 from ._problems import PROBLEM_BASE, problem_doc, problem_for, problem_of, problem_response
 from ._routing import KEY_CONVERTOR, ObjectKeyConvertor
@@ -43,6 +44,7 @@ __all__ = [
     "ObservabilityMiddleware",
     "Refusal",
     "access_of",
+    "backends_lifespan",
     "backends_of",
     "configure_logging",
     "health_router",
