@@ -492,6 +492,44 @@ def test_a_presigned_upload_part_and_multipart_calls_verify() -> None:
         check(from_url(method, made))
 
 
+@pytest.mark.parametrize(
+    ("operation", "params", "method"),
+    [
+        ("list_objects_v2", {"Prefix": "a b/", "Delimiter": "/"}, "GET"),
+        ("list_objects", {"Marker": "m+1"}, "GET"),
+        ("get_bucket_location", {}, "GET"),
+        ("list_multipart_uploads", {}, "GET"),
+        ("head_bucket", {}, "HEAD"),
+        ("delete_bucket", {}, "DELETE"),
+    ],
+)
+def test_a_presigned_bucket_request_signed_as_slash_bucket_slash_verifies(
+    operation: str, params: dict[str, str], method: str
+) -> None:
+    # botocore signs a request to a bucket alone as /bucket/ and sends /bucket.
+    url = s3_client().generate_presigned_url(operation, Params={"Bucket": "docs", **params})
+    assert urlsplit(url).path == "/docs"
+    check(from_url(method, url))
+    assert code_of(from_url(method, url.replace("/docs?", "/docs2?"))) == "SignatureDoesNotMatch"
+
+
+def test_a_bucket_request_signed_as_sent_verifies_too() -> None:
+    for path in ("/docs", "/docs/"):
+        check(header_signed("GET", f"{ENDPOINT}{path}?uploads"))
+    # An object's path has no such second form.
+    to_sign = f"GET\n\n\n{format_datetime(NOW, usegmt=True)}\n/docs/a/"
+    request = SignedRequest(
+        "GET",
+        "/docs/a",
+        "",
+        [
+            ("date", format_datetime(NOW, usegmt=True)),
+            ("authorization", f"AWS {KEY_ID}:{hand_signed(to_sign)}"),
+        ],
+    )
+    assert code_of(request) == "SignatureDoesNotMatch"
+
+
 def test_a_presigned_put_signs_its_content_type_and_metadata() -> None:
     url = presigned(
         "put_object",

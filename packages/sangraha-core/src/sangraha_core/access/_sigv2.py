@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from urllib.parse import unquote
@@ -181,8 +181,9 @@ def verify_sigv2(
 
     Header form: the request time (``x-amz-date``, else ``Date``) must be within
     ``max_skew`` of ``now``. Query form: ``Expires`` must not be past, nor more than
-    ``max_expires`` (plus ``max_skew``, for the signer's clock) ahead. The key id is the
-    caller's to resolve; there is no body hash to check.
+    ``max_expires`` (plus ``max_skew``, for the signer's clock) ahead. A request to a
+    bucket alone may be signed as ``/bucket/`` (as botocore and s3cmd sign it) or as sent.
+    The key id is the caller's to resolve; there is no body hash to check.
 
     :raises SignatureError: the subclass, and its ``code``, say what is wrong.
     """
@@ -195,9 +196,11 @@ def verify_sigv2(
     sent = credentials.signature.encode("utf-8", "surrogateescape")
     # Every candidate is compared, so the time taken says nothing of which one matched.
     matched = False
-    for date in dates:
-        to_sign = sigv2_string_to_sign(request, date=date, presigned=credentials.presigned)
-        matched |= hmac.compare_digest(_signature(secret, to_sign).encode(), sent)
+    for path in _resource_paths(request.path):
+        as_signed = replace(request, path=path)
+        for date in dates:
+            to_sign = sigv2_string_to_sign(as_signed, date=date, presigned=credentials.presigned)
+            matched |= hmac.compare_digest(_signature(secret, to_sign).encode(), sent)
     if not matched:
         raise SignatureDoesNotMatch(
             "the request signature we calculated does not match the signature you provided; "
@@ -260,6 +263,18 @@ def _signature(secret: str, to_sign: str) -> str:
         secret.encode("utf-8"), to_sign.encode("utf-8", "surrogateescape"), hashlib.sha1
     ).digest()
     return base64.b64encode(digest).decode("ascii")
+
+
+def _resource_paths(path: str) -> list[str]:
+    """The paths a request to ``path`` may have been signed with.
+
+    A request to a bucket alone (``/bucket``) is signed as ``/bucket/``, the resource AWS
+    names it by: botocore's ``authPath`` for every bucket operation, and s3cmd's. Signed as
+    sent is taken too; both name the same bucket.
+    """
+    if path.count("/") == 1 and len(path) > 1 and path.startswith("/"):
+        return [path, path + "/"]
+    return [path]
 
 
 def _header_dates(request: SignedRequest) -> list[str]:
