@@ -7,6 +7,7 @@ operation raises whatever the core raises and the app answers it in S3's words.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
@@ -184,10 +185,20 @@ def error_response(error: S3Error, *, request_id: str, head: bool = False) -> Re
         headers["Retry-After"] = str(max(1, round(error.retry_after)))
     if head:
         return Response(status_code=error.status, headers=headers)
-    resource = f"<Resource>{escape(error.resource)}</Resource>" if error.resource else ""
+    resource = f"<Resource>{_text(error.resource)}</Resource>" if error.resource else ""
     body = (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
-        f"<Error><Code>{error.code}</Code><Message>{escape(error.message)}</Message>"
+        f"<Error><Code>{error.code}</Code><Message>{_text(error.message)}</Message>"
         f"{resource}<RequestId>{request_id}</RequestId></Error>"
     )
     return Response(body, status_code=error.status, media_type="application/xml", headers=headers)
+
+
+#: What XML 1.0 cannot carry, even as a character reference.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _text(value: str) -> str:
+    """``value`` escaped for XML; a character XML cannot carry (a path may hold ``%08``)
+    is written as ``\\uXXXX``, so the document stays one every client can parse."""
+    return _NOT_XML.sub(lambda found: f"\\u{ord(found.group()):04x}", escape(value))
