@@ -115,3 +115,22 @@ def test_a_put_refused_before_its_body_leaves_the_client_working(
             s3.put_object(Bucket=new_bucket(), Key="k", Body=b"y" * 10000)
         assert code(raised) == "NoSuchBucket"
         assert s3.get_object(Bucket=bucket, Key="there")["Body"].read() == b"x" * 10000
+
+
+@pytest.mark.parametrize("method", ["OPTIONS", "PATCH"])
+def test_a_method_s3_does_not_know_is_method_not_allowed_in_xml(
+    deployment: Deployment, bucket: str, method: str
+) -> None:
+    for path in ("/", f"/{bucket}", f"/{bucket}/k"):
+        answer = deployment.http.request(method, path)
+        assert answer.status_code == 405
+        assert error_of(answer)["Code"] == "MethodNotAllowed"
+
+
+@pytest.mark.parametrize("path", ["/%08", "/bad%01name/k", "/%1f"])
+def test_an_error_naming_a_control_character_is_still_xml(
+    deployment: Deployment, path: str
+) -> None:
+    answer = deployment.http.get(path)
+    assert answer.status_code == 400
+    assert error_of(answer)["Code"] == "InvalidBucketName"
