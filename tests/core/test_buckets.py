@@ -11,8 +11,10 @@ import pytest
 from sangraha_core import (
     OPAQUE_DEFAULT_TYPE,
     Backends,
+    BucketAlreadyExistsError,
     BucketCache,
     BucketKinds,
+    BucketNotEmptyError,
     BucketNotFoundError,
     Ingest,
     InvalidNameError,
@@ -24,6 +26,7 @@ from sangraha_core import (
     validate_bucket,
 )
 from sangraha_core.metadata.sql import SqlMetadataStore
+from sangraha_core.testing.metadata import make_session
 
 
 class Clock:
@@ -45,8 +48,8 @@ class CountingStore:
         self.reads += 1
         return self.inner.get_bucket(name)
 
-    def create_bucket(self, name: str, kinds: BucketKinds, *, exist_ok: bool = False) -> object:
-        return self.inner.create_bucket(name, kinds, exist_ok=exist_ok)
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
 
 
 @pytest.fixture
@@ -129,6 +132,30 @@ def test_ensure_makes_a_bucket_once(store: SqlMetadataStore) -> None:
     assert cache.policy("not-yet", create=BucketKinds.VALIDATED) == (BucketKinds.VALIDATED, True)
     with pytest.raises(BucketNotFoundError):
         cache.policy("not-yet", create=None)
+
+
+def test_changes_through_the_cache_are_seen_at_once(store: SqlMetadataStore) -> None:
+    counting = CountingStore(store)
+    clock = Clock()
+    cache = BucketCache(lambda: counting, refresh=2.0, clock=clock)  # type: ignore[arg-type,return-value]
+    with pytest.raises(BucketNotFoundError):
+        cache.get("photos")  # now known to be missing
+    made = cache.create("photos", BucketKinds.VALIDATED)
+    assert cache.get("photos") == made
+    assert cache.set_kinds("photos", BucketKinds.ANY).kinds is BucketKinds.ANY
+    assert cache.get("photos").kinds is BucketKinds.ANY
+    cache.delete("photos")
+    with pytest.raises(BucketNotFoundError):
+        cache.get("photos")
+    assert counting.reads == 1  # every answer after the first came from the cache
+    store.create_bucket("bucket-one", BucketKinds.VALIDATED)  # by another process
+    with pytest.raises(BucketAlreadyExistsError):
+        cache.create("bucket-one", BucketKinds.ANY)
+    assert cache.get("bucket-one").kinds is BucketKinds.VALIDATED  # read afresh
+    store.create_upload(make_session())  # of bucket-one
+    with pytest.raises(BucketNotEmptyError):
+        cache.delete("bucket-one")
+    assert cache.get("bucket-one").name == "bucket-one"
 
 
 # -- uploads ---------------------------------------------------------------------------------

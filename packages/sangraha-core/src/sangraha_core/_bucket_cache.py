@@ -4,7 +4,7 @@ Every upload asks what its bucket accepts; reading the row each time would cost 
 upload. A process trusts what it read of a bucket (that it exists, and its policy, or that
 it does not exist) for ``refresh`` seconds, so a bucket made, changed or deleted anywhere is
 seen everywhere within that time, with no broadcast to lose. Changes made through this cache
-are seen by this process at once.
+(``create``, ``set_kinds``, ``delete``) are seen by this process at once.
 """
 
 from __future__ import annotations
@@ -99,6 +99,38 @@ class BucketCache:
             if create is None:
                 raise
             return create, True
+
+    # Changes through the cache: the store's methods, and this process sees the result at
+    # once (every other one within ``refresh``).
+
+    def create(self, name: str, kinds: BucketKinds, *, exist_ok: bool = False) -> Bucket:
+        """``create_bucket`` of the store; this process then knows the bucket."""
+        try:
+            bucket = self._store().create_bucket(name, kinds, exist_ok=exist_ok)
+        except BaseException:
+            self.forget(name)
+            raise
+        self._hold(name, bucket)
+        return bucket
+
+    def set_kinds(self, name: str, kinds: BucketKinds) -> Bucket:
+        """``set_bucket_kinds`` of the store; this process then knows the new policy."""
+        try:
+            bucket = self._store().set_bucket_kinds(name, kinds)
+        except BaseException:
+            self.forget(name)
+            raise
+        self._hold(name, bucket)
+        return bucket
+
+    def delete(self, name: str) -> None:
+        """``delete_bucket`` of the store; this process then knows the bucket is gone."""
+        try:
+            self._store().delete_bucket(name)
+        except BaseException:
+            self.forget(name)
+            raise
+        self._hold(name, None)
 
     def forget(self, name: str) -> None:
         """Drop what this process holds of a bucket (it changed here; read it afresh)."""

@@ -53,28 +53,22 @@ def put_bucket(
     :param only_change: a bucket that does not exist is a ``BucketNotFoundError``.
     """
     validate_bucket(name)
-    metadata = backends.metadata
-    try:
-        if not only_change:
-            try:
-                made = metadata.create_bucket(name, kinds or backends.settings.bucket_kinds)
-                return made, True
-            except BucketAlreadyExistsError:
-                if only_create:
-                    raise
-        if kinds is None:
-            return metadata.get_bucket(name), False
-        return metadata.set_bucket_kinds(name, kinds), False
-    finally:
-        backends.bucket_cache.forget(name)
+    # Through the cache, so this process's next upload already sees the change.
+    buckets = backends.bucket_cache
+    if not only_change:
+        try:
+            return buckets.create(name, kinds or backends.settings.bucket_kinds), True
+        except BucketAlreadyExistsError:
+            if only_create:
+                raise
+    if kinds is None:
+        return backends.metadata.get_bucket(name), False
+    return buckets.set_kinds(name, kinds), False
 
 
 def _delete_bucket(backends: Backends, name: str) -> None:
     validate_bucket(name)
-    try:
-        backends.metadata.delete_bucket(name)
-    finally:
-        backends.bucket_cache.forget(name)
+    backends.bucket_cache.delete(name)
 
 
 def _star(value: str | None, header: str) -> bool:
