@@ -4,11 +4,16 @@ v1 API, and a SigV2-header client (``signature_version="s3"``, as s3cmd signs) w
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import boto3
 import httpx
+import pytest
 from botocore.auth import HmacV1QueryAuth
 from botocore.awsrequest import AWSRequest
 from botocore.config import Config
@@ -126,6 +131,50 @@ def test_a_sigv2_header_client_puts_lists_and_gets(secured: Deployment) -> None:
         Bucket=bucket, Key="parts.bin", UploadId=upload, MultipartUpload={"Parts": parts}
     )
     assert s3.head_object(Bucket=bucket, Key="parts.bin")["ContentLength"] == 5 * 1024 * 1024 + 1
+
+
+def test_s3cmd_signing_with_sigv2_puts_lists_gets_and_deletes(
+    secured: Deployment, tmp_path: Path
+) -> None:
+    if shutil.which("s3cmd") is None:
+        pytest.skip("s3cmd is not installed (CI installs it from Debian)")
+    bucket = secured.bucket()
+    key_id, secret = secured.key(f"{bucket}:read,list,write,delete")
+    host = secured.s3_url.removeprefix("http://")
+    config = tmp_path / "s3cmd.cfg"
+    # host_bucket without %(bucket)s: path-style. s3cmd signs SigV2 with x-amz-date.
+    config.write_text(
+        f"[default]\naccess_key = {key_id}\nsecret_key = {secret}\nhost_base = {host}\n"
+        f"host_bucket = {host}\nuse_https = False\nsignature_v2 = True\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("S3CMD")}
+
+    def s3cmd(*args: str) -> str:
+        done = subprocess.run(
+            ["s3cmd", "-c", str(config), *args],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    small = tmp_path / "small file.txt"
+    small.write_bytes(b"s3cmd, SigV2\n")
+    large = tmp_path / "large.bin"
+    large.write_bytes(os.urandom(6 * 1024 * 1024))
+    s3cmd("put", str(small), f"s3://{bucket}/dir/small file.txt")
+    # In two parts: ?uploads, ?partNumber=…&uploadId=… and the completion, all SigV2.
+    s3cmd("put", "--multipart-chunk-size-mb=5", str(large), f"s3://{bucket}/large.bin")
+    listed = s3cmd("ls", "--recursive", f"s3://{bucket}")
+    assert "dir/small file.txt" in listed and "large.bin" in listed
+    back = tmp_path / "back.bin"
+    s3cmd("get", f"s3://{bucket}/large.bin", str(back))
+    assert back.read_bytes() == large.read_bytes()
+    s3cmd("del", f"s3://{bucket}/dir/small file.txt")
+    assert "small file" not in s3cmd("ls", "--recursive", f"s3://{bucket}")
 
 
 def test_the_v1_api_takes_a_sigv2_presigned_url(secured: Deployment) -> None:
