@@ -97,6 +97,8 @@ _SECURITY_TOKEN = "x-amz-security-token"
 #: Besides ``x-amz-*``, the headers botocore's query signer moves into a presigned URL.
 _QUERY_HEADERS = ("content-md5", "content-type")
 _TIMESTAMP = "%Y%m%dT%H%M%SZ"
+#: Epoch seconds are 10 digits until the year 2286.
+_MAX_EXPIRES_DIGITS = 20
 
 
 @dataclass(frozen=True)
@@ -162,6 +164,11 @@ def parse_sigv2(request: SignedRequest) -> SigV2Credentials | None:
     if not (expires.isascii() and expires.isdigit()):
         raise SignatureAccessDenied(
             f"invalid date (should be seconds since epoch): Expires={expires!r}"
+        )
+    if len(expires) > _MAX_EXPIRES_DIGITS:
+        # Centuries ahead, and past what int() reads without a fuss; refused as such.
+        raise AuthorizationQueryParametersError(
+            "Expires is more than a week ahead: a presigned URL is valid for at most a week"
         )
     # Base64 holds no space: one here is a '+' a client left unencoded, read as a form field.
     signature = found["Signature"].replace(" ", "+")
