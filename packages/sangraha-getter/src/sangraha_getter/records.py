@@ -1,4 +1,9 @@
-"""Record routes: one version's record, the newest record of a key, and listing/search."""
+"""Record routes: one version's record, the newest record of a key, and listing/search.
+
+A listing with ``delimiter`` rolls keys up into folders (``sangraha_core.list_tree``, S3's
+ListObjects): its page carries ``prefixes`` beside ``items``, and its cursor is the last
+key or folder listed. Folders are a view of keys, not a search, so it takes no filter.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +11,19 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response
 
 from sangraha_core import (
     CACHE_REVALIDATE,
+    InvalidRequestError,
     ListQuery,
     ObjectKind,
     ObjectRecord,
     ObjectStatus,
     Page,
+    list_tree,
     meta_filters,
     resolve_by_id,
     resolve_newest,
@@ -26,7 +34,19 @@ from sangraha_core import (
 from sangraha_core.access import Action
 from sangraha_core.web import backends_of, problem_doc, require
 
-__all__ = ["router"]
+__all__ = ["MAX_DELIMITER_LENGTH", "ListingPage", "router"]
+
+#: A delimiter is a separator such as ``/``, not a second prefix.
+MAX_DELIMITER_LENGTH = 16
+
+
+class ListingPage(Page[ObjectRecord]):
+    """A listing's page: records, and with ``delimiter`` the folders beside them."""
+
+    prefixes: list[str] = Field(default_factory=list)
+    """With ``delimiter``: each common prefix (a folder, ending in the delimiter) once, in
+    key order; empty otherwise."""
+
 
 router = APIRouter(tags=["records"])
 
@@ -72,13 +92,16 @@ async def get_record(request: Request, object_id: str) -> Response:
 
 @router.get(
     "/v1/buckets/{bucket}/objects",
-    response_model=Page[ObjectRecord],
+    response_model=ListingPage,
     responses={400: _RECORD_RESPONSES[400]},
     summary="List and search the objects of a bucket",
     description=(
         "Records in key order, then version id. Filter on user metadata with any number "
         "of `meta.<name>=<value>` parameters (all must match). Pass `next_cursor` back as "
-        "`cursor` for the next page; a cursor stays valid while objects are added."
+        "`cursor` for the next page; a cursor stays valid while objects are added. "
+        "With `delimiter` (say `/`), keys are rolled up into folders: `prefixes` lists each "
+        "common prefix once, `items` the newest ready version of each key directly under "
+        "`prefix`; no other filter applies then."
     ),
 )
 async def list_objects(
@@ -94,20 +117,52 @@ async def list_objects(
     versions: Annotated[
         bool, Query(description="Every version, not only the latest of each key")
     ] = False,
+    delimiter: Annotated[
+        str | None,
+        Query(
+            max_length=MAX_DELIMITER_LENGTH,
+            description="Roll keys up into folders at this separator (`prefixes`)",
+        ),
+    ] = None,
 ) -> Response:
     require(request, Action.LIST, bucket)
     backends = backends_of(request)
     settings = backends.settings
+    metadata = meta_filters(
+        request.query_params.multi_items(),
+        max_entries=settings.max_meta_entries,
+        max_bytes=settings.max_meta_bytes,
+    )
+    if delimiter:
+        filters = kind or status or metadata or created_after or created_before or versions
+        if filters:
+            raise InvalidRequestError(
+                "a listing with delimiter takes only prefix, limit and cursor: search "
+                "(kind, status, meta.*, created_*, versions) lists flat"
+            )
+        tree = await run_in_threadpool(
+            list_tree,
+            backends.metadata,
+            validate_bucket(bucket),
+            prefix=validate_prefix(prefix) if prefix else "",
+            delimiter=delimiter,
+            start_after=validate_prefix(cursor) if cursor else None,
+            limit=limit,
+        )
+        folders = ListingPage(
+            items=tree.entries,
+            next_cursor=tree.next_marker if tree.is_truncated else None,
+            prefixes=tree.common_prefixes,
+        )
+        return JSONResponse(
+            folders.model_dump(mode="json"), headers={"Cache-Control": CACHE_REVALIDATE}
+        )
     query = ListQuery(
         bucket=validate_bucket(bucket),
         prefix=validate_prefix(prefix) if prefix else None,
         kind=kind,
         status=status,
-        metadata=meta_filters(
-            request.query_params.multi_items(),
-            max_entries=settings.max_meta_entries,
-            max_bytes=settings.max_meta_bytes,
-        ),
+        metadata=metadata,
         created_after=validate_time_bound("created_after", created_after),
         created_before=validate_time_bound("created_before", created_before),
         latest_only=not versions,
@@ -115,4 +170,5 @@ async def list_objects(
         cursor=cursor or None,
     )
     page = await run_in_threadpool(backends.metadata.list_objects, query)
-    return JSONResponse(page.model_dump(mode="json"), headers={"Cache-Control": CACHE_REVALIDATE})
+    flat = ListingPage(items=page.items, next_cursor=page.next_cursor)
+    return JSONResponse(flat.model_dump(mode="json"), headers={"Cache-Control": CACHE_REVALIDATE})

@@ -43,6 +43,7 @@ from ._problems import problem_for
 
 __all__ = [
     "OPEN_PATHS",
+    "OPEN_PREFIXES",
     "AccessMiddleware",
     "Refusal",
     "access_of",
@@ -60,6 +61,10 @@ logger = logging.getLogger("sangraha.access")
 OPEN_PATHS = frozenset(
     {"/healthz", "/readyz", "/metrics", "/openapi.json", "/console", *DOCS_OPEN_PATHS}
 )
+#: Open to anyone for reading (GET and HEAD only): the console's modules and style, which
+#: hold no data; what they fetch asks for the key the page was given.
+OPEN_PREFIXES = ("/console/assets/",)
+_READ_METHODS = frozenset({"GET", "HEAD"})
 
 
 #: How a refused request is answered, from the error and the request's scope.
@@ -131,6 +136,8 @@ class AccessMiddleware:
     :param create_master_key: make the master key file if it is missing (the embedded
         server, whose data directory is the whole installation).
     :param open_paths: the paths anyone may reach.
+    :param open_prefixes: the path prefixes anyone may read (GET, HEAD); none unless given,
+        so an app that serves no console (the S3 gateway) opens nothing by it.
     :param refuse: how a refusal is answered (problem+json; the S3 gateway answers in XML).
     :param declare_payload: turn a signed body hash into the upload's declared digest
         (the v1 API); without it, the hash is left on ``scope["state"]["payload_sha256"]``
@@ -146,6 +153,7 @@ class AccessMiddleware:
         settings: Settings,
         create_master_key: bool = False,
         open_paths: frozenset[str] = OPEN_PATHS,
+        open_prefixes: tuple[str, ...] = (),
         refuse: Refusal = _problem_refusal,
         declare_payload: bool = True,
         allow_streaming: bool = False,
@@ -153,6 +161,7 @@ class AccessMiddleware:
         self.app = app
         self._settings = settings
         self._open_paths = open_paths
+        self._open_prefixes = open_prefixes
         self._refuse = refuse
         self._declare_payload = declare_payload
         self._allow_streaming = allow_streaming
@@ -189,7 +198,7 @@ class AccessMiddleware:
             # No route speaks WebSocket; none may be reached without a key either.
             await send({"type": "websocket.close", "code": 1008})
             return
-        if self._master is None or scope["type"] != "http" or scope["path"] in self._open_paths:
+        if self._master is None or scope["type"] != "http" or self._is_open(scope):
             await self.app(scope, receive, send)
             return
         address = (scope.get("client") or ("unknown", 0))[0]
@@ -204,6 +213,12 @@ class AccessMiddleware:
         state = scope.setdefault("state", {})
         state["principal"] = principal
         await self.app(scope, receive, send)
+
+    def _is_open(self, scope: Scope) -> bool:
+        path: str = scope["path"]
+        if path in self._open_paths:
+            return True
+        return scope["method"] in _READ_METHODS and path.startswith(self._open_prefixes)
 
     async def _authenticate(self, guard: AccessGuard, scope: Scope, address: str) -> Principal:
         wait = guard.throttle.blocked(address)

@@ -8,7 +8,7 @@ from fastapi import FastAPI, Request
 
 from .._backends import Backends
 from .._settings import Settings
-from ._access import AccessMiddleware
+from ._access import OPEN_PREFIXES, AccessMiddleware
 from ._docs import install_docs
 from ._hardening import HardeningMiddleware
 from ._health import health_router
@@ -43,7 +43,12 @@ def install_web(
     app.include_router(health_router(get_backends))
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     # Added first so it runs inside the observability layer: refusals get an id and count.
-    app.add_middleware(AccessMiddleware, settings=settings, create_master_key=create_master_key)
+    app.add_middleware(
+        AccessMiddleware,
+        settings=settings,
+        create_master_key=create_master_key,
+        open_prefixes=OPEN_PREFIXES,
+    )
     # Outside the key check, so a 401 is marked nosniff too; inside observability, so a
     # refused path is counted. Middlewares an app adds before this call (the embedded
     # read fast path) run inside it and see only UTF-8 paths.
