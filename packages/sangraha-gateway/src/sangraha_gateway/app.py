@@ -119,7 +119,11 @@ def _utf8(raw: bytes) -> bool:
 
 
 async def _s3(request: Request) -> Response:
-    return _closing(await _answer(request), request.scope)
+    answer = await _answer(request)
+    # S3 names every answer by its request id, successes too: boto3 reports it as
+    # ResponseMetadata's RequestId, the AWS CLI's --debug and s3cmd -d log it.
+    answer.headers.setdefault("x-amz-request-id", request_id.get())
+    return _closing(answer, request.scope)
 
 
 async def _answer(request: Request) -> Response:
