@@ -138,6 +138,12 @@ async def test_the_policy_decides_what_an_upload_may_be(
     taken = await client.put("/v1/buckets/loose/objects/a.txt", content=b"hi", headers=text)
     assert taken.status_code == 202, taken.text
     assert taken.json()["kind"] == "opaque" and taken.json()["content_type"] == "text/plain"
+    untyped = await client.put("/v1/buckets/loose/objects/raw", content=b"?", headers=AS_OPERATOR)
+    assert untyped.status_code == 202, untyped.text
+    assert untyped.json()["content_type"] == "application/octet-stream"
+    refused = await client.put("/v1/buckets/strict/objects/raw", content=b"?", headers=AS_OPERATOR)
+    body = assert_problem(refused, 415, "unsupported-content-type")
+    assert "Content-Type is required" in str(body["detail"])
     # A policy changed here is seen by this process's next upload at once.
     await client.put("/v1/buckets/strict", json={"kinds": "any"}, headers=AS_OPERATOR)
     now_taken = await client.put("/v1/buckets/strict/objects/a.txt", content=b"hi", headers=text)

@@ -97,6 +97,10 @@ def kind_for(content_type: str, kinds: BucketKinds) -> tuple[str, ObjectKind]:
     is kept as sent (``application/octet-stream`` when none was).
     """
     if kinds is BucketKinds.VALIDATED:
+        if not content_type.strip():
+            raise UnsupportedContentTypeError(
+                f"a Content-Type is required; use one of {', '.join(CONTENT_TYPES)}"
+            )
         return media_type(content_type)
     sent = content_type.strip()
     bare = sent.split(";", 1)[0].strip().lower()

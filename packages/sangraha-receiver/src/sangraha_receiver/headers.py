@@ -12,12 +12,10 @@ from dataclasses import dataclass, field
 from starlette.datastructures import Headers
 
 from sangraha_core import (
-    CONTENT_TYPES,
     Digest,
     InvalidMetadataError,
     InvalidRequestError,
     ObjectTooLargeError,
-    UnsupportedContentTypeError,
     decode_header_value,
 )
 from sangraha_core.wire import (
@@ -55,11 +53,9 @@ class UploadHeaders:
 
 def parse_upload_headers(headers: Headers) -> UploadHeaders:
     """Everything an upload takes from its headers; the core validates names and limits."""
+    # None at all is the bucket's to judge: a validated bucket refuses it (415), an ``any``
+    # bucket stores the object as application/octet-stream.
     content_type = headers.get("content-type", "").strip()
-    if not content_type:
-        raise UnsupportedContentTypeError(
-            f"a Content-Type is required; use one of {', '.join(CONTENT_TYPES)}"
-        )
     return UploadHeaders(
         content_type=content_type,
         declared_digest=declared_digest(headers),
