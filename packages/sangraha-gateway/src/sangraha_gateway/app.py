@@ -14,6 +14,7 @@ from urllib.parse import unquote_to_bytes
 
 from fastapi import FastAPI, Request
 from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -149,6 +150,20 @@ async def _answer(request: Request) -> Response:
         return error_response(answer, request_id=rid, head=head)
 
 
+async def _unrouted(request: Request, error: Exception) -> Response:
+    """The framework's own refusals, in S3's words. A path no route pattern matches (one
+    holding a newline) still goes to the dispatch, which answers for it; a method no
+    route takes is ``MethodNotAllowed``."""
+    if "endpoint" not in request.scope:
+        return await _s3(request)
+    status = getattr(error, "status_code", 400)
+    answer = S3Error(
+        "MethodNotAllowed" if status == 405 else "InvalidRequest",
+        f"{request.method} is not an operation here" if status == 405 else str(error),
+    )
+    return error_response(answer, request_id=request_id.get(), head=request.method == "HEAD")
+
+
 def create_app(settings: Settings | None = None, backends: Backends | None = None) -> FastAPI:
     """The S3 gateway as an ASGI app.
 
@@ -173,6 +188,7 @@ def create_app(settings: Settings | None = None, backends: Backends | None = Non
     app.add_route(f"{PROBE_PREFIX}/metrics", metrics_endpoint, include_in_schema=False)
     app.add_route("/", _s3, methods=_METHODS, include_in_schema=False)
     app.add_route("/{path:path}", _s3, methods=_METHODS, include_in_schema=False)
+    app.add_exception_handler(StarletteHTTPException, _unrouted)
     app.add_middleware(
         AccessMiddleware,
         settings=settings,
