@@ -134,3 +134,18 @@ def test_an_error_naming_a_control_character_is_still_xml(
     answer = deployment.http.get(path)
     assert answer.status_code == 400
     assert error_of(answer)["Code"] == "InvalidBucketName"
+
+
+@pytest.mark.parametrize("path", ["/%0A", "/b%0Ab", "/bucket/a%0Ab", "/bucket/%0D%0A"])
+def test_a_path_no_route_pattern_matches_is_still_answered_by_s3(
+    deployment: Deployment, path: str
+) -> None:
+    answer = deployment.http.get(path)
+    assert 400 <= answer.status_code < 500
+    assert error_of(answer)["Code"] in ("InvalidBucketName", "NoSuchBucket", "InvalidArgument")
+
+
+def test_a_method_no_route_takes_is_method_not_allowed(deployment: Deployment) -> None:
+    answer = deployment.http.request("PROPFIND", "/")
+    assert answer.status_code == 405
+    assert error_of(answer)["Code"] == "MethodNotAllowed"

@@ -5,6 +5,7 @@ headers, the answer is never a 500 and always comes (no hang), and every refusal
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from urllib.parse import quote
 
 import httpx
@@ -74,6 +75,10 @@ HEADERS = [
     "authorization",
     "expect",
 ]
+# What h11 lets a client send in a header: printable ASCII, no whitespace at either end.
+PRINTABLE = st.text(
+    alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1, max_size=20
+)
 HEADER_VALUES = st.one_of(
     st.sampled_from(
         [
@@ -97,10 +102,7 @@ HEADER_VALUES = st.one_of(
             "-5",
         ]
     ),
-    # What h11 lets a client send: no leading or trailing whitespace.
-    st.text(
-        alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1, max_size=20
-    ),
+    PRINTABLE,
 )
 BODIES = st.one_of(
     st.just(b""),
@@ -123,12 +125,22 @@ SEGMENTS = st.one_of(
 
 
 @pytest.fixture(scope="module")
-def client(deployment: Deployment) -> httpx.Client:
+def client(deployment: Deployment) -> Iterator[httpx.Client]:
     bucket = deployment.bucket()
     deployment.s3().put_object(Bucket=bucket, Key="k", Body=b"fuzzed object")
-    http = httpx.Client(base_url=deployment.s3_url, timeout=30)
-    http.headers["x-fuzz-bucket"] = bucket
-    return http
+    with httpx.Client(base_url=deployment.s3_url, timeout=30) as http:
+        http.headers["x-fuzz-bucket"] = bucket
+        yield http
+
+
+@pytest.fixture(scope="module")
+def secured_client(secured: Deployment) -> Iterator[httpx.Client]:
+    bucket = secured.bucket()
+    s3 = secured.s3(*secured.key(f"{bucket}:read,list,write,delete"))
+    s3.put_object(Bucket=bucket, Key="k", Body=b"fuzzed object")
+    with httpx.Client(base_url=secured.s3_url, timeout=30) as http:
+        http.headers["x-fuzz-bucket"] = bucket
+        yield http
 
 
 @settings(
@@ -181,3 +193,62 @@ def test_no_request_is_a_server_error(
         root = ET.fromstring(answer.content)
         assert root.tag == "Error"
         assert root.findtext("Code")
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    method=METHODS,
+    key=st.one_of(st.none(), SEGMENTS),
+    query=QUERY,
+    authorization=st.one_of(
+        st.none(),
+        st.sampled_from(
+            [
+                "AWS4-HMAC-SHA256",
+                "AWS4-HMAC-SHA256 Credential=",
+                "AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/s3/aws4_request, "
+                "SignedHeaders=host;x-amz-date, Signature=" + "0" * 64,
+                "AWS AKID:c2lnbmF0dXJl",
+                "AWS :",
+                "Bearer nothing",
+                "Basic Zm9vOmJhcg==",
+            ]
+        ),
+        HEADER_VALUES,
+    ),
+    amz_date=st.one_of(
+        st.none(), st.sampled_from(["20260101T000000Z", "20260101", "garbage"]), PRINTABLE
+    ),
+)
+def test_no_unproven_request_is_a_server_error(
+    secured_client: httpx.Client,
+    method: str,
+    key: str | None,
+    query: list[tuple[str, str | None]],
+    authorization: str | None,
+    amz_date: str | None,
+) -> None:
+    path = "/" + secured_client.headers["x-fuzz-bucket"]
+    if key is not None:
+        path += "/" + key
+    if query:
+        path += "?" + "&".join(
+            quote(name) if value is None else f"{quote(name)}={quote(value)}"
+            for name, value in query
+        )
+    headers: dict[str, str] = {}
+    if authorization is not None:
+        headers["Authorization"] = authorization
+    if amz_date is not None:
+        headers["x-amz-date"] = amz_date
+    answer = secured_client.request(method, path, headers=headers)
+    assert answer.status_code < 500 or answer.status_code == 501, (method, path, headers)
+    # Nothing here proves a key: no operation may succeed.
+    assert answer.status_code >= 400, (method, path, headers, answer.status_code)
+    if method != "HEAD":
+        root = ET.fromstring(answer.content)
+        assert root.tag == "Error", answer.text

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from sangraha_core import BucketKinds
 from tests.gateway._support import Deployment, code, error_of, new_bucket, status
 
 MIB = 1024 * 1024
@@ -399,3 +400,74 @@ def test_boto3s_managed_transfer_uploads_in_parts(s3: Any, bucket: str, tmp_path
     out = tmp_path / "back.bin"
     s3.download_file(bucket, "managed.bin", str(out), Config=config)
     assert out.read_bytes() == data
+
+
+def test_a_completed_upload_takes_no_more_parts_and_no_abort(s3: Any, bucket: str) -> None:
+    upload = open_upload(s3, bucket, "done")
+    etag = put_part(s3, bucket, "done", upload, 1, b"x")
+    s3.complete_multipart_upload(
+        Bucket=bucket,
+        Key="done",
+        UploadId=upload,
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]},
+    )
+    with pytest.raises(ClientError) as raised:
+        s3.upload_part(Bucket=bucket, Key="done", UploadId=upload, PartNumber=2, Body=b"y")
+    assert code(raised) == "NoSuchUpload"
+    with pytest.raises(ClientError) as raised:
+        s3.abort_multipart_upload(Bucket=bucket, Key="done", UploadId=upload)
+    assert code(raised) == "NoSuchUpload"
+    assert s3.get_object(Bucket=bucket, Key="done")["Body"].read() == b"x"
+
+
+def test_an_aborted_upload_cannot_be_completed(s3: Any, bucket: str) -> None:
+    upload = open_upload(s3, bucket, "ab2")
+    etag = put_part(s3, bucket, "ab2", upload, 1, b"x")
+    s3.abort_multipart_upload(Bucket=bucket, Key="ab2", UploadId=upload)
+    with pytest.raises(ClientError) as raised:
+        s3.complete_multipart_upload(
+            Bucket=bucket,
+            Key="ab2",
+            UploadId=upload,
+            MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]},
+        )
+    assert code(raised) == "NoSuchUpload"
+
+
+def test_a_validated_bucket_refuses_assembled_content_with_its_reason(
+    deployment: Deployment, s3: Any
+) -> None:
+    name = deployment.bucket(BucketKinds.VALIDATED)
+    upload = open_upload(s3, name, "doc.json", ContentType="application/json")
+    one = put_part(s3, name, "doc.json", upload, 1, b'{"a": ' + b" " * (5 * MIB))
+    two = put_part(s3, name, "doc.json", upload, 2, b"[")
+    with pytest.raises(ClientError) as raised:
+        s3.complete_multipart_upload(
+            Bucket=name,
+            Key="doc.json",
+            UploadId=upload,
+            MultipartUpload={
+                "Parts": [{"PartNumber": 1, "ETag": one}, {"PartNumber": 2, "ETag": two}]
+            },
+        )
+    assert code(raised) == "InvalidContent"
+    assert raised.value.response["Error"]["Message"]
+    with pytest.raises(ClientError) as raised:
+        s3.head_object(Bucket=name, Key="doc.json")
+    assert status(raised) == 404
+
+
+def test_list_multipart_uploads_pages_within_one_key(deployment: Deployment, s3: Any) -> None:
+    bucket = deployment.bucket()
+    made = sorted(open_upload(s3, bucket, "same") for _ in range(3))
+    seen: list[str] = []
+    params: dict[str, Any] = {"Bucket": bucket, "MaxUploads": 1}
+    for _ in range(10):
+        page = s3.list_multipart_uploads(**params)
+        seen += [u["UploadId"] for u in page.get("Uploads", [])]
+        if not page["IsTruncated"]:
+            break
+        assert page["NextKeyMarker"] == "same"
+        params["KeyMarker"] = page["NextKeyMarker"]
+        params["UploadIdMarker"] = page["NextUploadIdMarker"]
+    assert sorted(seen) == made
