@@ -119,7 +119,7 @@ def typecheck(session: nox.Session) -> None:
 
 
 #: Each runs as ``python -m <module>``; a benchmark joins ``nox -s bench`` with one line here.
-BENCHMARKS = ["benchmarks.large_objects", "benchmarks.small_objects"]
+BENCHMARKS = ["benchmarks.large_objects", "benchmarks.small_objects", "benchmarks.s3_api"]
 
 
 @nox.session(python=PYTHON)
