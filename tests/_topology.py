@@ -1,8 +1,10 @@
 """Real Sangraha deployments as processes, for end-to-end tests and benchmarks.
 
-- ``embedded``: ``sangraha serve`` (files + SQLite + in-process queue) on one port.
-- ``distributed``: ``sangraha-receiver``, ``sangraha-getter`` and ``sangraha-worker`` as
-  separate processes over S3 (the tests' Ceph RGW), PostgreSQL and RabbitMQ. The broker is
+- ``embedded``: ``sangraha serve`` (files + SQLite + in-process queue) on one port, and
+  its S3 API on another.
+- ``distributed``: ``sangraha-receiver``, ``sangraha-getter``, ``sangraha-gateway`` and
+  ``sangraha-worker`` as separate processes over S3 (the tests' Ceph RGW), PostgreSQL and
+  RabbitMQ. The broker is
   reached through a TCP proxy that can be cut, to simulate an outage without stopping the
   shared broker.
 """
@@ -103,6 +105,8 @@ class Topology:
     services: list[Service] = field(default_factory=list)
     broker: TcpProxy | None = None
     cleanups: list[Callable[[], None]] = field(default_factory=list)
+    s3_url: str = ""
+    """The S3 gateway: the embedded server's S3 port, or the distributed gateway process."""
 
     def stop(self) -> None:
         for service in reversed(self.services):
@@ -171,15 +175,18 @@ def _env(**values: str) -> dict[str, str]:
 def embedded(tmp: Path, **settings: str) -> Topology:
     """``sangraha serve`` on a free port, its data under ``tmp``; ``settings`` become
     ``SANGRAHA_<NAME>`` variables."""
-    port = free_port()
+    port, s3_port = free_port(), free_port()
     data = tmp / "data"
     env = _env(**_settings_env({"pending_timeout": "3", **settings}))
     server = Service(
         "sangraha serve",
-        [str(BIN / "sangraha"), "serve", "--port", str(port), "--data-dir", str(data)],
+        [
+            *(str(BIN / "sangraha"), "serve", "--port", str(port), "--data-dir", str(data)),
+            *("--s3-port", str(s3_port)),
+        ],
         env,
         tmp / "serve.log",
-        f"http://127.0.0.1:{port}/healthz",
+        f"http://127.0.0.1:{s3_port}/_sangraha/healthz",
     )
     server.start()
     url = f"http://127.0.0.1:{port}"
@@ -188,7 +195,9 @@ def embedded(tmp: Path, **settings: str) -> Topology:
         root = data / "blobs" / "blobs" / "sha256"
         return sum(1 for p in root.rglob("*") if p.is_file()) if root.exists() else 0
 
-    return Topology("embedded", url, url, server, count_blobs, [server])
+    return Topology(
+        "embedded", url, url, server, count_blobs, [server], s3_url=f"http://127.0.0.1:{s3_port}"
+    )
 
 
 def distributed(
@@ -215,7 +224,7 @@ def distributed(
         **AWS_ENV,
         **_settings_env({"pending_timeout": "3", **settings}),
     )
-    wport, rport = free_port(), free_port()
+    wport, rport, gport = free_port(), free_port(), free_port()
     receiver = Service(
         "receiver",
         [str(BIN / "sangraha-receiver"), "--port", str(wport)],
@@ -230,6 +239,13 @@ def distributed(
         tmp / "getter.log",
         f"http://127.0.0.1:{rport}/healthz",
     )
+    gateway = Service(
+        "gateway",
+        [str(BIN / "sangraha-gateway"), "--port", str(gport)],
+        env,
+        tmp / "gateway.log",
+        f"http://127.0.0.1:{gport}/_sangraha/healthz",
+    )
     worker = Service(
         "worker",
         [str(BIN / "sangraha-worker"), "--concurrency", str(concurrency)],
@@ -239,6 +255,7 @@ def distributed(
     # The receiver creates the bucket, queues and schema; the others find them ready.
     receiver.start()
     getter.start()
+    gateway.start()
     worker.start()
     s3 = boto3.client(
         "s3",
@@ -258,7 +275,8 @@ def distributed(
         f"http://127.0.0.1:{rport}",
         worker,
         count_blobs,
-        [receiver, getter, worker],
+        [receiver, getter, gateway, worker],
         broker,
         [drop_db],
+        s3_url=f"http://127.0.0.1:{gport}",
     )

@@ -188,7 +188,9 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     ls.add_argument("bucket", metavar="BUCKET", help="the bucket to list")
     ls.add_argument("--prefix", help="only keys that start with this")
-    ls.add_argument("--kind", choices=["json", "image", "pdf"], help="only objects of this kind")
+    ls.add_argument(
+        "--kind", choices=["json", "image", "pdf", "opaque"], help="only objects of this kind"
+    )
     ls.add_argument(
         "--status", choices=["pending", "ready", "failed"], help="only versions in this state"
     )
@@ -283,6 +285,16 @@ def _build_parser() -> argparse.ArgumentParser:
         type=pathlib.Path,
         metavar="DIR",
         help="where blobs, metadata and the master key live (default ./sangraha-data)",
+    )
+    serve.add_argument(
+        "--s3-port",
+        type=int,
+        default=9000,
+        metavar="PORT",
+        help="the port the S3 API answers on (default 9000)",
+    )
+    serve.add_argument(
+        "--no-s3", action="store_true", help="serve the v1 API only, with no S3 port"
     )
     return parser
 
@@ -479,7 +491,8 @@ def _serve(args: argparse.Namespace, err: TextIO) -> int:
     except ImportError:
         return _needs_server("serve", err)
     serve: Callable[..., None] = server.serve
-    serve(host=args.host, port=args.port, data_dir=args.data_dir)
+    s3_port = None if args.no_s3 else args.s3_port
+    serve(host=args.host, port=args.port, data_dir=args.data_dir, s3_port=s3_port)
     return EXIT_OK
 
 

@@ -59,7 +59,8 @@ async def create_bucket(call: S3Call) -> Response:
             resource=bucket,
         )
     kinds = call.backends.settings.bucket_kinds
-    await call.run(partial(call.backends.metadata.create_bucket, bucket, kinds))
+    # Through the cache, so this process sees the new bucket at once.
+    await call.run(partial(call.backends.bucket_cache.create, bucket, kinds))
     return Response(status_code=200, headers={"Location": f"/{bucket}"})
 
 
@@ -73,7 +74,7 @@ async def head_bucket(call: S3Call) -> Response:
 async def delete_bucket(call: S3Call) -> Response:
     bucket = call.bucket_name
     call.require(Action.ADMIN)
-    await call.run(partial(call.backends.metadata.delete_bucket, bucket))
+    await call.run(partial(call.backends.bucket_cache.delete, bucket))
     return Response(status_code=204)
 
 
