@@ -10,7 +10,10 @@ import boto3
 import httpx
 import pytest
 from botocore import UNSIGNED
+from botocore.auth import S3SigV4Auth
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config
+from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 from tests.gateway._support import Deployment, code, error_of, status
@@ -153,3 +156,42 @@ def test_a_presigned_get_works_for_its_key_only(
 
 def test_the_probes_need_no_key(secured: Deployment) -> None:
     assert secured.http.get("/_sangraha/healthz").status_code == 200
+
+
+def _signed(
+    secured: Deployment, key: tuple[str, str], method: str, path: str, body: bytes
+) -> dict[str, str]:
+    """The headers botocore signs ``body`` with (its SHA-256 in x-amz-content-sha256)."""
+    request = AWSRequest(method=method, url=f"{secured.s3_url}{path}", data=body)
+    S3SigV4Auth(Credentials(*key), "s3", "us-east-1").add_auth(request)
+    return dict(request.headers.items())
+
+
+def test_a_body_other_than_the_one_signed_is_refused(
+    secured: Deployment, place: tuple[str, str]
+) -> None:
+    mine, _ = place
+    key = secured.key(f"{mine}:read,write")
+    headers = _signed(secured, key, "PUT", f"/{mine}/signed", b"the signed body")
+    good = httpx.put(f"{secured.s3_url}/{mine}/signed", content=b"the signed body", headers=headers)
+    assert good.status_code == 200, good.text
+    swapped = httpx.put(
+        f"{secured.s3_url}/{mine}/signed", content=b"another body!!!", headers=headers
+    )
+    assert swapped.status_code in (400, 403)
+    assert error_of(swapped)["Code"] in ("XAmzContentSHA256Mismatch", "BadDigest")
+    s3 = secured.s3(*key)
+    assert s3.get_object(Bucket=mine, Key="signed")["Body"].read() == b"the signed body"
+
+
+def test_a_presigned_put_writes_and_only_there(secured: Deployment, place: tuple[str, str]) -> None:
+    mine, _ = place
+    s3 = secured.s3(*secured.key(f"{mine}:read,write"))
+    url = s3.generate_presigned_url(
+        "put_object", Params={"Bucket": mine, "Key": "up"}, ExpiresIn=300
+    )
+    put = httpx.put(url, content=b"presigned put")
+    assert put.status_code == 200, put.text
+    assert s3.get_object(Bucket=mine, Key="up")["Body"].read() == b"presigned put"
+    elsewhere = httpx.put(url.replace("/up?", "/down?"), content=b"x")
+    assert elsewhere.status_code == 403
