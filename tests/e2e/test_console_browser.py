@@ -90,7 +90,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             headers=operator,
         )
         made.raise_for_status()
-        yield Server(topo, made.json()["bearer"])
+        served = Server(topo, made.json()["bearer"])
+        try:
+            yield served
+        finally:
+            served.http.close()
     finally:
         topo.stop()
 
