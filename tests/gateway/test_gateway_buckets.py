@@ -3,12 +3,15 @@ DeleteBucket, GetBucketLocation and GetBucketVersioning, and every code each ans
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from botocore.exceptions import ClientError
 
-from sangraha_core import BucketKinds
+import sangraha_gateway
+from sangraha_core import Backends, BucketKinds, Settings
 from tests.gateway._support import Deployment, code, error_of, new_bucket
 
 
@@ -93,3 +96,19 @@ def test_a_validated_bucket_made_directly_is_listed(deployment: Deployment, s3: 
     entry = next(b for b in listed["Buckets"] if b["Name"] == name)
     assert entry["CreationDate"] is not None
     assert listed["Owner"]["ID"]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("kinds", [BucketKinds.ANY, BucketKinds.VALIDATED])
+async def test_create_bucket_takes_the_servers_kind_policy(
+    tmp_path: Path, kinds: BucketKinds
+) -> None:
+    backends = Backends.from_settings(Settings(data_dir=tmp_path, auth="off", bucket_kinds=kinds))
+    try:
+        transport = httpx.ASGITransport(app=sangraha_gateway.create_app(backends=backends))
+        async with httpx.AsyncClient(transport=transport, base_url="http://s3") as client:
+            made = await client.put("/made-by-s3")
+            assert made.status_code == 200, made.text
+        assert backends.metadata.get_bucket("made-by-s3").kinds is kinds
+    finally:
+        backends.close()
