@@ -198,6 +198,8 @@ export async function show(bucket, key, version) {
   $("detail").hidden = false;
   $("detail").parentElement.classList.add("open");
   facts(record);
+  // On a narrow screen the panel sits below the list: bring it into view.
+  if (window.matchMedia("(max-width: 900px)").matches) $("detail").scrollIntoView({ block: "start" });
   await Promise.all([preview(record), versions(record)]);
   return record;
 }
