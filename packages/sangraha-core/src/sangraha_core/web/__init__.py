@@ -7,6 +7,7 @@ Needs the ``web`` extra: ``pip install "sangraha-core[web]"``.
 from .._logging import configure_logging, request_id
 from ._access import (
     OPEN_PATHS,
+    OPEN_PREFIXES,
     AccessMiddleware,
     Refusal,
     access_of,
@@ -32,6 +33,7 @@ __all__ = [
     "BYTES_OUT",
     "KEY_CONVERTOR",
     "OPEN_PATHS",
+    "OPEN_PREFIXES",
     "PROBLEM_BASE",
     "AccessMiddleware",
     "BlobStreamResponse",
