@@ -73,10 +73,12 @@ class Gateway:
             "AWS_EC2_METADATA_DISABLED": "true",
         }
 
-    def aws(self, tmp: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def aws(
+        self, tmp: Path, *args: str, check: bool = True, stdin: Path | None = None
+    ) -> subprocess.CompletedProcess[str]:
         """``aws --endpoint-url URL ARGS`` (the AWS CLI v1 of the test environment)."""
         argv = [str(BIN / "aws"), "--endpoint-url", self.url, *args]
-        return run(argv, env=self.aws_env(tmp), check=check)
+        return run(argv, env=self.aws_env(tmp), check=check, stdin=stdin)
 
     def rclone_env(self, remote: str) -> dict[str, str]:
         """An rclone remote named ``remote`` from environment variables alone."""
@@ -124,10 +126,25 @@ def _clean_env(*prefixes: str) -> dict[str, str]:
 
 
 def run(
-    argv: list[str], *, env: dict[str, str], check: bool = True, timeout: float = 300
+    argv: list[str],
+    *,
+    env: dict[str, str],
+    check: bool = True,
+    stdin: Path | None = None,
+    timeout: float = 300,
 ) -> subprocess.CompletedProcess[str]:
-    """A client command; a failure shows its whole output."""
-    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout)
+    """A client command (its standard input read from ``stdin`` when given); a failure
+    shows its whole output."""
+    with stdin.open("rb") if stdin else open(os.devnull, "rb") as source:
+        done = subprocess.run(
+            argv,
+            env=env,
+            stdin=source,
+            capture_output=True,
+            text=True,
+            errors="replace",
+            timeout=timeout,
+        )
     if check and done.returncode != 0:
         raise AssertionError(
             f"{argv[0]} {' '.join(argv[1:4])}… exited {done.returncode}\n"
