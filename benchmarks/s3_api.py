@@ -511,6 +511,11 @@ def _fmt(value: Any) -> str:
     return "-" if value is None else str(value)
 
 
+def _seconds(row: dict[str, Any]) -> str:
+    runs = row.get("runs_s")
+    return f"{row['seconds']} (runs: {', '.join(map(str, runs))})" if runs else str(row["seconds"])
+
+
 def _cpu(row: dict[str, Any]) -> str:
     servers = ", ".join(
         f"{name} {round(cpu, 1)}" for name, cpu in row["server_cpu_s"].items() if cpu >= 0.05
@@ -521,13 +526,16 @@ def _cpu(row: dict[str, Any]) -> str:
 def markdown(
     report: Report, args: argparse.Namespace, loads: tuple[list[float], list[float]]
 ) -> str:
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
+    commit = (
+        args.commit
+        or subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
+    )
     command = f"python -m benchmarks.s3_api{' --quick' if args.quick else ''}"
     if args.auth != "keys":
         command += f" --auth {args.auth}"
@@ -539,9 +547,10 @@ def markdown(
     lines = [
         BEGIN,
         f"Run of `{command}` at commit `{commit or 'unknown'}` on {dt.date.today().isoformat()}, "
-        f"{os.cpu_count()} cores, load average {loads[0]} at the start and {loads[1]} at the "
-        f"end (1, 5, 15 min); {auth}; boto3's default configuration; small objects from "
-        f"{CONCURRENCY} threads with a client each; every figure from this one run.",
+        f"{os.cpu_count()} cores, load average {' / '.join(map(str, loads[0]))} at the start "
+        f"and {' / '.join(map(str, loads[1]))} at the end (1 / 5 / 15 min); {auth}; boto3's "
+        f"default configuration; small objects from {CONCURRENCY} threads with a client each; "
+        "large cases the fastest of the runs shown; every figure from this one run.",
         "",
         "| topology | path | case | ops/s or s | MB/s | p50 ms | p99 ms | errors | "
         "S3 / v1 | S3 / direct RGW | CPU s |",
@@ -551,7 +560,7 @@ def markdown(
         small = "per_s" in row
         lines.append(
             f"| {row['topology']} | {row['path']} | {row['case']} | "
-            f"{row['per_s'] if small else row['seconds']} | {_fmt(row.get('mb_s'))} | "
+            f"{row['per_s'] if small else _seconds(row)} | {_fmt(row.get('mb_s'))} | "
             f"{_fmt(row.get('p50_ms'))} | {_fmt(row.get('p99_ms'))} | {row.get('errors', 0)} | "
             f"{_fmt(row.get('vs_v1'))} | {_fmt(row.get('vs_rgw'))} | {_cpu(row)} |"
         )
