@@ -195,3 +195,16 @@ def test_a_presigned_put_writes_and_only_there(secured: Deployment, place: tuple
     assert s3.get_object(Bucket=mine, Key="up")["Body"].read() == b"presigned put"
     elsewhere = httpx.put(url.replace("/up?", "/down?"), content=b"x")
     assert elsewhere.status_code == 403
+
+
+def test_a_presigned_delete_deletes(secured: Deployment, place: tuple[str, str]) -> None:
+    mine, _ = place
+    s3 = secured.s3(*secured.key(f"{mine}:read,write,delete"))
+    s3.put_object(Bucket=mine, Key="doomed", Body=b"x")
+    url = s3.generate_presigned_url(
+        "delete_object", Params={"Bucket": mine, "Key": "doomed"}, ExpiresIn=300
+    )
+    assert httpx.delete(url).status_code == 204
+    with pytest.raises(ClientError) as raised:
+        s3.head_object(Bucket=mine, Key="doomed")
+    assert status(raised) == 404

@@ -149,3 +149,20 @@ def test_a_method_no_route_takes_is_method_not_allowed(deployment: Deployment) -
     answer = deployment.http.request("PROPFIND", "/")
     assert answer.status_code == 405
     assert error_of(answer)["Code"] == "MethodNotAllowed"
+
+
+@pytest.mark.parametrize("flag", ["metadataTable", "session", "uploads", "somethingNew=1"])
+def test_a_delete_with_an_unknown_flag_deletes_nothing(deployment: Deployment, flag: str) -> None:
+    s3 = deployment.s3()
+    bucket = deployment.bucket()
+    s3.put_object(Bucket=bucket, Key="k", Body=b"kept")
+    on_object = deployment.http.delete(f"/{bucket}/k?{flag}")
+    assert on_object.status_code == 501
+    assert error_of(on_object)["Code"] == "NotImplemented"
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"kept"
+    s3.delete_object(Bucket=bucket, Key="k")
+    on_bucket = deployment.http.delete(f"/{bucket}?{flag}")
+    assert on_bucket.status_code == 501
+    s3.head_bucket(Bucket=bucket)
+    # botocore's operation name in the query is no flag.
+    assert deployment.http.delete(f"/{bucket}?x-id=DeleteBucket").status_code == 204
