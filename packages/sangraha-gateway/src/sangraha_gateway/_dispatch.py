@@ -87,7 +87,7 @@ def _bucket_operation(call: S3Call, method: str) -> tuple[str, Operation]:
     if method == "HEAD":
         return "HeadBucket", buckets.head_bucket
     if method == "DELETE":
-        _only_known(query, frozenset())
+        _only_known(query, frozenset(), method)
         return "DeleteBucket", buckets.delete_bucket
     if method == "POST" and "delete" in query:
         return "DeleteObjects", objects.delete_objects
@@ -98,6 +98,8 @@ def _object_operation(call: S3Call, method: str) -> tuple[str, Operation]:
     query = call.query
     copy = call.header("x-amz-copy-source") is not None
     if method == "PUT":
+        # A flag this table does not know (?renameObject) must not store the body as the object.
+        _only_known(query, frozenset({"uploadId", "partNumber"}), method)
         if "uploadId" in query or "partNumber" in query:
             if copy:
                 return "UploadPartCopy", multipart.upload_part_copy
@@ -112,7 +114,7 @@ def _object_operation(call: S3Call, method: str) -> tuple[str, Operation]:
     if method == "HEAD":
         return "HeadObject", reads.head_object
     if method == "DELETE":
-        _only_known(query, frozenset({"versionId", "uploadId"}))
+        _only_known(query, frozenset({"versionId", "uploadId"}), method)
         if "uploadId" in query:
             return "AbortMultipartUpload", multipart.abort_multipart_upload
         return "DeleteObject", objects.delete_object
@@ -143,13 +145,13 @@ _CARRIED = frozenset(
 )
 
 
-def _only_known(query: QueryParams, known: frozenset[str]) -> None:
-    """A DELETE names what it deletes by its query; one with a flag this table does not
-    know (an S3 operation added later, ``?metadataTable``) must not fall through to
-    deleting the bucket or the object."""
+def _only_known(query: QueryParams, known: frozenset[str], method: str) -> None:
+    """A DELETE or an object's PUT names its operation by its query; one with a flag this
+    table does not know (an S3 operation added later, ``?metadataTable``) must not fall
+    through to deleting the bucket or the object, or to overwriting the object."""
     for name in query:
         if name not in known and name not in _CARRIED:
-            raise S3Error("NotImplemented", f"DELETE with ?{name} is not implemented")
+            raise S3Error("NotImplemented", f"{method} with ?{name} is not implemented")
 
 
 def _not_allowed(method: str, target: str) -> S3Error:
