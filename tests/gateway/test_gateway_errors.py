@@ -166,3 +166,16 @@ def test_a_delete_with_an_unknown_flag_deletes_nothing(deployment: Deployment, f
     s3.head_bucket(Bucket=bucket)
     # botocore's operation name in the query is no flag.
     assert deployment.http.delete(f"/{bucket}?x-id=DeleteBucket").status_code == 204
+
+
+@pytest.mark.parametrize("flag", ["renameObject", "somethingNew=1"])
+def test_a_put_with_an_unknown_flag_stores_nothing(
+    deployment: Deployment, bucket: str, flag: str
+) -> None:
+    s3 = deployment.s3()
+    s3.put_object(Bucket=bucket, Key="k", Body=b"kept")
+    answer = deployment.http.put(f"/{bucket}/k?{flag}", content=b"overwritten")
+    assert answer.status_code == 501
+    assert error_of(answer)["Code"] == "NotImplemented"
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"kept"
+    assert deployment.http.put(f"/{bucket}/k?x-id=PutObject", content=b"new").status_code == 200
