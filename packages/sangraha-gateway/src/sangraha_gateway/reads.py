@@ -81,7 +81,7 @@ async def _read(call: S3Call, *, head: bool) -> Response:
     for name, header in _OVERRIDES.items():
         value = call.query.get(name)
         if value is not None:
-            plan.headers[header] = value
+            plan.headers[header] = _header_value(name, value)
     if head or plan.end <= plan.start:
         return Response(status_code=plan.status, headers=plan.headers)
     blobs = call.backends.blobs
@@ -89,6 +89,15 @@ async def _read(call: S3Call, *, head: bool) -> Response:
         partial(blobs.get, blob_key(record.digest), start=plan.start, end=plan.end)
     )
     return BlobStreamResponse(chunks, status_code=plan.status, headers=plan.headers)
+
+
+def _header_value(name: str, value: str) -> str:
+    """A ``response-*`` value as a header can carry it: a control character (a CR or LF
+    would split the answer's headers) is refused; other text goes out as UTF-8 bytes."""
+    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in value):
+        raise S3Error("InvalidArgument", f"{name} holds a control character")
+    # Headers go out as Latin-1: this makes their bytes the UTF-8 of the text.
+    return value.encode("utf-8").decode("latin-1")
 
 
 @dataclass
