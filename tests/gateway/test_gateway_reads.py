@@ -239,3 +239,28 @@ def test_keys_sangraha_refuses_are_an_invalid_argument(s3: Any, bucket: str, key
     with pytest.raises(ClientError) as raised:
         s3.put_object(Bucket=bucket, Key=key, Body=b"x")
     assert code(raised) == "InvalidArgument"
+
+
+@pytest.mark.parametrize("value", ["text/plain\r\nX-Evil: 1", "a\x00b", "line\nbreak", "del\x7f"])
+def test_an_override_with_a_control_character_is_refused(
+    deployment: Deployment, stored: tuple[str, str], value: str
+) -> None:
+    bucket, _ = stored
+    for name in ("response-content-type", "response-content-disposition"):
+        answer = deployment.http.get(f"/{bucket}/obj", params={name: value})
+        assert answer.status_code == 400
+        assert error_of(answer)["Code"] == "InvalidArgument"
+        assert "x-evil" not in answer.headers
+
+
+def test_a_non_ascii_override_goes_out_as_utf8(
+    deployment: Deployment, stored: tuple[str, str]
+) -> None:
+    bucket, _ = stored
+    disposition = 'attachment; filename="日本 été.txt"'
+    answer = deployment.http.get(
+        f"/{bucket}/obj", params={"response-content-disposition": disposition}
+    )
+    assert answer.status_code == 200
+    raw = dict(answer.headers.raw)[b"content-disposition"]
+    assert raw.decode("utf-8") == disposition
