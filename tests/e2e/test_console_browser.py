@@ -452,3 +452,88 @@ def test_keyboard_alone_reaches_an_object(page: Any, server: Server) -> None:
     assert not page.evaluate("document.getElementById('confirm').open")
     outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
     assert outline != "none"
+
+
+def test_an_upload_cut_off_resumes_where_it_stopped(page: Any, server: Server) -> None:
+    size = 9 * MiB
+    body = bytes(reversed(range(256))) * (size // 256)
+    sent: list[str] = []
+    cut: list[str] = []
+
+    def part(route: Any) -> None:
+        sent.append(route.request.url.rsplit("/", 1)[1])
+        if route.request.url.endswith("/parts/2") and not cut:
+            cut.append(route.request.url)
+            route.abort()  # the network drops mid-upload
+        else:
+            route.continue_()
+
+    page.route("**/parts/*", part)
+    open_bucket(page, OPEN_BUCKET)
+    page.click("#upload-toggle")
+    drop(page, [("cut.bin", "application/octet-stream", body)])
+    row = upload_state(page, "cut.bin")
+    assert row.get_attribute("data-state") == "error"
+    resume = row.get_by_role("button", name="Resume cut.bin")
+    assert resume.is_visible()
+    resume.click()
+    until(
+        page,
+        "() => document.querySelector('#upload-list li[data-key=\"cut.bin\"]')"
+        ".dataset.state === 'ok'",
+    )
+    assert sent == ["1", "2", "2"]  # part 1 was kept by the session, not sent again
+    record = server.http.get(f"/v1/buckets/{OPEN_BUCKET}/metadata/cut.bin").json()
+    assert record["size"] == size and record["status"] == "ready"
+
+
+def test_pages_theme_and_a_narrow_screen(page: Any, server: Server) -> None:
+    for i in range(30):
+        server.put(f"paged/k{i:02}.json", b"{}", "application/json")
+    open_bucket(page, BUCKET, "paged/")
+    page.select_option("#page-size", "25")
+    until(page, "() => document.querySelectorAll('#object-rows tr').length === 25")
+    page.click("#page-next")
+    until(page, "() => document.querySelectorAll('#object-rows tr').length === 5")
+    assert page.locator("#object-rows button.linkish").first.text_content() == "k25.json"
+    assert page.is_disabled("#page-next")
+    page.click("#page-prev")
+    until(page, "() => document.querySelectorAll('#object-rows tr').length === 25")
+    assert page.is_disabled("#page-prev")
+
+    # The theme button cycles system, light, dark, and the choice outlives a reload.
+    page.click("#theme")
+    page.click("#theme")
+    assert page.evaluate("document.documentElement.dataset.theme") == "dark"
+    page.reload()
+    page.wait_for_selector("#view-browser:not([hidden])")
+    assert page.evaluate("document.documentElement.dataset.theme") == "dark"
+    page.click("#theme")  # back to the system's
+
+    # At 400 px nothing runs off the side of the page.
+    page.set_viewport_size({"width": 400, "height": 800})
+    open_object(page, "paged/k00.json")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 400
+    page.click("#nav-buckets")
+    page.wait_for_selector("#bucket-rows tr")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 400
+    shoot(page, "buckets")
+
+
+def test_a_bucket_that_holds_objects_is_not_deleted(page: Any, server: Server) -> None:
+    server.put("keep/one.json", b"{}", "application/json")
+    page.click("#buckets-refresh")
+    page.get_by_role("button", name=f"Delete bucket {BUCKET}", exact=True).click()
+    page.click("#confirm-ok")
+    until(page, "() => document.getElementById('status').textContent.includes('still holds')")
+    assert server.http.get(f"/v1/buckets/{BUCKET}").status_code == 200
+    # An empty one goes.
+    server.http.put("/v1/buckets/empty-one", json={"kinds": "any"}).raise_for_status()
+    page.click("#buckets-refresh")
+    page.get_by_role("button", name="Delete bucket empty-one", exact=True).click()
+    page.click("#confirm-ok")
+    until(
+        page, "() => document.getElementById('status').textContent === 'Deleted bucket empty-one.'"
+    )
+    assert server.http.get("/v1/buckets/empty-one").status_code == 404
+    assert page.locator("#bucket-rows a:text-is('empty-one')").count() == 0

@@ -33,13 +33,16 @@ export async function loadBuckets() {
 
 async function removeBucket(name) {
   if (!await confirmDialog("Delete this bucket?", `Bucket ${name} will be deleted. Only an empty bucket can be.`)) return;
+  let message = `Deleted bucket ${name}.`;
+  let failed = false;
   try {
     await call(writeUrl(`/v1/buckets/${enc(name)}`), { method: "DELETE" });
-    say(`Deleted bucket ${name}.`);
   } catch (error) {
-    say(error.status === 409 ? `Bucket ${name} still holds objects: delete them first.` : `Delete failed: ${error.message}`, true);
+    failed = true;
+    message = error.status === 409 ? `Bucket ${name} still holds objects: delete them first.` : `Delete failed: ${error.message}`;
   }
   await loadBuckets().catch(() => {});
+  say(message, failed);
 }
 
 async function create(event) {
