@@ -208,3 +208,32 @@ def test_a_presigned_delete_deletes(secured: Deployment, place: tuple[str, str])
     with pytest.raises(ClientError) as raised:
         s3.head_object(Bucket=mine, Key="doomed")
     assert status(raised) == 404
+
+
+def test_a_signed_multipart_upload_and_copy(secured: Deployment, place: tuple[str, str]) -> None:
+    mine, _ = place
+    s3 = secured.s3(*secured.key(f"{mine}:read,list,write,delete"))
+    big = b"p" * (5 * 1024 * 1024)
+    upload = s3.create_multipart_upload(Bucket=mine, Key="mp", Metadata={"a": "b"})["UploadId"]
+    one = s3.upload_part(Bucket=mine, Key="mp", UploadId=upload, PartNumber=1, Body=big)["ETag"]
+    s3.put_object(Bucket=mine, Key="mp-src", Body=b"tail")
+    two = s3.upload_part_copy(
+        Bucket=mine, Key="mp", UploadId=upload, PartNumber=2, CopySource=f"{mine}/mp-src"
+    )["CopyPartResult"]["ETag"]
+    listed = s3.list_multipart_uploads(Bucket=mine)
+    assert upload in [u["UploadId"] for u in listed["Uploads"]]
+    s3.complete_multipart_upload(
+        Bucket=mine,
+        Key="mp",
+        UploadId=upload,
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": one}, {"PartNumber": 2, "ETag": two}]},
+    )
+    got = s3.get_object(Bucket=mine, Key="mp")
+    assert got["Body"].read() == big + b"tail"
+    assert got["Metadata"] == {"a": "b"}
+    s3.copy_object(Bucket=mine, Key="mp-copy", CopySource=f"{mine}/mp")
+    assert s3.head_object(Bucket=mine, Key="mp-copy")["ContentLength"] == len(big) + 4
+    result = s3.delete_objects(
+        Bucket=mine, Delete={"Objects": [{"Key": k} for k in ("mp", "mp-copy", "mp-src")]}
+    )
+    assert len(result["Deleted"]) == 3
