@@ -8,10 +8,12 @@ arbitrary files (synced trees) while JSON, images and PDFs are still validated.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import subprocess
 import uuid
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -283,6 +285,51 @@ def test_boto3_ranges_and_conditional_get(s3: Any, bucket: str) -> None:
     with pytest.raises(ClientError) as raised:
         s3.get_object(Bucket=bucket, Key="ranged.bin", IfMatch='"0000"')
     assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 412
+
+
+def test_boto3_checksums_answered(gateway: Gateway, s3: Any, bucket: str) -> None:
+    """boto3 sends a CRC32 of every body (flexible checksums); the gateway answers the one
+    it computed, and honours any other algorithm asked for."""
+    body = b"checksummed " * 500
+    put = s3.put_object(Bucket=bucket, Key="crc.bin", Body=body)
+    assert put["ChecksumCRC32"] == base64.b64encode(zlib.crc32(body).to_bytes(4, "big")).decode()
+    sha = s3.put_object(Bucket=bucket, Key="sha.bin", Body=body, ChecksumAlgorithm="SHA256")
+    assert sha["ChecksumSHA256"] == base64.b64encode(hashlib.sha256(body).digest()).decode()
+    md5 = base64.b64encode(hashlib.md5(body).digest()).decode()
+    s3.put_object(Bucket=bucket, Key="md5.bin", Body=body, ContentMD5=md5)
+    # boto3 retries a BadDigest, as a body damaged on the way; once is enough here.
+    once = gateway.boto3(retries={"max_attempts": 1})
+    with pytest.raises(ClientError) as raised:
+        once.put_object(Bucket=bucket, Key="md5.bin", Body=body + b"!", ContentMD5=md5)
+    assert raised.value.response["Error"]["Code"] == "BadDigest"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the gateway keeps no Cache-Control, Content-Disposition, "
+    "Content-Encoding or Content-Language given on PutObject",
+)
+def test_boto3_content_headers_kept(s3: Any, bucket: str) -> None:
+    headers = {
+        "CacheControl": "max-age=60",
+        "ContentDisposition": 'attachment; filename="report.txt"',
+        "ContentEncoding": "identity",
+        "ContentLanguage": "en",
+    }
+    s3.put_object(Bucket=bucket, Key="report.txt", Body=b"report", **headers)
+    head = s3.head_object(Bucket=bucket, Key="report.txt")
+    assert {name: head.get(name) for name in headers} == headers
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="HeadObject and GetObject answer no x-amz-checksum-* for x-amz-checksum-mode: ENABLED",
+)
+def test_boto3_checksum_mode_answers_stored_checksum(s3: Any, bucket: str) -> None:
+    body = b"keep my checksum"
+    put = s3.put_object(Bucket=bucket, Key="kept.bin", Body=body, ChecksumAlgorithm="SHA256")
+    head = s3.head_object(Bucket=bucket, Key="kept.bin", ChecksumMode="ENABLED")
+    assert head.get("ChecksumSHA256") == put["ChecksumSHA256"]
 
 
 # -- the AWS CLI ---------------------------------------------------------------------------
