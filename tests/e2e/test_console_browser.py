@@ -302,6 +302,12 @@ def test_failed_uploads_say_why(page: Any, server: Server) -> None:
     assert "Validation failed:" in broken.text_content()
     refused = upload_state(page, "blob.bin")
     assert "415" in refused.text_content()
+    # The record says why too.
+    page.click("#browser-refresh")
+    open_object(page, "broken.png")
+    reason = page.text_content("#detail-reason")
+    assert reason and reason in broken.text_content()
+    assert "nothing to show" in page.text_content("#preview")
     shoot(page, "upload-errors")
 
 
@@ -388,6 +394,8 @@ def test_folders_search_versions_and_delete(page: Any, server: Server) -> None:
 
 def test_buckets_and_dashboard(page: Any, server: Server) -> None:
     server.put("dash/one.json", b"{}", "application/json")
+    bad = server.put("dash/bad.png", png_with_bad_crc(), "image/png")
+    assert bad["status"] == "failed"
     page.fill("#bucket-name", "made-here")
     page.select_option("#bucket-kinds", "any")
     page.click("#bucket-create button[type=submit]")
@@ -405,6 +413,12 @@ def test_buckets_and_dashboard(page: Any, server: Server) -> None:
     assert page.text_content("#tile-dedup .value") not in ("", "n/a")
     json_count = page.text_content("#kind-rows tr[data-kind=json] td.num")
     assert json_count is not None and int(json_count.rstrip("+")) >= 1
+    failure = page.locator("#failures li", has=page.locator("a:text-is('dash/bad.png')"))
+    failure.wait_for()
+    assert bad["error"] in failure.text_content()
+    failure.get_by_role("link").click()
+    until(page, "() => document.getElementById('detail-key').textContent === 'dash/bad.png'")
+    page.click("#nav-dashboard")
     page.wait_for_selector("#failures li")
     shoot(page, "dashboard")
 

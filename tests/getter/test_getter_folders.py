@@ -67,13 +67,18 @@ async def test_folder_pages_follow_their_cursor(client: httpx.AsyncClient, seed:
     assert seen == ["a.json", "docs/", "img/", "z.json"]
 
 
-async def test_only_ready_versions_are_listed_in_folders(
+async def test_folders_list_each_keys_newest_version_whatever_its_status(
     client: httpx.AsyncClient, seed: Seed
 ) -> None:
     seed.ready("f/ok.json", b"{}")
     seed.failed("f/bad.json", "not JSON")
+    seed.ready("f/new.json", b"{}")
+    newest = seed.pending("f/new.json", b'{"a": 1}')
     page = await _page(client, delimiter="/", prefix="f/")
-    assert [item["key"] for item in page["items"]] == ["f/ok.json"]
+    by_key = {item["key"]: item for item in page["items"]}
+    assert sorted(by_key) == ["f/bad.json", "f/new.json", "f/ok.json"]
+    assert by_key["f/bad.json"]["status"] == "failed"
+    assert by_key["f/new.json"]["id"] == newest.id  # as the flat listing shows it
 
 
 @pytest.mark.parametrize(

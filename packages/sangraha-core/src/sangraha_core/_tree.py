@@ -54,17 +54,19 @@ def list_tree(
     delimiter: str | None = None,
     start_after: str | None = None,
     limit: int = 1000,
+    status: ObjectStatus | None = ObjectStatus.READY,
 ) -> TreePage:
     """Up to ``limit`` keys and common prefixes of ``bucket`` under ``prefix``, strictly
     after ``start_after``, in key order: S3's ListObjects (v1 and v2).
 
     Each key is listed by its newest ready version (a newer pending or failed version hides
-    nothing; a key with no ready version is not listed). With ``delimiter`` (an empty one
-    is none), a key holding it after ``prefix`` is rolled up into its common prefix, which
-    counts as one against ``limit``. Every entry, key or common prefix, is greater than
-    ``start_after``: a ``start_after`` inside a common prefix (or equal to it, as a
-    ``next_marker`` is) does not list that prefix again. ``limit`` 0 lists nothing, and
-    says whether anything would have been listed.
+    nothing; a key with no ready version is not listed). With ``status=None`` (the v1
+    folder view) it is listed by its newest version, whatever that version's status. With
+    ``delimiter`` (an empty one is none), a key holding it after ``prefix`` is rolled up
+    into its common prefix, which counts as one against ``limit``. Every entry, key or
+    common prefix, is greater than ``start_after``: a ``start_after`` inside a common
+    prefix (or equal to it, as a ``next_marker`` is) does not list that prefix again.
+    ``limit`` 0 lists nothing, and says whether anything would have been listed.
     """
     if limit < 0:
         raise InvalidRequestError(f"a listing's limit is 0 or more, not {limit}")
@@ -78,7 +80,7 @@ def list_tree(
         query = ListQuery(
             bucket=bucket,
             prefix=prefix or None,
-            status=ObjectStatus.READY,
+            status=status,
             latest_only=True,
             start_after=seek,
             limit=min(batch, limit - count + 1),

@@ -100,8 +100,8 @@ async def get_record(request: Request, object_id: str) -> Response:
         "of `meta.<name>=<value>` parameters (all must match). Pass `next_cursor` back as "
         "`cursor` for the next page; a cursor stays valid while objects are added. "
         "With `delimiter` (say `/`), keys are rolled up into folders: `prefixes` lists each "
-        "common prefix once, `items` the newest ready version of each key directly under "
-        "`prefix`; no other filter applies then."
+        "common prefix once, `items` the newest version of each key directly under "
+        "`prefix`, whatever its status; no other filter applies then."
     ),
 )
 async def list_objects(
@@ -148,6 +148,8 @@ async def list_objects(
             delimiter=delimiter,
             start_after=validate_prefix(cursor) if cursor else None,
             limit=limit,
+            # Like the flat listing: each key's newest version, pending and failed too.
+            status=None,
         )
         folders = ListingPage(
             items=tree.entries,

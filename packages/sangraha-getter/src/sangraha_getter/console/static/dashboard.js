@@ -67,10 +67,14 @@ async function countKind(bucket, kind) {
   return { count, bytes, more: true };
 }
 
+let generation = 0;
+
 async function byKind(bucket) {
-  const body = clear($("kind-rows"));
-  const failures = clear($("failures"));
-  if (!bucket) return;
+  // A later call (another bucket chosen, a refresh) wins over one still under way.
+  const mine = ++generation;
+  const body = document.createDocumentFragment();
+  const failures = document.createDocumentFragment();
+  if (!bucket) { clear($("kind-rows")); clear($("failures")); return; }
   const counts = await Promise.all(KINDS.map((k) => countKind(bucket, k).catch(() => null)));
   const total = counts.reduce((t, c) => t + (c ? c.bytes : 0), 0) || 1;
   KINDS.forEach((kind, i) => {
@@ -93,6 +97,9 @@ async function byKind(bucket) {
     }
     if (!recent.length) failures.append(h("li", { className: "note", text: "No failures in this bucket." }));
   } catch (error) { failures.append(h("li", { className: "note", text: error.message })); }
+  if (mine !== generation) return;
+  $("kind-rows").replaceChildren(body);
+  $("failures").replaceChildren(failures);
 }
 
 export async function loadDashboard() {
