@@ -264,3 +264,22 @@ def test_a_non_ascii_override_goes_out_as_utf8(
     assert answer.status_code == 200
     raw = dict(answer.headers.raw)[b"content-disposition"]
     assert raw.decode("utf-8") == disposition
+
+
+def test_if_range_of_another_version_sends_the_whole_object(
+    deployment: Deployment, s3: Any, bucket: str
+) -> None:
+    # boto3 has no If-Range: a resuming downloader (curl -C, browsers) sends it.
+    s3.put_object(
+        Bucket=bucket, Key="resume.json", Body=b'{"v": 1}', ContentType="application/json"
+    )
+    first = s3.head_object(Bucket=bucket, Key="resume.json")["ETag"]
+    s3.put_object(
+        Bucket=bucket, Key="resume.json", Body=b'{"v": 22}', ContentType="application/json"
+    )
+    url = f"/{bucket}/resume.json"
+    stale = deployment.http.get(url, headers={"Range": "bytes=2-", "If-Range": first})
+    assert (stale.status_code, stale.content) == (200, b'{"v": 22}')
+    current = s3.head_object(Bucket=bucket, Key="resume.json")["ETag"]
+    fresh = deployment.http.get(url, headers={"Range": "bytes=2-", "If-Range": current})
+    assert (fresh.status_code, fresh.content) == (206, b'v": 22}')

@@ -257,3 +257,15 @@ def test_the_guard_passes_allow_streaming_on(tmp_path: Path) -> None:
     with pytest.raises(UnauthenticatedError) as caught:
         refused.authenticate(request, blocking=True)
     assert caught.value.code == "InvalidArgument"
+
+
+def test_a_whole_token_pasted_as_the_key_id_is_not_repeated_back() -> None:
+    # A bearer token set as AWS_ACCESS_KEY_ID: the refusal must not echo its secret.
+    secret = "s" * 40
+    pasted = f"AWS {KEY_ID}.{secret}:c2ln"
+    sigv2 = SignedRequest("GET", "/", "", [("host", "s3.amazonaws.com"), ("authorization", pasted)])
+    with pytest.raises(UnauthenticatedError) as caught:
+        streaming_authenticator().authenticate(sigv2, lambda key_id: None)
+    message = str(caught.value)
+    assert secret not in message and secret[:8] not in message
+    assert KEY_ID in message and "part before the '.'" in message

@@ -23,6 +23,7 @@ from sangraha_core import (
     http_date,
     if_modified_since_matches,
     if_none_match_matches,
+    if_range_matches,
     parse_http_date,
     parse_range,
     resolve_by_key,
@@ -140,7 +141,11 @@ def _plan(record: ObjectRecord, request: Mapping[str, str], *, head: bool) -> _P
     selected = None
     range_header = request.get("range")
     if range_header is not None and not head:
-        selected = parse_range(range_header, record.size)
+        # A resumed download names the version it has: another one is sent whole, never
+        # spliced onto the first (RFC 9110 13.1.5).
+        if_range = request.get("if-range")
+        if if_range is None or if_range_matches(if_range, etag, modified):
+            selected = parse_range(range_header, record.size)
     if selected is None:
         headers["Content-Length"] = str(record.size)
         return _Plan(200, headers, 0, record.size)

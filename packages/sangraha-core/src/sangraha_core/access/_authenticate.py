@@ -171,9 +171,7 @@ class Authenticator:
         if found is False:
             raise NeedsRead(key_id)
         if found is None or found is True:
-            raise UnauthenticatedError(
-                f"no access key has the id {key_id!r}", code="InvalidAccessKeyId"
-            )
+            raise UnauthenticatedError(_unknown_id(key_id), code="InvalidAccessKeyId")
         status = found.key.status(self._clock())
         # S3 answers a key that no longer works as one it does not know.
         if status is KeyStatus.REVOKED:
@@ -184,3 +182,20 @@ class Authenticator:
                 code="InvalidAccessKeyId",
             )
         return found
+
+
+#: The most of an unknown key id an answer repeats: an id is 20 characters.
+_SHOWN_ID = 24
+
+
+def _unknown_id(key_id: str) -> str:
+    """Why an id names no key, without repeating what may be a secret: a whole bearer
+    token pasted as the AWS access key id carries the secret after its ``.``."""
+    if "." in key_id:
+        return (
+            f"no access key has the id {key_id.partition('.')[0][:_SHOWN_ID]!r}…: that looks "
+            "like a whole '<id>.<secret>' token; the access key id is the part before the '.', "
+            "the secret the part after it"
+        )
+    shown = key_id if len(key_id) <= _SHOWN_ID else key_id[:_SHOWN_ID] + "…"
+    return f"no access key has the id {shown!r}"
