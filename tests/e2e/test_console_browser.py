@@ -446,6 +446,13 @@ def test_axe_finds_nothing_serious(browser: Any, server: Server, scheme: str) ->
         tab.click("#nav-dashboard")
         tab.wait_for_selector("#kind-rows tr")
         assert axe_violations(tab) == []
+        tab.click("#settings-open")
+        assert axe_violations(tab) == []  # the settings dialog
+        tab.click("#settings button[value=cancel]")
+        tab.click("#nav-buckets")
+        tab.get_by_role("button", name=f"Delete bucket {BUCKET}", exact=True).click()
+        assert axe_violations(tab) == []  # the confirmation dialog
+        tab.click("#confirm button[value=cancel]")
         if scheme == "dark":
             tab.set_viewport_size({"width": 1400, "height": 900})
             shoot(tab, "dashboard-dark")

@@ -55,7 +55,7 @@ async def test_openapi_names_every_read_route(client: httpx.AsyncClient) -> None
     assert "get" in paths["/v1/buckets/{bucket}/metadata/{key}"]
     assert "get" in paths["/v1/objects/{object_id}"]
     params = {p["name"] for p in paths["/v1/buckets/{bucket}/objects"]["get"]["parameters"]}
-    assert {"prefix", "kind", "status", "limit", "cursor", "versions"} <= params
+    assert {"prefix", "kind", "status", "limit", "cursor", "versions", "delimiter"} <= params
 
 
 async def test_health_and_errors_come_from_the_shared_plumbing(

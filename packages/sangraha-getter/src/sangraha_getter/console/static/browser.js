@@ -104,7 +104,7 @@ async function open(key, row) {
 export async function load() {
   const search = searchParams();
   state.searching = search.length > 0;
-  $("search-mode").textContent = state.searching ? "Showing search results (flat, all versions' latest)" : "";
+  $("search-mode").textContent = state.searching ? "Search results under this folder: the newest version of each matching key" : "";
   const params = state.searching ? search : [["prefix", state.prefix], ["delimiter", "/"]];
   params.push(["limit", $("page-size").value]);
   if (state.cursor) params.push(["cursor", state.cursor]);
