@@ -13,7 +13,16 @@ from ._buckets import BucketKinds
 from ._exceptions import UnsupportedContentTypeError
 from ._models import CONTENT_TYPES, ObjectKind
 
-__all__ = ["HEAD_SIZE", "OPAQUE_DEFAULT_TYPE", "describe", "detect", "kind_for", "media_type"]
+__all__ = [
+    "HEAD_SIZE",
+    "OPAQUE_DEFAULT_TYPE",
+    "SNIFF_SIZE",
+    "describe",
+    "detect",
+    "kind_for",
+    "media_type",
+    "sniff",
+]
 
 #: The content type of an opaque object uploaded without one.
 OPAQUE_DEFAULT_TYPE = "application/octet-stream"
@@ -23,6 +32,10 @@ _OPAQUE_TYPE_RE = re.compile(r"[\x21-\x7e]([\x20-\x7e]{0,253}[\x21-\x7e])?")
 
 #: How many leading bytes ``detect`` needs to recognise every signature it knows.
 HEAD_SIZE = 16
+
+#: How many leading bytes ``sniff`` looks at: the signatures, and room for the whitespace a
+#: pretty-printed JSON text may start with before its ``{`` or ``[``.
+SNIFF_SIZE = 1024
 
 # Signatures of formats Sangraha does not store are known too, so a mismatch can name them.
 _DESCRIPTIONS = {
@@ -66,6 +79,20 @@ def detect(head: bytes) -> str | None:
     return None
 
 
+def sniff(head: bytes) -> str | None:
+    """The content type an upload sent without one (or with a generic one) is stored as,
+    from its first bytes (``SNIFF_SIZE`` of them are enough), or ``None``.
+
+    A signature ``detect`` knows names its type; a text whose first character past any
+    whitespace is ``{`` or ``[`` is taken for JSON, which the worker then checks whole.
+    PutObject and a multipart upload's completion both decide this way.
+    """
+    found = detect(head[:HEAD_SIZE])
+    if found is None and head.lstrip()[:1] in (b"{", b"["):
+        found = "application/json"
+    return found
+
+
 def describe(content_type: str) -> str:
     """A phrase naming a content type for messages: ``"a PNG image"``."""
     return _DESCRIPTIONS.get(content_type, content_type)
@@ -97,11 +124,17 @@ def kind_for(content_type: str, kinds: BucketKinds) -> tuple[str, ObjectKind]:
     is kept as sent (``application/octet-stream`` when none was).
     """
     if kinds is BucketKinds.VALIDATED:
-        if not content_type.strip():
+        try:
+            if not content_type.strip():
+                raise UnsupportedContentTypeError(
+                    f"a Content-Type is required; use one of {', '.join(CONTENT_TYPES)}"
+                )
+            return media_type(content_type)
+        except UnsupportedContentTypeError as error:
+            # Say where other files can go: the refusal is the bucket's policy, not the end.
             raise UnsupportedContentTypeError(
-                f"a Content-Type is required; use one of {', '.join(CONTENT_TYPES)}"
-            )
-        return media_type(content_type)
+                f"{error}, or keep any other file in a bucket whose kind policy is 'any'"
+            ) from None
     sent = content_type.strip()
     bare = sent.split(";", 1)[0].strip().lower()
     if bare in CONTENT_TYPES:
