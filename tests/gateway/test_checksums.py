@@ -12,6 +12,7 @@ from botocore import httpchecksum
 from hypothesis import given
 from hypothesis import strategies as st
 
+from sangraha_core import ChecksumMismatchError, Digest
 from sangraha_gateway._checksums import ALGORITHMS, BodyChecksums, new_hasher
 from sangraha_gateway._errors import S3Error
 
@@ -206,3 +207,91 @@ def test_results_are_there_only_after_verification() -> None:
         _ = checks.response_headers
     checks.verify()
     assert checks.md5_hex == hashlib.md5(DATA).hexdigest()
+
+
+# -- store_checks: the MD5 and SHA-256 left to the store ------------------------------------
+
+
+def stored(headers: dict[str, str], data: bytes = DATA) -> BodyChecksums:
+    checks = BodyChecksums(headers, store_checks=True)
+    checks.update(data)
+    checks.verify()
+    return checks
+
+
+def refusal(checks: BodyChecksums, expected: str, actual: str) -> str:
+    """The code the gateway answers when the store finds ``actual`` for ``expected``."""
+    error = ChecksumMismatchError("unlike what was declared", expected=expected, actual=actual)
+    return checks.mismatch(error).code
+
+
+def test_with_store_checks_wrong_md5_and_sha256_pass_here_and_are_declared() -> None:
+    md5 = hashlib.md5(b"other").digest()
+    sha256 = hashlib.sha256(b"other").hexdigest()
+    checks = stored({"content-md5": base64.b64encode(md5).decode(), "x-amz-content-sha256": sha256})
+    assert checks.declared_md5 == md5.hex()
+    assert checks.declared_digest == Digest.from_hex(sha256)
+    assert checks.response_headers == {}
+    with pytest.raises(RuntimeError):
+        _ = checks.md5_hex
+
+
+def test_without_store_checks_nothing_is_declared() -> None:
+    sha256 = hashlib.sha256(DATA).hexdigest()
+    md5 = base64.b64encode(hashlib.md5(DATA).digest()).decode()
+    checks = BodyChecksums({"content-md5": md5, "x-amz-content-sha256": sha256})
+    assert checks.declared_md5 is None and checks.declared_digest is None
+
+
+def test_an_x_amz_checksum_sha256_header_becomes_the_declared_digest() -> None:
+    value = b64("sha256", b"other")
+    checks = stored({"x-amz-checksum-sha256": value})
+    assert checks.declared_digest == Digest.from_base64(value)
+    # Echoed as S3 does, once the store has found the bytes match it.
+    assert checks.response_headers == {"x-amz-checksum-sha256": value}
+
+
+def test_a_sha256_trailer_is_still_checked_here() -> None:
+    name = "x-amz-checksum-sha256"
+    checks = BodyChecksums({"x-amz-trailer": name}, store_checks=True)
+    checks.update(DATA)
+    with pytest.raises(S3Error) as caught:
+        checks.verify({name: b64("sha256", b"other")})
+    assert caught.value.code == "BadDigest"
+    assert checks.declared_digest is None
+
+
+@pytest.mark.parametrize("algorithm", ["crc32", "crc32c", "crc64nvme", "sha1"])
+def test_other_checksums_are_still_checked_here(algorithm: str) -> None:
+    name = f"x-amz-checksum-{algorithm}"
+    with pytest.raises(S3Error) as caught:
+        stored({name: b64(algorithm, b"other")})
+    assert caught.value.code == "BadDigest"
+    assert stored({name: b64(algorithm, DATA)}).response_headers == {name: b64(algorithm, DATA)}
+
+
+def test_a_sha256_header_unlike_the_signed_one_is_checked_here() -> None:
+    signed = hashlib.sha256(DATA).hexdigest()
+    checks = stored({"x-amz-content-sha256": signed, "x-amz-checksum-sha256": b64("sha256", DATA)})
+    assert checks.declared_digest == Digest.from_hex(signed)
+    headers = {"x-amz-content-sha256": signed, "x-amz-checksum-sha256": b64("sha256", b"other")}
+    with pytest.raises(S3Error) as caught:
+        stored(headers)
+    assert caught.value.code == "BadDigest"
+
+
+def test_the_stores_refusal_gets_the_code_of_what_was_declared() -> None:
+    md5 = hashlib.md5(b"other").digest()
+    content_md5 = {"content-md5": base64.b64encode(md5).decode()}
+    assert refusal(stored(content_md5), md5.hex(), hashlib.md5(DATA).hexdigest()) == "BadDigest"
+    signed = {"x-amz-content-sha256": hashlib.sha256(b"other").hexdigest()}
+    expected = str(Digest.of(b"other"))
+    actual = str(Digest.of(DATA))
+    assert refusal(stored(signed), expected, actual) == "XAmzContentSHA256Mismatch"
+    both = {**content_md5, **signed}
+    assert refusal(stored(both), expected, actual) == "XAmzContentSHA256Mismatch"
+    assert refusal(stored(both), md5.hex(), hashlib.md5(DATA).hexdigest()) == "BadDigest"
+    header = {"x-amz-checksum-sha256": b64("sha256", b"other")}
+    assert refusal(stored(header), expected, actual) == "BadDigest"
+    same = {**signed, "x-amz-checksum-sha256": b64("sha256", b"other")}
+    assert refusal(stored(same), expected, actual) == "XAmzContentSHA256Mismatch"

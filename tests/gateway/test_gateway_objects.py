@@ -149,6 +149,55 @@ def test_a_wrong_crc32_header_on_a_plain_body_is_bad_digest(
     assert error_of(answer)["Code"] == "BadDigest"
 
 
+def test_a_wrong_x_amz_content_sha256_is_its_mismatch(deployment: Deployment, bucket: str) -> None:
+    wrong = {"x-amz-content-sha256": hashlib.sha256(b"other").hexdigest()}
+    answer = deployment.http.put(f"/{bucket}/sha", content=b"the bytes", headers=wrong)
+    assert answer.status_code == 400
+    assert error_of(answer)["Code"] == "XAmzContentSHA256Mismatch"
+    assert deployment.http.get(f"/{bucket}/sha").status_code == 404
+    right = {"x-amz-content-sha256": hashlib.sha256(b"the bytes").hexdigest()}
+    ok = deployment.http.put(f"/{bucket}/sha", content=b"the bytes", headers=right)
+    assert ok.status_code == 200, ok.text
+
+
+def test_a_sha256_checksum_header_is_checked_and_echoed(
+    deployment: Deployment, bucket: str
+) -> None:
+    def checksum(data: bytes) -> dict[str, str]:
+        return {"x-amz-checksum-sha256": base64.b64encode(hashlib.sha256(data).digest()).decode()}
+
+    answer = deployment.http.put(f"/{bucket}/sum", content=b"the bytes", headers=checksum(b"x"))
+    assert answer.status_code == 400
+    assert error_of(answer)["Code"] == "BadDigest"
+    assert deployment.http.get(f"/{bucket}/sum").status_code == 404
+    sent = checksum(b"the bytes")
+    ok = deployment.http.put(f"/{bucket}/sum", content=b"the bytes", headers=sent)
+    assert ok.status_code == 200, ok.text
+    assert ok.headers["x-amz-checksum-sha256"] == sent["x-amz-checksum-sha256"]
+    assert ok.headers["etag"] == f'"{hashlib.md5(b"the bytes").hexdigest()}"'
+
+
+def test_a_part_unlike_its_declared_digests_is_refused_with_their_codes(
+    deployment: Deployment, s3: Any, bucket: str
+) -> None:
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="part")["UploadId"]
+    url = f"/{bucket}/part?uploadId={upload}&partNumber=1"
+    signed = {"x-amz-content-sha256": hashlib.sha256(b"other").hexdigest()}
+    answer = deployment.http.put(url, content=b"part", headers=signed)
+    assert error_of(answer)["Code"] == "XAmzContentSHA256Mismatch"
+    md5 = {"Content-MD5": base64.b64encode(hashlib.md5(b"other").digest()).decode()}
+    answer = deployment.http.put(url, content=b"part", headers=md5)
+    assert error_of(answer)["Code"] == "BadDigest"
+    assert s3.list_parts(Bucket=bucket, Key="part", UploadId=upload).get("Parts", []) == []
+    right = {
+        "x-amz-content-sha256": hashlib.sha256(b"part").hexdigest(),
+        "Content-MD5": base64.b64encode(hashlib.md5(b"part").digest()).decode(),
+    }
+    ok = deployment.http.put(url, content=b"part", headers=right)
+    assert ok.status_code == 200, ok.text
+    assert ok.headers["etag"] == f'"{hashlib.md5(b"part").hexdigest()}"'
+
+
 @pytest.mark.parametrize("algorithm", ["CRC32", "CRC32C", "SHA1", "SHA256"])
 def test_every_checksum_boto3_sends_is_accepted(s3: Any, bucket: str, algorithm: str) -> None:
     put = s3.put_object(

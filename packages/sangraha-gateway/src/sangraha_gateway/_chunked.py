@@ -3,14 +3,16 @@ and trailers; decoded and checked as they stream, in memory of one chunk at most
 
 Which form a body has is said by ``x-amz-content-sha256`` (``STREAMING-…``) or
 ``Content-Encoding: aws-chunked``. Every body goes through :func:`decoded_body`, which also
-checks its checksums (:class:`~._checksums.BodyChecksums`); the framing is read in
-:mod:`._chunk_framing`.
+checks its checksums (:class:`~._checksums.BodyChecksums`), or, for a body bound for the
+store, hands the MD5 and SHA-256 the client declared over to the store, which hashes the
+bytes with those anyway (``store_checks``); the framing is read in :mod:`._chunk_framing`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 
+from sangraha_core import ChecksumMismatchError, Digest
 from sangraha_core.access import (
     STREAMING_SIGNED_PAYLOAD,
     STREAMING_SIGNED_PAYLOAD_TRAILER,
@@ -65,9 +67,25 @@ class CheckedBody:
 
     @property
     def md5_hex(self) -> str:
-        """The payload's MD5 in hex, the ETag of a single-part object."""
+        """The payload's MD5 in hex, the ETag of a single-part object; not known with
+        ``store_checks`` (:class:`RuntimeError`)."""
         self._require_complete()
         return self._checks.md5_hex
+
+    @property
+    def declared_md5(self) -> str | None:
+        """With ``store_checks``, the Content-MD5 (lowercase hex) the store must check."""
+        return self._checks.declared_md5
+
+    @property
+    def declared_digest(self) -> Digest | None:
+        """With ``store_checks``, the SHA-256 the store must check: the signed
+        ``x-amz-content-sha256`` or an ``x-amz-checksum-sha256`` header."""
+        return self._checks.declared_digest
+
+    def mismatch(self, error: ChecksumMismatchError) -> S3Error:
+        """The S3 error for the store refusing the bytes as unlike what was declared."""
+        return self._checks.mismatch(error)
 
     @property
     def response_headers(self) -> dict[str, str]:
@@ -86,6 +104,7 @@ def decoded_body(
     streaming: StreamingSignature | None,
     *,
     max_size: int | None = None,
+    store_checks: bool = False,
 ) -> CheckedBody:
     """The payload of a request whose headers (names in lower case) are ``headers`` and
     whose raw body arrives as ``blocks`` (of any size, split anywhere).
@@ -93,10 +112,13 @@ def decoded_body(
     :param streaming: the request's :attr:`~sangraha_core.access.Identity.streaming`: the
         chunk signatures are checked against it; required for ``STREAMING-AWS4-HMAC-…``.
     :param max_size: the most payload bytes taken (``EntityTooLarge`` past it).
+    :param store_checks: leave the MD5 and the declared SHA-256 to the store the payload is
+        given to, with :attr:`CheckedBody.declared_md5` and
+        :attr:`~CheckedBody.declared_digest`; see :class:`~._checksums.BodyChecksums`.
     :raises S3Error: at once for headers that cannot describe a valid body; from the
         iteration for a body that breaks them.
     """
-    checks = BodyChecksums(headers)
+    checks = BodyChecksums(headers, store_checks=store_checks)
     payload_hash = headers.get("x-amz-content-sha256", "").strip()
     encodings = [part.strip().lower() for part in headers.get("content-encoding", "").split(",")]
     chunked = payload_hash.startswith("STREAMING-") or "aws-chunked" in encodings

@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from sangraha_core import (
     BucketNotFoundError,
+    ChecksumMismatchError,
     Ingest,
     ObjectNotFoundError,
     ObjectRecord,
@@ -52,17 +53,24 @@ async def put_object(call: S3Call) -> Response:
     streaming = getattr(call.request.state, "streaming", None)
 
     def accept() -> tuple[ObjectRecord, dict[str, str]]:
-        body = decoded_body(headers, reader.blocks(), streaming)
+        # The store hashes MD5 (the ETag) and SHA-256 (the address) anyway: it checks the
+        # declared ones in the same pass.
+        body = decoded_body(headers, reader.blocks(), streaming, store_checks=True)
         content_type, blocks = sniffed(headers.get("content-type"), body)
-        record = ingest.accept(
-            bucket,
-            key,
-            content_type,
-            blocks,
-            metadata=user_metadata(headers),
-            md5=True,
-            create_bucket=False,
-        )
+        try:
+            record = ingest.accept(
+                bucket,
+                key,
+                content_type,
+                blocks,
+                metadata=user_metadata(headers),
+                md5=True,
+                declared_md5=body.declared_md5,
+                declared_digest=body.declared_digest,
+                create_bucket=False,
+            )
+        except ChecksumMismatchError as error:
+            raise body.mismatch(error) from None
         return record, body.response_headers
 
     record, echoed = await call.run(partial(accept))
