@@ -17,7 +17,13 @@ from sangraha_core.metadata._rows import object_row
 from sangraha_core.metadata._schema import MIGRATIONS, objects, schema_version, upgrade
 from sangraha_core.metadata.sql import SqlMetadataStore
 from sangraha_core.testing import AccessKeysConformance, MetadataStoreConformance
-from sangraha_core.testing.metadata import add, list_all, make_record, migrate_together
+from sangraha_core.testing.metadata import (
+    add,
+    list_all,
+    make_record,
+    make_session,
+    migrate_together,
+)
 
 
 def versions(store: SqlMetadataStore) -> list[int]:
@@ -93,6 +99,29 @@ class _OnSql(MetadataStoreConformance, AccessKeysConformance):
             assert store.get_object(invalid.id).failure_kind is FailureKind.FINAL
             assert store.get_object(waiting.id).failure_kind is None
             assert [r.id for r in store.retriable_failures()] == [gave_up.id]
+        finally:
+            store.close()
+
+    def test_migration_5_keeps_the_sessions_of_a_version_4_database_typed(
+        self, store_url: str
+    ) -> None:
+        store = SqlMetadataStore.from_url(store_url)
+        try:
+            # A database as version 4 left it, with a session: no type_from_bytes column.
+            store._run(lambda conn: upgrade(conn, MIGRATIONS[:4]))
+            typed = make_session()
+            store.create_upload(typed)
+            store._run(
+                lambda conn: conn.execute(text("ALTER TABLE uploads DROP COLUMN type_from_bytes"))
+            )
+
+            store.migrate()
+
+            assert versions(store) == [m.version for m in MIGRATIONS]
+            assert not store.get_upload(typed.id).type_from_bytes
+            untyped = make_session().model_copy(update={"type_from_bytes": True})
+            store.create_upload(untyped)
+            assert store.get_upload(untyped.id).type_from_bytes
         finally:
             store.close()
 

@@ -48,7 +48,7 @@ from ._exceptions import (
 )
 from ._ingest import Ingest, staging_key
 from ._logging import configure_logging
-from ._media import OPAQUE_DEFAULT_TYPE, detect, kind_for, media_type
+from ._media import OPAQUE_DEFAULT_TYPE, SNIFF_SIZE, detect, kind_for, media_type, sniff
 from ._messages import ProcessObject, deserialize, serialize
 from ._models import (
     CONTENT_TYPES,
@@ -113,6 +113,7 @@ __all__ = [
     "MIN_PART_SIZE",
     "OPAQUE_DEFAULT_TYPE",
     "SMALL_OBJECT_SIZE",
+    "SNIFF_SIZE",
     "STAGING_PREFIX",
     "AccessDeniedError",
     "AccessKeyNotFoundError",
@@ -210,6 +211,7 @@ __all__ = [
     "resolve_by_key",
     "resolve_newest",
     "serialize",
+    "sniff",
     "staging_key",
     "utcnow",
     "validate_bucket",

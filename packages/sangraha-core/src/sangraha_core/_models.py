@@ -173,6 +173,9 @@ class UploadSession(BaseModel):
     """The record that ``complete`` created."""
     multipart_id: str | None = Field(default=None, exclude=True)
     """The blob store's own multipart upload id; never shown to clients."""
+    type_from_bytes: bool = Field(default=False, exclude=True)
+    """Opened without a type: ``complete`` decides ``content_type`` and ``kind`` from the
+    assembled bytes, which until then are ``application/octet-stream`` and opaque."""
 
 
 class Page(BaseModel, Generic[T]):

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from datetime import timedelta
 
 from ._backends import Backends
+from ._buckets import BucketKinds
 from ._constants import MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE, UPLOAD_SESSION_TTL
 from ._digest import Digest, DigestedStream, Hasher
 from ._exceptions import (
@@ -24,13 +25,16 @@ from ._exceptions import (
     ObjectNotFoundError,
     ObjectTooLargeError,
     PartTooSmallError,
+    UnsupportedContentTypeError,
     UploadNotFoundError,
     UploadStateError,
 )
 from ._ingest import staging_key
-from ._media import kind_for
+from ._media import OPAQUE_DEFAULT_TYPE, SNIFF_SIZE, kind_for, sniff
 from ._messages import ProcessObject
 from ._models import (
+    CONTENT_TYPES,
+    ObjectKind,
     ObjectRecord,
     ObjectStatus,
     PartRecord,
@@ -68,7 +72,7 @@ class Uploads:
         self,
         bucket: str,
         key: str,
-        content_type: str,
+        content_type: str | None,
         *,
         size: int | None = None,
         digest: Digest | None = None,
@@ -77,7 +81,11 @@ class Uploads:
     ) -> UploadSession:
         """Open a session of ``bucket``/``key``; the bucket's policy decides the kind, and a
         missing bucket is made as ``Ingest.accept`` makes it (``create_bucket`` false:
-        ``BucketNotFoundError``)."""
+        ``BucketNotFoundError``).
+
+        ``content_type`` ``None`` leaves the type to the bytes, as a PutObject without one
+        does: ``complete`` reads the assembled object's first bytes and decides its type and
+        kind then, refusing there what the bucket's policy refuses."""
         settings = self.backends.settings
         validate_bucket(bucket)
         validate_key(key)
@@ -85,7 +93,8 @@ class Uploads:
         kinds, missing = buckets.policy(
             bucket, create=settings.bucket_kinds if create_bucket else None
         )
-        bare_type, kind = kind_for(content_type, kinds)
+        from_bytes = content_type is None
+        bare_type, kind = _session_type(content_type, kinds)
         clean = validate_metadata(
             metadata or {}, max_entries=settings.max_meta_entries, max_bytes=settings.max_meta_bytes
         )
@@ -95,7 +104,7 @@ class Uploads:
         if missing:
             made = buckets.ensure(bucket, kinds)
             if made.kinds is not kinds:  # made meanwhile elsewhere, with another policy
-                bare_type, kind = kind_for(content_type, made.kinds)
+                bare_type, kind = _session_type(content_type, made.kinds)
         upload_id = new_id()
         multipart_id = self.backends.blobs.create_multipart(staging_key(upload_id))
         now = utcnow()
@@ -114,6 +123,7 @@ class Uploads:
             max_part_size=self.max_part_size,
             max_parts=MAX_PARTS,
             multipart_id=multipart_id,
+            type_from_bytes=from_bytes,
         )
         try:
             self.backends.metadata.create_upload(session)
@@ -200,6 +210,8 @@ class Uploads:
         :raises InvalidPartOrderError: ``parts`` is not in strictly ascending order.
         :raises InvalidPartError: a named part was not uploaded, or not with that ETag.
         :raises PartTooSmallError: a part kept, but the last, is under ``min_part_size``.
+        :raises UnsupportedContentTypeError: the session left its type to the bytes, and the
+            bucket's policy refuses what they are; the session is then aborted.
         """
         session = self.backends.metadata.get_upload(upload_id)
         if session.status is UploadStatus.COMPLETED and session.object_id is not None:
@@ -217,23 +229,27 @@ class Uploads:
         actual, size = self._join(session, staged, kept)
         wrong = next((d for d in (session.digest, digest) if d is not None and d != actual), None)
         if wrong is not None:
-            self.backends.blobs.delete(staged)
-            self.backends.metadata.finish_upload(
-                upload_id, status=UploadStatus.ABORTED, object_id=None
-            )
+            self._discard(upload_id, staged)
             raise ChecksumMismatchError(
                 f"the assembled object's digest is {actual}, not the declared {wrong}",
                 expected=str(wrong),
                 actual=str(actual),
             )
+        content_type, kind = session.content_type, session.kind
+        if session.type_from_bytes:
+            try:
+                content_type, kind = self._typed_by_bytes(session, staged, size)
+            except UnsupportedContentTypeError:
+                self._discard(upload_id, staged)
+                raise
         now = utcnow()
         record = ObjectRecord(
             id=session.id,
             bucket=session.bucket,
             key=session.key,
             status=ObjectStatus.PENDING,
-            kind=session.kind,
-            content_type=session.content_type,
+            kind=kind,
+            content_type=content_type,
             size=size,
             digest=actual,
             created_at=now,
@@ -294,6 +310,30 @@ class Uploads:
             hasher.update(chunk)
         return hasher.digest(), hasher.size
 
+    def _typed_by_bytes(
+        self, session: UploadSession, staged: str, size: int
+    ) -> tuple[str, ObjectKind]:
+        """The type and kind of the assembled object at ``staged``, from its first bytes,
+        checked against the bucket's policy now (it may have changed since ``open``)."""
+        head = b""
+        if size:
+            chunks = self.backends.blobs.get(staged, start=0, end=min(size, SNIFF_SIZE))
+            head = b"".join(closing_chunks(chunks))
+        found = sniff(head)
+        settings = self.backends.settings
+        kinds, _ = self.backends.bucket_cache.policy(session.bucket, create=settings.bucket_kinds)
+        if found is None and kinds is BucketKinds.VALIDATED:
+            raise UnsupportedContentTypeError(
+                "the upload was sent without a Content-Type and its first bytes are none of "
+                f"the types this bucket stores; send one of {', '.join(CONTENT_TYPES)}"
+            )
+        return kind_for(found or OPAQUE_DEFAULT_TYPE, kinds)
+
+    def _discard(self, upload_id: str, staged: str) -> None:
+        """Drop the assembled bytes of a refused completion; the session ends aborted."""
+        self.backends.blobs.delete(staged)
+        self.backends.metadata.finish_upload(upload_id, status=UploadStatus.ABORTED, object_id=None)
+
     def _open_session(self, upload_id: str) -> UploadSession:
         session = self.get(upload_id)
         if session.status is not UploadStatus.OPEN:
@@ -309,6 +349,14 @@ class Uploads:
             pass
         except Exception as exc:
             logger.warning("could not abort multipart upload of %s: %s", session.id, exc)
+
+
+def _session_type(content_type: str | None, kinds: BucketKinds) -> tuple[str, ObjectKind]:
+    """What a session records at ``open``: the declared type checked against the bucket's
+    policy, or, left to the bytes, a placeholder ``complete`` replaces."""
+    if content_type is None:
+        return OPAQUE_DEFAULT_TYPE, ObjectKind.OPAQUE
+    return kind_for(content_type, kinds)
 
 
 # -- which parts an object is made of -------------------------------------------------------

@@ -151,4 +151,5 @@ def session_from_row(row: Row[Any], parts: Sequence[PartRecord]) -> UploadSessio
         max_parts=m["max_parts"],
         object_id=m["object_id"],
         multipart_id=m["multipart_id"],
+        type_from_bytes=bool(m["type_from_bytes"]),
     )

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     DateTime,
@@ -30,6 +31,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     case,
+    false,
     func,
     inspect,
     select,
@@ -185,6 +187,8 @@ uploads = Table(
     Column("max_parts", Integer, nullable=False),
     Column("object_id", _Id, nullable=True),
     Column("multipart_id", Text, nullable=True),
+    # Opened without a type: the assembled bytes decide it at completion.
+    Column("type_from_bytes", Boolean, nullable=False, server_default=false()),
     Index("ix_uploads_expires_at", "expires_at"),
 )
 
@@ -282,12 +286,22 @@ def _buckets_and_etags(conn: Connection) -> None:
     )
 
 
+def _type_from_bytes(conn: Connection) -> None:
+    # A database made by this version's step 1 has the column already.
+    present = {c["name"] for c in inspect(conn).get_columns("uploads")}
+    if "type_from_bytes" not in present:
+        conn.execute(
+            text("ALTER TABLE uploads ADD COLUMN type_from_bytes BOOLEAN NOT NULL DEFAULT FALSE")
+        )
+
+
 #: Append new steps; never edit or reorder a released one.
 MIGRATIONS: list[Migration] = [
     Migration(1, "objects, metadata, blobs, idempotency keys, uploads", _initial),
     Migration(2, "objects.failure_kind: final or retriable failures", _failure_kind),
     Migration(3, "access_keys: scoped keys with sealed secrets", _access_keys),
     Migration(4, "buckets with kind policies; S3 ETags of objects and parts", _buckets_and_etags),
+    Migration(5, "uploads.type_from_bytes: sessions typed by their bytes", _type_from_bytes),
 ]
 
 

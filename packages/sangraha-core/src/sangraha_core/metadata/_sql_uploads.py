@@ -44,6 +44,7 @@ class SqlUploads(SqlDatabase):
                     max_parts=session.max_parts,
                     object_id=session.object_id,
                     multipart_id=session.multipart_id,
+                    type_from_bytes=session.type_from_bytes,
                 )
             )
             if session.parts:
