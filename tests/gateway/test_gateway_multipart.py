@@ -472,13 +472,6 @@ def test_list_multipart_uploads_pages_within_one_key(deployment: Deployment, s3:
     assert sorted(seen) == made
 
 
-@pytest.mark.xfail(
-    reason="CreateMultipartUpload without a Content-Type opens the session as "
-    "application/octet-stream, which a validated bucket refuses before any byte is seen; "
-    "PutObject sniffs the first bytes instead. Needs the core to decide an upload's type "
-    "from its bytes.",
-    strict=True,
-)
 def test_a_multipart_upload_without_a_type_is_sniffed_like_a_put(
     deployment: Deployment, s3: Any, tmp_path: Any
 ) -> None:
@@ -488,3 +481,37 @@ def test_a_multipart_upload_without_a_type_is_sniffed_like_a_put(
     config = TransferConfig(multipart_threshold=5 * MIB, multipart_chunksize=5 * MIB)
     s3.upload_file(str(path), name, "big.json", Config=config)
     assert s3.head_object(Bucket=name, Key="big.json")["ContentType"] == "application/json"
+
+
+def test_a_multipart_upload_without_a_type_is_refused_at_completion_if_nothing_matches(
+    deployment: Deployment, s3: Any
+) -> None:
+    strict = deployment.bucket(BucketKinds.VALIDATED)
+    upload = open_upload(s3, strict, "mystery", ContentType="binary/octet-stream")
+    one = put_part(s3, strict, "mystery", upload, 1, b"plain text, no signature")
+    with pytest.raises(ClientError) as raised:
+        s3.complete_multipart_upload(
+            Bucket=strict,
+            Key="mystery",
+            UploadId=upload,
+            MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": one}]},
+        )
+    assert status(raised) == 415
+    # The session is over: its parts are gone with it.
+    with pytest.raises(ClientError) as raised:
+        s3.list_parts(Bucket=strict, Key="mystery", UploadId=upload)
+    assert code(raised) == "NoSuchUpload"
+    loose = deployment.bucket(BucketKinds.ANY)
+    for key, body, expected in (
+        ("doc", b'\n  {"a": 1}', "application/json"),
+        ("blob", b"plain text, no signature", "application/octet-stream"),
+    ):
+        upload = open_upload(s3, loose, key)
+        one = put_part(s3, loose, key, upload, 1, body)
+        s3.complete_multipart_upload(
+            Bucket=loose,
+            Key=key,
+            UploadId=upload,
+            MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": one}]},
+        )
+        assert s3.head_object(Bucket=loose, Key=key)["ContentType"] == expected

@@ -14,40 +14,49 @@ from collections.abc import Iterable, Iterator
 from functools import partial
 from itertools import chain
 
-from sangraha_core import Ingest, ObjectRecord, ObjectStatus, detect
+from sangraha_core import OPAQUE_DEFAULT_TYPE, SNIFF_SIZE, Ingest, ObjectRecord, ObjectStatus, sniff
 
 from ._call import S3Call
 from ._errors import S3Error
 
-__all__ = ["GENERIC_TYPES", "await_ready", "sniffed"]
+__all__ = ["GENERIC_TYPES", "await_ready", "is_generic", "sniffed"]
 
 #: Content-Types that say nothing of the bytes: S3's default and the generic binary one.
 GENERIC_TYPES = frozenset({"", "binary/octet-stream", "application/octet-stream"})
 
-_FALLBACK = "application/octet-stream"
+
+def is_generic(content_type: str | None) -> bool:
+    """Whether ``content_type`` says nothing of the bytes, which then decide it."""
+    return (content_type or "").split(";", 1)[0].strip().lower() in GENERIC_TYPES
 
 
 def sniffed(content_type: str | None, blocks: Iterable[bytes]) -> tuple[str, Iterator[bytes]]:
     """The type to store ``blocks`` as, and the blocks to store (the first one peeked).
 
     A declared type stands. Without one (or a generic one, which most tools send when they
-    know nothing), the first bytes decide: a PNG, JPEG, GIF, WebP or PDF signature, or a
-    JSON text's first character; otherwise the bytes stay ``application/octet-stream``,
-    which an ``any`` bucket keeps as an opaque object and a ``validated`` one refuses.
+    know nothing), the first bytes decide as the core's ``sniff`` does (a multipart upload
+    without a type is decided the same way at its completion): a PNG, JPEG, GIF, WebP or
+    PDF signature, or a JSON text's first character; otherwise the bytes stay
+    ``application/octet-stream``, which an ``any`` bucket keeps as an opaque object and a
+    ``validated`` one refuses.
     """
     declared = (content_type or "").strip()
     stream = iter(blocks)
-    if declared.split(";", 1)[0].strip().lower() not in GENERIC_TYPES:
+    if not is_generic(declared):
         return declared, stream
-    first = b""
+    peeked: list[bytes] = []
+    held = 0
+    # A body may arrive in small blocks: gather enough of them for the signatures and a
+    # JSON text's leading whitespace.
     for block in stream:
         if block:
-            first = block
-            break
-    found = detect(first[:16])
-    if found is None and first.lstrip()[:1] in (b"{", b"["):
-        found = "application/json"
-    return found or _FALLBACK, chain([first], stream)
+            peeked.append(block)
+            held += len(block)
+            if held >= SNIFF_SIZE:
+                break
+    head = b"".join(peeked)
+    found = sniff(head[:SNIFF_SIZE])
+    return found or OPAQUE_DEFAULT_TYPE, chain(peeked, stream)
 
 
 async def await_ready(call: S3Call, ingest: Ingest, record: ObjectRecord) -> ObjectRecord:

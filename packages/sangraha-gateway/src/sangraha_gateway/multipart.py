@@ -30,7 +30,7 @@ from ._call import S3Call, xml_response
 from ._chunked import decoded_body
 from ._errors import S3Error
 from ._records import s3_etag, user_metadata
-from ._upload import await_ready
+from ._upload import await_ready, is_generic
 from .buckets import OWNER
 from .objects import check_copy_conditions, copy_source, small_body
 from .reads import ready_version
@@ -55,7 +55,10 @@ async def create_multipart_upload(call: S3Call) -> Response:
     bucket, key = call.bucket_name, call.key_name
     call.require(Action.WRITE)
     uploads = Uploads(call.backends)
-    content_type = call.header("content-type") or "application/octet-stream"
+    # No bytes yet: a generic or missing type is left to them, decided at completion as a
+    # PutObject's first bytes decide it.
+    declared = call.header("content-type")
+    content_type = None if is_generic(declared) else declared
     session = await call.run(
         partial(
             uploads.open,
