@@ -13,6 +13,7 @@ from functools import partial
 from starlette.responses import Response
 
 from sangraha_core import (
+    ChecksumMismatchError,
     Ingest,
     ObjectRecord,
     UploadNotFoundError,
@@ -84,8 +85,18 @@ async def upload_part(call: S3Call) -> Response:
     streaming = getattr(call.request.state, "streaming", None)
 
     def put() -> tuple[str, dict[str, str]]:
-        body = decoded_body(headers, reader.blocks(), streaming)
-        part = uploads.put_part(session.id, number, body, md5=True)
+        body = decoded_body(headers, reader.blocks(), streaming, store_checks=True)
+        try:
+            part = uploads.put_part(
+                session.id,
+                number,
+                body,
+                md5=True,
+                declared_md5=body.declared_md5,
+                declared_digest=body.declared_digest,
+            )
+        except ChecksumMismatchError as error:
+            raise body.mismatch(error) from None
         return part.md5 or part.etag, body.response_headers
 
     etag, echoed = await call.run(partial(put))
