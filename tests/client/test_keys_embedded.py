@@ -97,6 +97,7 @@ async def test_a_scoped_key_and_its_presigned_urls(server: Server) -> None:
 
 async def test_rotate_and_revoke_take_effect_at_once(server: Server) -> None:
     async with server.client(server.admin) as admin:
+        await admin.create_bucket("notes")
         made = await admin.create_key(["notes:read,list"])
         rotated = await admin.rotate_key(made.key_id)
         assert rotated.key_id == made.key_id and rotated.bearer != made.bearer

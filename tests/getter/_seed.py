@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from sangraha_core import (
     CONTENT_TYPES,
     Backends,
+    BucketKinds,
     Digest,
     Hasher,
     ObjectRecord,
@@ -49,8 +50,13 @@ class Seed:
             updated_at=now,
             metadata=metadata or {},
         )
+        self._bucket(record.bucket)
         self.backends.metadata.create_object(record)
         return record
+
+    def _bucket(self, name: str) -> None:
+        # Records written straight to the store: their bucket is made as Ingest makes it.
+        self.backends.metadata.create_bucket(name, BucketKinds.VALIDATED, exist_ok=True)
 
     def ready(
         self,
@@ -87,6 +93,7 @@ class Seed:
             created_at=now,
             updated_at=now,
         )
+        self._bucket(record.bucket)
         self.backends.metadata.create_object(record)
         self.backends.blobs.put(blob_key(digest), iter(parts))
         return self._finalize(record, digest, hasher.size)

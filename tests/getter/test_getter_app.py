@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 
@@ -9,10 +10,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from sangraha_core import Settings
+from sangraha_core import BucketKinds, Settings
 from sangraha_core.access import MasterKey
 from sangraha_getter import create_app
-from sangraha_getter.console import CONSOLE_ASSETS
+from sangraha_getter.console import CONSOLE_ASSETS, CONSOLE_POLICY
 from tests.getter._seed import Seed
 
 pytestmark = pytest.mark.anyio
@@ -44,6 +45,26 @@ async def test_console_is_a_page_of_modules_under_a_strict_policy(
     missing = await client.get("/console/assets/../app.py")
     assert missing.status_code == 404
     assert (await client.get("/console/assets/nothing.js")).status_code == 404
+
+
+async def test_the_vendored_pdfjs_is_served_as_published(client: httpx.AsyncClient) -> None:
+    # The page may start pdf.js's worker from this origin, and still runs no eval.
+    assert "worker-src 'self';" in CONSOLE_POLICY and "unsafe-eval" not in CONSOLE_POLICY
+    vendor = Path(__file__).parents[2] / (
+        "packages/sangraha-getter/src/sangraha_getter/console/static/vendor/pdfjs"
+    )
+    readme = (vendor / "README.md").read_text(encoding="utf-8")
+    assert (vendor / "LICENSE").read_text(encoding="utf-8").lstrip().startswith("Apache License")
+    for name in ("pdf.min.mjs", "pdf.worker.min.mjs"):
+        asset = await client.get(f"/console/assets/vendor/pdfjs/{name}")
+        assert asset.status_code == 200, name
+        assert asset.headers["content-type"].startswith("text/javascript")
+        assert asset.headers["content-security-policy"] == CONSOLE_POLICY
+        # The digests the README names are those of the files served.
+        assert f"`{name}` | `{hashlib.sha256(asset.content).hexdigest()}`" in readme, name
+    # Only what is on the list: not the licence or the README, not a way out of the folder.
+    for name in ("vendor/pdfjs/LICENSE", "vendor/pdfjs/README.md", "vendor/pdfjs/%2e%2e/app.js"):
+        assert (await client.get(f"/console/assets/{name}")).status_code == 404, name
 
 
 async def test_openapi_names_every_read_route(client: httpx.AsyncClient) -> None:
@@ -85,6 +106,7 @@ async def test_app_opens_and_closes_its_own_backends(tmp_path: Path) -> None:
 
 async def test_api_key_is_required_when_set(tmp_path: Path, app: FastAPI) -> None:
     backends = app.state.backends
+    backends.metadata.create_bucket("photos", BucketKinds.VALIDATED)
     settings = Settings(
         data_dir=tmp_path, api_key="s3cret", auth="keys", master_key=MasterKey.generate()[1]
     )

@@ -99,6 +99,16 @@ async def test_swagger_ui_is_served_whole(client: httpx.AsyncClient) -> None:
 
 
 @pytest.mark.anyio
+async def test_the_description_names_the_access_key_for_the_authorize_button(
+    client: httpx.AsyncClient,
+) -> None:
+    schema = (await client.get("/openapi.json")).json()
+    scheme = schema["components"]["securitySchemes"]["accessKey"]
+    assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
+    assert schema["security"] == [{"accessKey": []}]
+
+
+@pytest.mark.anyio
 async def test_redoc_is_served_whole(client: httpx.AsyncClient) -> None:
     page = await client.get("/redoc")
     policy = await _check_page(client, "/redoc", {"redoc.standalone.js", "favicon-32x32.png"})

@@ -32,6 +32,7 @@ from sangraha_core import (
     validate_time_bound,
 )
 from sangraha_core.access import Action
+from sangraha_core.metadata import MetadataStore
 from sangraha_core.web import backends_of, problem_doc, require
 
 __all__ = ["MAX_DELIMITER_LENGTH", "ListingPage", "router"]
@@ -156,6 +157,8 @@ async def list_objects(
             next_cursor=tree.next_marker if tree.is_truncated else None,
             prefixes=tree.common_prefixes,
         )
+        if not (folders.items or folders.prefixes or cursor):
+            await _require_bucket(backends.metadata, bucket)
         return JSONResponse(
             folders.model_dump(mode="json"), headers={"Cache-Control": CACHE_REVALIDATE}
         )
@@ -172,5 +175,13 @@ async def list_objects(
         cursor=cursor or None,
     )
     page = await run_in_threadpool(backends.metadata.list_objects, query)
+    if not (page.items or cursor):
+        await _require_bucket(backends.metadata, bucket)
     flat = ListingPage(items=page.items, next_cursor=page.next_cursor)
     return JSONResponse(flat.model_dump(mode="json"), headers={"Cache-Control": CACHE_REVALIDATE})
+
+
+async def _require_bucket(metadata: MetadataStore, bucket: str) -> None:
+    """404 for a listing of a bucket that does not exist, rather than an empty page a typo
+    would hide behind; asked only when a first page is empty, so listings cost no more."""
+    await run_in_threadpool(metadata.get_bucket, bucket)

@@ -16,6 +16,7 @@ import base64
 import hashlib
 import re
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
@@ -135,6 +136,7 @@ def install_docs(app: FastAPI) -> None:
             headers={"Cache-Control": _ASSET_CACHE},
         )
 
+    _describe_sign_in(app)
     if docs_url:
         app.add_route(docs_url, swagger_ui, methods=["GET"], include_in_schema=False)
     if redoc_url:
@@ -142,3 +144,32 @@ def install_docs(app: FastAPI) -> None:
     for name in DOCS_ASSETS:
         # One route per file: nothing else under the prefix can be asked for.
         app.add_route(DOCS_ASSET_PREFIX + name, asset, methods=["GET"], include_in_schema=False)
+
+
+#: How the description tells clients (and Swagger UI's Authorize button) to sign in.
+BEARER_SCHEME = {
+    "type": "http",
+    "scheme": "bearer",
+    "description": "An access key's `<id>.<secret>` (SigV4 and presigned URLs are taken too; "
+    "see docs/access.md).",
+}
+
+
+def _describe_sign_in(app: FastAPI) -> None:
+    """Name the bearer token in the description, so the reference page can sign requests.
+
+    Every route is described as needing it; the probes and metrics, which do not, are not
+    in the description at all."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            schema.setdefault("components", {}).setdefault("securitySchemes", {})["accessKey"] = (
+                BEARER_SCHEME
+            )
+            schema["security"] = [{"accessKey": []}]
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
