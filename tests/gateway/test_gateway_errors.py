@@ -33,15 +33,13 @@ def test_a_method_the_target_does_not_take_is_method_not_allowed(
 @pytest.mark.parametrize(
     ("method", "path"),
     [
-        ("GET", "/{bucket}?acl"),
-        ("PUT", "/{bucket}?acl"),
-        ("GET", "/{bucket}/key?acl"),
-        ("GET", "/{bucket}?policy"),
-        ("GET", "/{bucket}?cors"),
-        ("GET", "/{bucket}?lifecycle"),
+        ("GET", "/{bucket}?logging"),
+        ("PUT", "/{bucket}?policy"),
+        ("DELETE", "/{bucket}?cors"),
+        ("PUT", "/{bucket}?lifecycle"),
         ("GET", "/{bucket}?versions"),
         ("PUT", "/{bucket}?versioning"),
-        ("GET", "/{bucket}/key?tagging"),
+        ("DELETE", "/{bucket}/key?tagging"),
         ("PUT", "/{bucket}/key?tagging"),
         ("POST", "/{bucket}/key?restore"),
         ("POST", "/{bucket}/key?select&select-type=2"),
@@ -58,7 +56,7 @@ def test_an_operation_not_served_is_not_implemented(
 def test_an_unsupported_operation_is_refused_before_the_bucket_is_looked_up(
     deployment: Deployment,
 ) -> None:
-    answer = deployment.http.get(f"/{new_bucket()}?acl")
+    answer = deployment.http.get(f"/{new_bucket()}?logging")
     assert answer.status_code == 501
     assert error_of(answer)["Code"] == "NotImplemented"
 
@@ -71,7 +69,7 @@ def test_a_path_that_is_not_utf8_is_invalid_uri(deployment: Deployment, bucket: 
 
 def test_every_error_names_its_request(deployment: Deployment, bucket: str) -> None:
     ids = set()
-    for path in (f"/{new_bucket()}", f"/{bucket}/missing", f"/{bucket}?acl"):
+    for path in (f"/{new_bucket()}", f"/{bucket}/missing", f"/{bucket}?logging"):
         answer = deployment.http.get(path)
         fields = error_of(answer)
         assert fields["Message"]

@@ -2,7 +2,9 @@
 
 The table below is the whole S3 surface the gateway serves; anything else S3 defines is
 answered ``501 NotImplemented`` naming the operation, never mistaken for a neighbour
-(``GET /b?acl`` is not a listing).
+(``GET /b?acl`` is not a listing). Of the configuration sub-resources, the reads tools make
+as a matter of course are answered as an unconfigured bucket answers them (see
+``configuration``).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from starlette.datastructures import QueryParams
 from starlette.responses import Response
 
-from . import buckets, listing, multipart, objects, reads
+from . import buckets, configuration, listing, multipart, objects, reads
 from ._call import S3Call
 from ._errors import S3Error
 
@@ -20,7 +22,8 @@ __all__ = ["UNSUPPORTED_SUBRESOURCES", "Operation", "resolve"]
 
 Operation = Callable[[S3Call], Awaitable[Response]]
 
-#: Query flags of S3 operations the gateway does not implement, with the answer's wording.
+#: Query flags of S3 operations the gateway does not implement, with the answer's wording,
+#: but for the few of them ``_CONFIGURATION`` serves.
 UNSUPPORTED_SUBRESOURCES = (
     "accelerate",
     "acl",
@@ -51,14 +54,38 @@ UNSUPPORTED_SUBRESOURCES = (
     "website",
 )
 
+#: The configuration operations served, by (on an object, method, flag): the reads answer
+#: what S3 answers where nothing is configured, and a private ACL may be set (a no-op).
+_CONFIGURATION: dict[tuple[bool, str, str], tuple[str, Operation]] = {
+    (False, "GET", "acl"): ("GetBucketAcl", configuration.get_bucket_acl),
+    (False, "PUT", "acl"): ("PutBucketAcl", configuration.put_bucket_acl),
+    (False, "GET", "cors"): ("GetBucketCors", configuration.get_bucket_cors),
+    (False, "GET", "encryption"): ("GetBucketEncryption", configuration.get_bucket_encryption),
+    (False, "GET", "lifecycle"): (
+        "GetBucketLifecycleConfiguration",
+        configuration.get_bucket_lifecycle,
+    ),
+    (False, "GET", "policy"): ("GetBucketPolicy", configuration.get_bucket_policy),
+    (False, "GET", "tagging"): ("GetBucketTagging", configuration.get_bucket_tagging),
+    (False, "GET", "website"): ("GetBucketWebsite", configuration.get_bucket_website),
+    (True, "GET", "acl"): ("GetObjectAcl", configuration.get_object_acl),
+    (True, "PUT", "acl"): ("PutObjectAcl", configuration.put_object_acl),
+    (True, "GET", "tagging"): ("GetObjectTagging", configuration.get_object_tagging),
+}
+
 
 def resolve(call: S3Call) -> tuple[str, Operation]:
     """The operation's S3 name (for metrics and logs) and the function that serves it."""
     query = call.query
+    method = call.method
     for flag in UNSUPPORTED_SUBRESOURCES:
         if flag in query:
-            raise S3Error("NotImplemented", f"the ?{flag} operations are not implemented")
-    method = call.method
+            served = None
+            if call.bucket is not None:
+                served = _CONFIGURATION.get((call.key is not None, method, flag))
+            if served is None:
+                raise S3Error("NotImplemented", f"the ?{flag} operations are not implemented")
+            return served
     if call.bucket is None:
         if method == "GET":
             return "ListBuckets", buckets.list_buckets

@@ -49,6 +49,7 @@ __all__ = [
     "Owner",
     "PartEntry",
     "UploadEntry",
+    "render_access_control_policy",
     "render_complete_multipart_upload",
     "render_copy_object_result",
     "render_copy_part_result",
@@ -60,12 +61,14 @@ __all__ = [
     "render_list_objects_v2",
     "render_list_parts",
     "render_location_constraint",
+    "render_tagging",
     "render_versioning_configuration",
     "s3_timestamp",
     "url_encode",
 ]
 
 S3_NAMESPACE = "http://s3.amazonaws.com/doc/2006-03-01/"
+_XSI_NAMESPACE = "http://www.w3.org/2001/XMLSchema-instance"
 
 #: The only value of ``encoding-type`` S3 knows.
 EncodingType = Literal["url"]
@@ -412,6 +415,25 @@ def render_location_constraint(region: str | None) -> bytes:
 def render_versioning_configuration() -> bytes:
     """GetBucketVersioning of a bucket that never had versioning: no Status at all."""
     return _document("VersioningConfiguration", "")
+
+
+def render_access_control_policy(owner: Owner) -> bytes:
+    """GetBucketAcl / GetObjectAcl of a private resource: its owner holds FULL_CONTROL."""
+    grantee = (
+        f'<Grantee xmlns:xsi="{_XSI_NAMESPACE}" xsi:type="CanonicalUser">'
+        f"{_el('ID', owner.id)}{_el('DisplayName', owner.display_name)}</Grantee>"
+    )
+    grant = f"<Grant>{grantee}{_el('Permission', 'FULL_CONTROL')}</Grant>"
+    return _document(
+        "AccessControlPolicy",
+        f"{_owner('Owner', owner)}<AccessControlList>{grant}</AccessControlList>",
+    )
+
+
+def render_tagging(tags: Sequence[tuple[str, str]] = ()) -> bytes:
+    """Tagging (GetObjectTagging): the TagSet, written even when empty, as S3 does."""
+    entries = "".join(f"<Tag>{_el('Key', k)}{_el('Value', v)}</Tag>" for k, v in tags)
+    return _document("Tagging", f"<TagSet>{entries}</TagSet>")
 
 
 def _document(root: str, body: str) -> bytes:
