@@ -1,7 +1,8 @@
 """The web console in a real browser (Debian's Chromium, driven by Playwright) against a
 real embedded server with access control on: sign-in, drag-and-drop upload (single PUT and
-upload sessions with resume), a preview of each kind, folders, search, versions, delete,
-the dashboard, and axe-core's accessibility rules in light and dark mode.
+upload sessions with resume), a preview of each kind (PDFs drawn by the vendored pdf.js),
+folders, search, versions, delete, the dashboard, and axe-core's accessibility rules in
+light and dark mode.
 
 Screenshots of each kind previewed, at 1400 and 400 px wide, go to ``tests/e2e/artifacts/``
 (git-ignored; ``SANGRAHA_CONSOLE_ARTIFACTS`` names another folder) and their paths are
@@ -20,9 +21,10 @@ from typing import Any
 
 import httpx
 import pytest
+from PIL import Image
 
 from tests._topology import Topology, embedded
-from tests.e2e._content import pdf, png, png_with_bad_crc
+from tests.e2e._content import pdf_with_text, png, png_with_bad_crc
 
 CHROMIUM = "/usr/bin/chromium"
 playwright_sync = pytest.importorskip("playwright.sync_api")
@@ -179,14 +181,52 @@ def open_object(page: Any, key: str) -> None:
     until(page, "(key) => document.getElementById('detail-key').textContent === key", key)
 
 
-def shoot(page: Any, name: str) -> None:
+def shoot(page: Any, name: str, showing: str | None = None) -> None:
+    """Screenshots at 1400 and 400 px; with ``showing`` (an element's id), each must show
+    that element with something drawn in it (dark pixels where it sits on the page)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     for width in (1400, 400):
         page.set_viewport_size({"width": width, "height": 900})
         path = ARTIFACTS / f"{name}-{width}.png"
         page.screenshot(path=str(path), full_page=True)
         print(f"console screenshot: {path}")
+        if showing is not None:
+            box = page.evaluate(
+                "(id) => { const r = document.getElementById(id).getBoundingClientRect();"
+                " return [r.left + scrollX, r.top + scrollY, r.right + scrollX,"
+                " r.bottom + scrollY]; }",
+                showing,
+            )
+            with Image.open(path) as shot:
+                region = shot.convert("L").crop(tuple(round(v) for v in box))
+                dark = sum(region.histogram()[:100])
+            assert region.width > 100 and dark > 200, (path, region.size, dark)
     page.set_viewport_size({"width": 1400, "height": 900})
+
+
+# Dark pixels of the PDF preview's canvas, in its upper half (the line of text) and its
+# lower half (the bar, as wide as 40 pt times the page number).
+CANVAS_INK = """() => {
+  const c = document.getElementById("pdf-canvas");
+  const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+  const ink = { top: 0, bottom: 0, width: c.width, height: c.height };
+  for (let i = 0; i < d.length; i += 4) {
+    if (d[i + 3] > 0 && d[i] < 128 && d[i + 1] < 128 && d[i + 2] < 128) {
+      if (Math.floor(i / 4 / c.width) < c.height / 2) ink.top++; else ink.bottom++;
+    }
+  }
+  return ink;
+}"""
+
+
+def pdf_drawn(page: Any, number: int) -> dict[str, int]:
+    until(
+        page,
+        "(n) => document.getElementById('pdf-canvas')?.dataset.page === String(n)",
+        number,
+    )
+    ink: dict[str, int] = page.evaluate(CANVAS_INK)
+    return ink
 
 
 def axe_violations(page: Any) -> list[dict[str, Any]]:
@@ -239,6 +279,7 @@ def test_sign_in_keeps_the_key_in_session_storage_only(browser: Any, server: Ser
 def test_drop_upload_and_preview_of_each_kind(page: Any, server: Server) -> None:
     hostile = '<img src=x onerror="window.pwned=1">.json'
     document = {"title": "Report", "rows": [{"n": i, "ok": i % 2 == 0} for i in range(5)]}
+    report = pdf_with_text(["One", "Two", "Three"], title="Quarterly report")
     open_bucket(page, BUCKET)
     page.click("#upload-toggle")
     page.fill("#upload-prefix", "drop/")
@@ -250,7 +291,7 @@ def test_drop_upload_and_preview_of_each_kind(page: Any, server: Server) -> None
         [
             ("doc.json", "application/json", json.dumps(document).encode()),
             ("photo.png", "image/png", png(32, 24)),
-            ("report.pdf", "application/pdf", pdf(pages=3)),
+            ("report.pdf", "application/pdf", report),
             (hostile, "application/json", b"{}"),
         ],
     )
@@ -275,17 +316,76 @@ def test_drop_upload_and_preview_of_each_kind(page: Any, server: Server) -> None
     shoot(page, "preview-image")
 
     open_object(page, "drop/report.pdf")
-    # Chromium's viewer draws nothing in a sandboxed frame, so the page shows the facts.
-    page.wait_for_selector("#preview-pdf")
+    # pdf.js draws the first page on a canvas, beside the facts the worker extracted.
+    ink = pdf_drawn(page, 1)
+    assert ink["top"] > 200 and ink["bottom"] > 200, ink
+    assert page.text_content("#pdf-where") == "Page 1 of 3"
     assert "3 pages" in page.text_content("#preview-pdf")
     assert "Quarterly report" in page.text_content("#preview")
-    shoot(page, "preview-pdf")
+    shoot(page, "preview-pdf", showing="pdf-canvas")
 
     # A key that looks like markup is shown as text, never parsed.
     assert page.evaluate("window.pwned") is None
     shown = page.locator("#object-rows button.linkish").all_text_contents()
     assert hostile in shown
     assert page.locator("#object-rows img").count() == 0
+
+
+def test_a_pdf_is_drawn_page_by_page_under_the_policy(page: Any, server: Server) -> None:
+    refused: list[str] = []
+    page.on(
+        "console",
+        lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None,
+    )
+    requested: list[str] = []
+    page.on("request", lambda r: requested.append(r.url))
+    server.put("pdfs/two.pdf", pdf_with_text(["First page", "Second page"]), "application/pdf")
+    open_bucket(page, BUCKET, "pdfs/")
+    open_object(page, "pdfs/two.pdf")
+    first = pdf_drawn(page, 1)
+    # Helvetica is not embedded and no standard font data is shipped: the text is still drawn.
+    assert first["top"] > 200 and first["bottom"] > 200, first
+    assert page.text_content("#pdf-where") == "Page 1 of 2"
+    assert page.is_disabled("#pdf-prev") and not page.is_disabled("#pdf-next")
+    assert page.get_attribute("#pdf-canvas", "aria-label") == "Page 1 of 2 of pdfs/two.pdf"
+    assert "2 pages" in page.text_content("#preview-pdf")  # the facts stay beside it
+    page.click("#pdf-next")
+    second = pdf_drawn(page, 2)
+    assert page.text_content("#pdf-where") == "Page 2 of 2"
+    assert page.is_disabled("#pdf-next") and not page.is_disabled("#pdf-prev")
+    assert second["bottom"] > first["bottom"] * 1.5, (first, second)  # the wider bar
+    assert axe_violations(page) == []
+    page.click("#pdf-prev")
+    assert pdf_drawn(page, 1) == first
+    # pdf.js and its worker came from the console's own assets; the key is in no URL.
+    assert any(u.endswith("/console/assets/vendor/pdfjs/pdf.worker.min.mjs") for u in requested)
+    assert all(u.startswith(server.url) for u in requested), requested
+    assert not any(server.bearer in u for u in requested)
+    assert refused == []
+
+
+def test_a_pdf_that_cannot_be_drawn_says_so(page: Any, server: Server) -> None:
+    server.put("pdfs/sealed.pdf", pdf_with_text(["Secret"], password="pw"), "application/pdf")
+    stored = server.put("pdfs/mangled.pdf", pdf_with_text(["Fine"]), "application/pdf")
+    open_bucket(page, BUCKET, "pdfs/")
+    open_object(page, "pdfs/sealed.pdf")
+    page.wait_for_selector("#pdf-error")
+    assert "password" in page.text_content("#pdf-error")
+    assert page.is_hidden("#pdf-canvas")
+    assert "Encrypted" in page.text_content("#preview")
+    assert axe_violations(page) == []
+    # Bytes pdf.js cannot parse (as from a damaged disk): a message, not a blank or a crash.
+    page.route(
+        f"**/v1/objects/{stored['id']}/content",
+        lambda route: route.fulfill(
+            status=200, body=b"%PDF-1.7\n1 0 obj garbage", content_type="application/pdf"
+        ),
+    )
+    open_object(page, "pdfs/mangled.pdf")
+    page.wait_for_selector("#pdf-error")
+    assert "could not be drawn" in page.text_content("#pdf-error")
+    assert page.is_hidden("#pdf-canvas")
+    assert page.text_content("#preview-pdf")
 
 
 def test_failed_uploads_say_why(page: Any, server: Server) -> None:

@@ -1,9 +1,10 @@
 """The web console: a page and the ES modules and style it loads, all shipped in the package.
 
-No build step, no CDN, no npm: the files under ``static/`` are served as they are, from a
-fixed list read when the module is imported (a name not on it is a 404, so no path reaches
-outside that folder). The page carries a strict Content-Security-Policy: scripts and styles
-from this origin only, no inline script; ``blob:`` images and frames so a preview shows
+No build step, no CDN, no npm: the files under ``static/`` (with pdf.js, vendored under
+``static/vendor/pdfjs/`` as published) are served as they are, from a fixed list read when
+the module is imported (a name not on it is a 404, so no path reaches outside that folder).
+The page carries a strict Content-Security-Policy: scripts, workers and styles from this
+origin only, no inline script, no eval; ``blob:`` images and frames so a preview shows
 bytes the page fetched with its key, without loosening the sandbox stored content is
 served under. Everything the page shows from the API is set with ``textContent``.
 """
@@ -27,22 +28,25 @@ CONSOLE_ASSET_PREFIX = "/console/assets/"
 _STATIC = Path(__file__).parent / "static"
 _TYPES = {
     ".js": "text/javascript; charset=utf-8",
+    ".mjs": "text/javascript; charset=utf-8",
     ".css": "text/css; charset=utf-8",
     ".svg": "image/svg+xml",
 }
-#: The assets by file name, with the type each is served as.
+#: The assets by path under ``static/`` (``app.js``, ``vendor/pdfjs/pdf.min.mjs``), with the
+#: type each is served as.
 CONSOLE_ASSETS = {
-    path.name: _TYPES[path.suffix]
-    for path in sorted(_STATIC.iterdir())
+    path.relative_to(_STATIC).as_posix(): _TYPES[path.suffix]
+    for path in sorted(_STATIC.rglob("*"))
     if path.is_file() and path.suffix in _TYPES
 }
 
 # connect-src http: https:: uploads may go to a write service on another origin.
 # img-src/frame-src blob:: previews are fetched with the key and shown as blob: URLs.
+# worker-src 'self': pdf.js parses a PDF in its module worker, served from this list.
 CONSOLE_POLICY = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; "
-    "frame-src blob:; connect-src 'self' http: https:; base-uri 'none'; form-action 'none'; "
-    "frame-ancestors 'none'"
+    "default-src 'none'; script-src 'self'; worker-src 'self'; style-src 'self'; "
+    "img-src 'self' blob:; frame-src blob:; connect-src 'self' http: https:; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
 _HEADERS = {
     "Content-Security-Policy": CONSOLE_POLICY,
@@ -59,7 +63,8 @@ async def console() -> HTMLResponse:
     return HTMLResponse(_PAGE, headers={**_HEADERS, "Cache-Control": "no-cache"})
 
 
-@router.get(CONSOLE_ASSET_PREFIX + "{name}")
+# A path, for the vendored files; only names on the list are read, so ".." goes nowhere.
+@router.get(CONSOLE_ASSET_PREFIX + "{name:path}")
 async def console_asset(name: str) -> Response:
     media_type = CONSOLE_ASSETS.get(name)
     if media_type is None:

@@ -1,6 +1,7 @@
 // The detail panel: a preview of the object by kind, its record, its versions. Content is
 // fetched with the key and shown through blob: URLs (the console's policy allows blob:
-// images and frames), so the sandbox headers on content answers stay as they are.
+// images and frames), so the sandbox headers on content answers stay as they are. PDFs are
+// drawn on a canvas by the vendored pdf.js, from bytes fetched the same way.
 
 import { $, h, clear, badge, size, when, say, confirmDialog } from "./dom.js";
 import { call, json, enc, keyPath, objectPath, versionsOf, writeUrl } from "./api.js";
@@ -8,7 +9,11 @@ import { jsonTree } from "./jsontree.js";
 
 const JSON_WHOLE = 2 * 1024 * 1024;
 const JSON_HEAD = 64 * 1024;
+// Fit the page to the panel, but a small page is not blown up past twice its size.
+const PDF_MAX_SCALE = 2;
 let urls = [];
+let pdfjs = null;
+let pdfTask = null;
 let current = null;
 let onChanged = () => {};
 
@@ -17,7 +22,29 @@ function blobUrl(blob) {
   urls.push(url);
   return url;
 }
-function releaseUrls() { for (const url of urls) URL.revokeObjectURL(url); urls = []; }
+function releaseUrls() {
+  for (const url of urls) URL.revokeObjectURL(url);
+  urls = [];
+  closePdf();
+}
+
+// pdf.js is 1.6 MB with its worker: loaded on the first PDF shown, not with the page.
+function loadPdfjs() {
+  if (!pdfjs) {
+    pdfjs = import("./vendor/pdfjs/pdf.min.mjs").then((lib) => {
+      lib.GlobalWorkerOptions.workerSrc = new URL("./vendor/pdfjs/pdf.worker.min.mjs", import.meta.url).href;
+      return lib;
+    });
+    pdfjs.catch(() => { pdfjs = null; }); // a failed load is tried again with the next PDF
+  }
+  return pdfjs;
+}
+
+// Each document has its own worker: ending the task stops it and frees the parsed file.
+function closePdf() {
+  if (pdfTask) pdfTask.destroy().catch(() => {});
+  pdfTask = null;
+}
 
 function contentUrl(record) { return `/v1/objects/${enc(record.id)}/content`; }
 
@@ -54,19 +81,111 @@ function pdfFacts(record) {
   return parts.length ? parts.join(", ") : "PDF";
 }
 
-function previewPdf(record, box) {
-  // Chromium's own viewer does not draw inside a sandboxed frame, and stored bytes are
-  // never shown unsandboxed on the console's origin: so the facts the worker extracted.
+function pdfFactList(record) {
   const x = record.extracted || {};
   const list = h("dl", { className: "facts" });
-  fact(list, "Pages", x.pages === undefined ? "" : String(x.pages));
+  fact(list, "Pages", x.pages === undefined || x.pages === null ? "" : String(x.pages));
   fact(list, "Title", x.title || "");
   fact(list, "Author", x.author || "");
   fact(list, "PDF version", x.pdf_version || x.version || "");
   fact(list, "Encrypted", x.encrypted === undefined ? "" : (x.encrypted ? "yes" : "no"));
-  clear(box).append(
-    h("p", { className: "note", id: "preview-pdf", text: pdfFacts(record) }), list,
-    h("p", { className: "note", text: "PDFs are not drawn here (the browser's viewer does not run in a sandboxed frame): download it to read it." }));
+  return list;
+}
+
+function pdfFailure(error) {
+  if (error && error.name === "PasswordException") {
+    return "This PDF is protected by a password, so it is not drawn here: download it to open it.";
+  }
+  const why = error && error.message ? error.message : String(error);
+  return `This PDF could not be drawn (${why}): download it to open it elsewhere.`;
+}
+
+async function drawPdfPage(doc, number, canvas, box, key) {
+  const page = await doc.getPage(number);
+  const natural = page.getViewport({ scale: 1 });
+  const room = Math.max(160, box.clientWidth - 2);
+  const viewport = page.getViewport({ scale: Math.min(room / natural.width, PDF_MAX_SCALE) });
+  // Drawn at the screen's pixel density; the style scales it back to the panel's width.
+  const ratio = window.devicePixelRatio || 1;
+  canvas.width = Math.floor(viewport.width * ratio);
+  canvas.height = Math.floor(viewport.height * ratio);
+  canvas.style.width = `${Math.floor(viewport.width)}px`;
+  canvas.setAttribute("aria-label", `Page ${number} of ${doc.numPages} of ${key}`);
+  await page.render({
+    canvas, viewport, transform: ratio === 1 ? undefined : [ratio, 0, 0, ratio, 0, 0],
+  }).promise;
+  page.cleanup();
+  canvas.dataset.page = String(number);
+}
+
+async function previewPdf(record, box) {
+  // Chromium's own viewer does not draw inside a sandboxed frame, and stored bytes are never
+  // shown unsandboxed on the console's origin: pdf.js parses them in its worker and draws
+  // the page on a canvas. Nothing in the PDF runs: pdf.js evaluates no PDF JavaScript
+  // without its scripting sandbox, which is not shipped, and compiles no fonts with eval.
+  const canvas = h("canvas", { id: "pdf-canvas", role: "img", "aria-label": `First page of ${record.key}` });
+  const prev = h("button", { type: "button", id: "pdf-prev", className: "ghost", text: "Previous", disabled: true });
+  const next = h("button", { type: "button", id: "pdf-next", className: "ghost", text: "Next", disabled: true });
+  const where = h("span", { id: "pdf-where", "aria-live": "polite" });
+  const pager = h("div", { className: "row pdf-pager", role: "group", "aria-label": "PDF pages", hidden: true },
+    prev, where, next);
+  const note = h("p", { className: "note", id: "pdf-status", text: "Drawing the first page..." });
+  const sheet = h("div", { className: "pdf-sheet" }, canvas);
+  clear(box).append(h("div", { className: "pdf-preview" },
+    h("div", { className: "pdf-view" }, sheet, pager, note),
+    h("div", { className: "pdf-facts" },
+      h("p", { className: "note", id: "preview-pdf", text: pdfFacts(record) }), pdfFactList(record))));
+  const fail = (error) => {
+    if (current !== record) return; // another object is shown by now
+    canvas.hidden = true;
+    pager.hidden = true;
+    note.id = "pdf-error";
+    note.className = "note error";
+    note.textContent = pdfFailure(error);
+    note.hidden = false;
+  };
+  let doc;
+  try {
+    const [lib, response] = await Promise.all([loadPdfjs(), call(contentUrl(record))]);
+    const data = new Uint8Array(await response.arrayBuffer());
+    if (current !== record) return;
+    closePdf();
+    const task = lib.getDocument({
+      data,
+      isEvalSupported: false, // fonts are drawn from paths, never compiled with new Function
+      enableXfa: false,
+      // No CMaps, standard font data or decoders are fetched: none is set, and none shipped.
+      useSystemFonts: true,
+      stopAtErrors: false,
+    });
+    pdfTask = task;
+    doc = await task.promise;
+    if (current !== record) return;
+    await drawPdfPage(doc, 1, canvas, box, record.key);
+  } catch (error) { fail(error); return; }
+  let shown = 1;
+  const settle = () => {
+    where.textContent = `Page ${shown} of ${doc.numPages}`;
+    prev.disabled = shown <= 1;
+    next.disabled = shown >= doc.numPages;
+  };
+  const go = async (step) => {
+    const wanted = shown + step;
+    if (wanted < 1 || wanted > doc.numPages) return;
+    prev.disabled = next.disabled = true; // one drawing on the canvas at a time
+    note.textContent = `Drawing page ${wanted}...`;
+    note.hidden = false;
+    try { await drawPdfPage(doc, wanted, canvas, box, record.key); }
+    catch (error) { fail(error); return; }
+    shown = wanted;
+    note.hidden = true;
+    settle();
+  };
+  prev.addEventListener("click", () => go(-1));
+  next.addEventListener("click", () => go(1));
+  note.hidden = true;
+  pager.hidden = false;
+  settle();
 }
 
 async function previewJson(record, box) {
@@ -97,7 +216,7 @@ async function preview(record) {
   box.append(h("p", { className: "note", text: "Loading preview..." }));
   try {
     if (record.kind === "image") await previewImage(record, box);
-    else if (record.kind === "pdf") previewPdf(record, box);
+    else if (record.kind === "pdf") await previewPdf(record, box);
     else if (record.kind === "json") await previewJson(record, box);
     else clear(box).append(h("p", { className: "note", text: `No preview for ${record.content_type}; download it instead.` }));
   } catch (error) {
