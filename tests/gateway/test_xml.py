@@ -43,6 +43,7 @@ from sangraha_gateway._xml import (
     parse_complete_multipart_upload,
     parse_create_bucket_configuration,
     parse_delete,
+    render_access_control_policy,
     render_complete_multipart_upload,
     render_copy_object_result,
     render_copy_part_result,
@@ -54,6 +55,7 @@ from sangraha_gateway._xml import (
     render_list_objects_v2,
     render_list_parts,
     render_location_constraint,
+    render_tagging,
     render_versioning_configuration,
     s3_timestamp,
     url_encode,
@@ -508,6 +510,28 @@ def test_location_constraint_reads_back(region: str | None, read: str | None) ->
 def test_versioning_configuration_reads_back_as_never_versioned() -> None:
     parsed, _ = _call("GetBucketVersioning", render_versioning_configuration(), Bucket="b")
     assert "Status" not in parsed and "MFADelete" not in parsed
+
+
+@pytest.mark.parametrize("operation", ["GetBucketAcl", "GetObjectAcl"])
+def test_access_control_policy_reads_back_as_the_owners_full_control(operation: str) -> None:
+    owner = Owner(id="o-id", display_name="o & name")
+    extra = {"Key": "k"} if operation == "GetObjectAcl" else {}
+    parsed, _ = _call(operation, render_access_control_policy(owner), Bucket="b", **extra)
+    assert parsed["Owner"] == {"ID": "o-id", "DisplayName": "o & name"}
+    assert parsed["Grants"] == [
+        {
+            "Grantee": {"ID": "o-id", "DisplayName": "o & name", "Type": "CanonicalUser"},
+            "Permission": "FULL_CONTROL",
+        }
+    ]
+
+
+def test_tagging_reads_back() -> None:
+    parsed, _ = _call("GetObjectTagging", render_tagging(), Bucket="b", Key="k")
+    assert parsed["TagSet"] == []
+    tagged = render_tagging([("team", "a<b")])
+    parsed, _ = _call("GetObjectTagging", tagged, Bucket="b", Key="k")
+    assert parsed["TagSet"] == [{"Key": "team", "Value": "a<b"}]
 
 
 # --- request bodies ------------------------------------------------------------------------
