@@ -7,8 +7,8 @@ operation (see ``_dispatch``); every refusal, the key check's included, is S3's 
 
 from __future__ import annotations
 
-import argparse
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes
 
@@ -26,11 +26,10 @@ from sangraha_core.web import (
     ObservabilityMiddleware,
     backends_lifespan,
     backends_of,
-    configure_logging,
     health_router,
     metrics_endpoint,
     request_id,
-    serve,
+    run_service,
 )
 
 from ._call import S3Call, split_path
@@ -41,7 +40,6 @@ __all__ = ["DEFAULT_PORT", "PROBE_PREFIX", "create_app", "main"]
 
 logger = logging.getLogger("sangraha.gateway")
 
-DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 9000
 #: Where the probes and metrics live: no bucket name can start with ``_``.
 PROBE_PREFIX = "/_sangraha"
@@ -203,12 +201,13 @@ def create_app(settings: Settings | None = None, backends: Backends | None = Non
     return app
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     """``sangraha-gateway [--host H] [--port P]``; backends come from ``SANGRAHA_*``."""
-    parser = argparse.ArgumentParser(prog="sangraha-gateway", description=__doc__)
-    parser.add_argument("--host", default=DEFAULT_HOST, help=f"default {DEFAULT_HOST}")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}")
-    args = parser.parse_args(argv)
-    settings = Settings()
-    configure_logging()
-    serve(create_app(settings), settings, host=args.host, port=args.port)
+    run_service(
+        argv,
+        prog="sangraha-gateway",
+        description="Sangraha's S3 gateway: the S3 API, path-style, over the backends the "
+        "SANGRAHA_* environment names.",
+        default_port=DEFAULT_PORT,
+        create_app=create_app,
+    )

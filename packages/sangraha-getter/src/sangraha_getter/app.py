@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
+from collections.abc import Sequence
 
 from fastapi import APIRouter, FastAPI
 
 from sangraha_core import Backends, Settings, __version__
-from sangraha_core.web import backends_lifespan, configure_logging, install_web, serve
+from sangraha_core.web import backends_lifespan, install_web, run_service
 
 from .buckets import router as buckets_router
 from .console import router as console_router
@@ -16,7 +16,6 @@ from .records import router as records_router
 
 __all__ = ["build_router", "create_app", "main"]
 
-DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8002
 
 
@@ -59,12 +58,12 @@ def create_app(settings: Settings | None = None, backends: Backends | None = Non
     return app
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     """``sangraha-getter [--host H] [--port P]``; backends come from ``SANGRAHA_*``."""
-    parser = argparse.ArgumentParser(prog="sangraha-getter", description=__doc__)
-    parser.add_argument("--host", default=DEFAULT_HOST, help=f"default {DEFAULT_HOST}")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}")
-    args = parser.parse_args(argv)
-    settings = Settings()
-    configure_logging()
-    serve(create_app(settings), settings, host=args.host, port=args.port)
+    run_service(
+        argv,
+        prog="sangraha-getter",
+        description="Sangraha's read service (content, records, listing, the console).",
+        default_port=DEFAULT_PORT,
+        create_app=create_app,
+    )

@@ -25,12 +25,13 @@ from ._lifespan import backends_lifespan
 from ._observability import BYTES_IN, BYTES_OUT, ObservabilityMiddleware, metrics_endpoint
 from ._problems import PROBLEM_BASE, problem_doc, problem_for, problem_of, problem_response
 from ._routing import KEY_CONVERTOR, ObjectKeyConvertor
-from ._serve import Listener, serve, serve_together
+from ._serve import DEFAULT_HOST, Listener, run_service, serve, serve_together
 from ._streaming import BlobStreamResponse
 
 __all__ = [
     "BYTES_IN",
     "BYTES_OUT",
+    "DEFAULT_HOST",
     "KEY_CONVERTOR",
     "OPEN_PATHS",
     "OPEN_PREFIXES",
@@ -62,6 +63,7 @@ __all__ = [
     "require",
     "requires",
     "requires_admin",
+    "run_service",
     "serve",
     "serve_together",
 ]

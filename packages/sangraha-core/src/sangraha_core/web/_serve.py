@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import uvicorn
 from starlette.types import ASGIApp
 
+from .._logging import configure_logging
 from .._settings import Settings
 from ._http import HttpLimits, limited_protocol
 
-__all__ = ["Listener", "serve", "serve_together"]
+__all__ = ["DEFAULT_HOST", "Listener", "run_service", "serve", "serve_together"]
+
+#: Where a service listens unless told otherwise: this machine only.
+DEFAULT_HOST = "127.0.0.1"
 
 
 @dataclass(frozen=True)
@@ -94,3 +99,29 @@ def serve_together(
 
     with asyncio.Runner(loop_factory=servers[0].config.get_loop_factory()) as runner:
         runner.run(run_all())
+
+
+def run_service(
+    argv: Sequence[str] | None,
+    *,
+    prog: str,
+    description: str,
+    default_port: int,
+    create_app: Callable[[Settings], ASGIApp],
+) -> None:
+    """A service's command line: ``PROG [--host H] [--port P]``, its backends from the
+    ``SANGRAHA_*`` environment, served by :func:`serve` until interrupted."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument(
+        "--host", default=DEFAULT_HOST, help=f"the address to listen on (default {DEFAULT_HOST})"
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=default_port,
+        help=f"the port to listen on (default {default_port})",
+    )
+    args = parser.parse_args(argv)
+    configure_logging()
+    settings = Settings()
+    serve(create_app(settings), settings, host=args.host, port=args.port)
