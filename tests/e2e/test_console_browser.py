@@ -537,6 +537,7 @@ def test_axe_finds_nothing_serious(browser: Any, server: Server, scheme: str) ->
     tab = context.new_page()
     try:
         server.put("axe/doc.json", b'{"a": [1, 2, {"b": null}]}', "application/json", owner="x")
+        server.put("axe/doc.pdf", pdf_with_text(["Page one", "Page two"]), "application/pdf")
         tab.goto(f"{server.url}/console")
         assert axe_violations(tab) == []  # the sign-in form
         tab.fill("#apikey", server.bearer)
@@ -549,6 +550,11 @@ def test_axe_finds_nothing_serious(browser: Any, server: Server, scheme: str) ->
         open_object(tab, "axe/doc.json")
         tab.wait_for_selector("#preview .tree")
         assert axe_violations(tab) == []
+        open_object(tab, "axe/doc.pdf")  # the PDF's canvas and its pager
+        pdf_drawn(tab, 1)
+        assert axe_violations(tab) == []
+        open_object(tab, "axe/doc.json")
+        tab.wait_for_selector("#preview .tree")
         tab.set_viewport_size({"width": 400, "height": 900})
         assert axe_violations(tab) == []
         tab.click("#nav-dashboard")
