@@ -119,13 +119,19 @@ def typecheck(session: nox.Session) -> None:
 
 
 #: Each runs as ``python -m <module>``; a benchmark joins ``nox -s bench`` with one line here.
-BENCHMARKS = ["benchmarks.large_objects", "benchmarks.small_objects", "benchmarks.s3_api"]
+BENCHMARKS = [
+    "benchmarks.large_objects",
+    "benchmarks.small_objects",
+    "benchmarks.wrk",
+    "benchmarks.s3_api",
+]
 
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
     """Every benchmark against both topologies; ``nox -s bench -- --quick`` for small sizes."""
-    _install_workspace(session, "test")
+    # The bench extra is py-spy, for profiling the services under the benchmarks' load.
+    _install_workspace(session, "test", "bench")
     for module in BENCHMARKS:
         session.run("python", "-m", module, *session.posargs)
 
