@@ -10,7 +10,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from sangraha_core import ConfigurationError, configure_logging
+from sangraha_core import (
+    ConfigurationError,
+    configure_logging,
+    is_secret_parameter,
+    redact_target,
+)
 from sangraha_core.web import request_id
 
 
@@ -96,3 +101,40 @@ def test_text_lines_carry_the_request_id_thread_and_traceback() -> None:
     assert "ERROR sangraha.access: failed [req-42]" in text
     assert "Traceback (most recent call last)" in text
     assert "RuntimeError: boom" in text
+
+
+def test_presigned_signatures_stay_out_of_the_access_log() -> None:
+    stream = io.StringIO()
+    configure_logging(log_format="json", stream=stream)
+    target = (
+        "/docs/a.json?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=SKA%2F20261202"
+        "&X-Amz-Signature=abc123def&x-id=GetObject"
+    )
+    logging.getLogger("uvicorn.access").info(
+        '%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET", target, "1.1", 200
+    )
+    line = stream.getvalue()
+    assert "abc123def" not in line and "SKA" not in line
+    assert "X-Amz-Signature=REDACTED" in line and "x-id=GetObject" in line
+    assert redact_target("/b/k?uploadId=1&partNumber=2") == "/b/k?uploadId=1&partNumber=2"
+    assert redact_target("/b/k?AWSAccessKeyId=SK1&Signature=s%2Bg&Expires=9") == (
+        "/b/k?AWSAccessKeyId=REDACTED&Signature=REDACTED&Expires=9"
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "secret"),
+    [
+        ("X-Amz-Signature", True),
+        ("X-Amz-Credential", True),
+        ("X-Amz-Security-Token", True),
+        ("AWSAccessKeyId", True),
+        ("api_key", True),
+        ("max-keys", False),
+        ("key-marker", False),
+        ("uploadId", False),
+        ("response-content-disposition", False),
+    ],
+)
+def test_which_parameters_are_secret(name: str, secret: bool) -> None:
+    assert is_secret_parameter(name) is secret

@@ -44,6 +44,8 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 
 import httpx
 
+from sangraha_core import is_secret_parameter
+
 if TYPE_CHECKING:
     from sangraha_core import ObjectRecord, Problem
 
@@ -262,24 +264,19 @@ class ServiceUnavailableError(InternalServerError):
     status_code: Literal[503]
 
 
-#: Query parameters whose values are secret or sign a request (a presigned URL's
-#: ``X-Amz-Signature``, ``X-Amz-Credential``, ``X-Amz-Security-Token``...), matched by part.
-_SECRET_PARAM_PARTS = ("signature", "credential", "token", "secret", "password", "key", "auth")
 _REDACTED = "REDACTED"
 
 
 def _secret_values(url: httpx.URL) -> list[str]:
     return [
-        value
-        for name, value in url.params.multi_items()
-        if value and any(part in name.lower() for part in _SECRET_PARAM_PARTS)
+        value for name, value in url.params.multi_items() if value and is_secret_parameter(name)
     ]
 
 
 def redact_url(url: httpx.URL) -> str:
     """``url`` fit to print: no user or password, and no value of a secret query parameter."""
     params = [
-        (name, _REDACTED if any(p in name.lower() for p in _SECRET_PARAM_PARTS) else value)
+        (name, _REDACTED if is_secret_parameter(name) else value)
         for name, value in url.params.multi_items()
     ]
     return str(url.copy_with(userinfo=b"", params=params, fragment=None))

@@ -47,7 +47,7 @@ from ._exceptions import (
     UploadStateError,
 )
 from ._ingest import Ingest, staging_key
-from ._logging import configure_logging
+from ._logging import configure_logging, is_secret_parameter, redact_target
 from ._media import OPAQUE_DEFAULT_TYPE, SNIFF_SIZE, detect, kind_for, media_type, sniff
 from ._messages import ProcessObject, deserialize, serialize
 from ._models import (
@@ -194,6 +194,7 @@ __all__ = [
     "if_modified_since_matches",
     "if_none_match_matches",
     "if_range_matches",
+    "is_secret_parameter",
     "kind_for",
     "list_tree",
     "media_type",
@@ -206,6 +207,7 @@ __all__ = [
     "parse_range",
     "plan_read",
     "process_object",
+    "redact_target",
     "require_ready",
     "resolve_by_id",
     "resolve_by_key",

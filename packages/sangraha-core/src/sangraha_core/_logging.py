@@ -15,10 +15,51 @@ import os
 import sys
 import time
 from typing import Any, TextIO
+from urllib.parse import parse_qsl, quote
 
 from ._exceptions import ConfigurationError
 
-__all__ = ["LOG_FORMATS", "configure_logging", "request_id"]
+__all__ = ["LOG_FORMATS", "configure_logging", "is_secret_parameter", "redact_target", "request_id"]
+
+#: Parts of query parameter names whose values are secret or sign a request (a presigned
+#: URL's ``X-Amz-Signature``, ``X-Amz-Credential``, SigV2's ``Signature``...).
+_SECRET_PARTS = ("signature", "credential", "token", "secret", "password", "auth")
+#: Names ending so hold a key (``AWSAccessKeyId``, ``api_key``), unlike S3's ``max-keys``
+#: or ``key-marker``, which a log should keep.
+_KEY_ENDINGS = ("key", "keyid", "key_id", "key-id")
+_REDACTED = "REDACTED"
+
+
+def is_secret_parameter(name: str) -> bool:
+    """Whether a query parameter's value must not be printed (it signs or opens a request)."""
+    lowered = name.lower()
+    return any(part in lowered for part in _SECRET_PARTS) or lowered.endswith(_KEY_ENDINGS)
+
+
+def redact_target(target: str) -> str:
+    """A request target (path and query) fit for a log: secret parameters' values replaced.
+
+    A presigned URL in an access log could be replayed by anyone who reads the log, for as
+    long as it is valid (up to a week)."""
+    path, mark, query = target.partition("?")
+    if not mark or not any(is_secret_parameter(n) for n, _ in parse_qsl(query, True)):
+        return target
+    pairs = [
+        (name, _REDACTED if is_secret_parameter(name) else value)
+        for name, value in parse_qsl(query, keep_blank_values=True)
+    ]
+    return path + "?" + "&".join(f"{quote(n, safe='')}={quote(v, safe='')}" for n, v in pairs)
+
+
+class _RedactAccessLog(logging.Filter):
+    """uvicorn's access line carries the whole target: keep presigned signatures out of it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            record.args = (*args[:2], redact_target(args[2]), *args[3:])
+        return True
+
 
 #: The values ``SANGRAHA_LOG_FORMAT`` (and ``configure_logging(log_format=...)``) take.
 LOG_FORMATS = ("auto", "json", "text")
@@ -92,3 +133,6 @@ def configure_logging(
     root.setLevel(level.upper())
     # pika logs every connection hiccup at length; Sangraha logs what it does about them.
     logging.getLogger("pika").setLevel(logging.WARNING)
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, _RedactAccessLog) for f in access.filters):
+        access.addFilter(_RedactAccessLog())
