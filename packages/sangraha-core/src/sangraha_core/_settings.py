@@ -120,7 +120,7 @@ class Settings(BaseSettings):
     http_keep_alive_timeout: float = Field(default=DEFAULT_HTTP_KEEP_ALIVE_TIMEOUT, gt=0)
     """Seconds an idle connection is kept open after a response for the next request."""
 
-    s3_ready_timeout: float = Field(default=60.0, gt=0, le=600)
+    s3_ready_timeout: float = Field(default=25.0, gt=0, le=600)
     """Seconds an S3 write (PutObject, CopyObject, CompleteMultipartUpload) waits for its
     version to be processed before answering 503 with ``Retry-After``; the bytes are kept
     and processed all the same."""

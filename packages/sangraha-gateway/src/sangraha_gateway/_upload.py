@@ -10,16 +10,31 @@ only adds a version with the same bytes.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator
 from functools import partial
 from itertools import chain
 
-from sangraha_core import OPAQUE_DEFAULT_TYPE, SNIFF_SIZE, Ingest, ObjectRecord, ObjectStatus, sniff
+import anyio
+
+from sangraha_core import (
+    OPAQUE_DEFAULT_TYPE,
+    SNIFF_SIZE,
+    FailureKind,
+    Ingest,
+    ObjectRecord,
+    ObjectStatus,
+    sniff,
+)
 
 from ._call import S3Call
 from ._errors import S3Error
 
 __all__ = ["GENERIC_TYPES", "await_ready", "is_generic", "sniffed"]
+
+#: The wait's back-off, as ``Ingest.wait`` polls: the first pause, doubled up to the last.
+_FIRST_POLL = 0.01
+_MAX_POLL = 0.2
 
 #: Content-Types that say nothing of the bytes: S3's default and the generic binary one.
 GENERIC_TYPES = frozenset({"", "binary/octet-stream", "application/octet-stream"})
@@ -61,12 +76,21 @@ def sniffed(content_type: str | None, blocks: Iterable[bytes]) -> tuple[str, Ite
 
 async def await_ready(call: S3Call, ingest: Ingest, record: ObjectRecord) -> ObjectRecord:
     """``record`` once ready; ``InvalidContent`` with the reason if the worker refused it,
-    ``ServiceUnavailable`` if it is still pending at the deadline."""
+    ``ServiceUnavailable`` if it is still pending at the deadline or its processing gave up
+    for reasons of the server's (it is replayed)."""
     timeout = call.backends.settings.s3_ready_timeout
-    record = await call.run(partial(ingest.wait, record, timeout))
+    record = await _wait(call, ingest, record, timeout)
     if record.status is ObjectStatus.READY:
         return record
     if record.status is ObjectStatus.FAILED:
+        if record.failure_kind is FailureKind.RETRIABLE:
+            raise S3Error(
+                "ServiceUnavailable",
+                f"the object was stored but its processing could not finish (version "
+                f"{record.id}); it is kept and will be retried when processing is replayed",
+                resource=record.key,
+                retry_after=5,
+            )
         raise S3Error(
             "InvalidContent",
             f"the object was refused: {record.error or 'it failed processing'}",
@@ -79,3 +103,21 @@ async def await_ready(call: S3Call, ingest: Ingest, record: ObjectRecord) -> Obj
         resource=record.key,
         retry_after=5,
     )
+
+
+async def _wait(call: S3Call, ingest: Ingest, record: ObjectRecord, timeout: float) -> ObjectRecord:
+    """``Ingest.wait`` on the event loop: each read takes a worker thread for a moment, the
+    sleeps between them none, so waiting writes cannot take every thread from the rest of
+    the process (anyio has 40, shared with the v1 API in the embedded server)."""
+    metadata = ingest.backends.metadata
+    deadline = time.monotonic() + timeout
+    delay = _FIRST_POLL
+    current = record
+    while current.status is ObjectStatus.PENDING:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        await anyio.sleep(min(delay, left))
+        delay = min(delay * 2, _MAX_POLL)
+        current = await call.run(partial(metadata.get_object, record.id))
+    return current
