@@ -23,7 +23,8 @@ def stop_on_signals(stopping: threading.Event) -> Callable[[], None]:
     """
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
-        # No lock is taken here: the handler runs on the main thread, which may hold one.
+        # Only the log handler's lock is taken here, and it is reentrant: the handler runs
+        # on the main thread, which may be holding it already.
         name = signal.Signals(signum).name
         if stopping.is_set():
             logger.warning(

@@ -41,11 +41,11 @@ CONSOLE_ASSETS = {
 }
 
 # connect-src http: https:: uploads may go to a write service on another origin.
-# img-src/frame-src blob:: previews are fetched with the key and shown as blob: URLs.
+# img-src blob:: image previews are fetched with the key and shown as blob: URLs.
 # worker-src 'self': pdf.js parses a PDF in its module worker, served from this list.
 CONSOLE_POLICY = (
     "default-src 'none'; script-src 'self'; worker-src 'self'; style-src 'self'; "
-    "img-src 'self' blob:; frame-src blob:; connect-src 'self' http: https:; "
+    "img-src 'self' blob:; connect-src 'self' http: https:; "
     "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
 _HEADERS = {
