@@ -112,3 +112,11 @@ async def test_create_bucket_takes_the_servers_kind_policy(
         assert backends.metadata.get_bucket("made-by-s3").kinds is kinds
     finally:
         backends.close()
+
+
+def test_a_bucket_put_with_an_unknown_flag_creates_no_bucket(deployment: Deployment) -> None:
+    name = new_bucket()
+    answer = deployment.http.put(f"/{name}?metadataConfiguration", content=b"<x/>")
+    assert answer.status_code == 501, answer.text
+    assert error_of(answer)["Code"] == "NotImplemented"
+    assert name not in [b.name for b in deployment.backends.metadata.list_buckets()]

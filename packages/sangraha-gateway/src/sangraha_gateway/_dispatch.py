@@ -110,6 +110,9 @@ def _bucket_operation(call: S3Call, method: str) -> tuple[str, Operation]:
     if method == "PUT":
         if "versioning" in query:
             raise S3Error("NotImplemented", "versioning is always on and cannot be configured")
+        # A bucket PUT with a flag (?metadataConfiguration) configures a bucket: it must not
+        # create one.
+        _only_known(query, frozenset(), method)
         return "CreateBucket", buckets.create_bucket
     if method == "HEAD":
         return "HeadBucket", buckets.head_bucket
@@ -173,9 +176,10 @@ _CARRIED = frozenset(
 
 
 def _only_known(query: QueryParams, known: frozenset[str], method: str) -> None:
-    """A DELETE or an object's PUT names its operation by its query; one with a flag this
+    """A DELETE or a PUT names its operation by its query; one with a flag this
     table does not know (an S3 operation added later, ``?metadataTable``) must not fall
-    through to deleting the bucket or the object, or to overwriting the object."""
+    through to deleting the bucket or the object, to overwriting the object or to creating
+    the bucket."""
     for name in query:
         if name not in known and name not in _CARRIED:
             raise S3Error("NotImplemented", f"{method} with ?{name} is not implemented")
