@@ -371,6 +371,18 @@ def test_delete_objects_in_a_missing_bucket(s3: Any) -> None:
     assert code(raised) == "NoSuchBucket"
 
 
+def test_delete_objects_in_a_missing_bucket_is_refused_before_its_body(
+    deployment: Deployment,
+) -> None:
+    body = b"not xml"
+    md5 = base64.b64encode(hashlib.md5(body).digest()).decode()
+    answer = deployment.http.post(
+        f"/{new_bucket()}?delete", content=body, headers={"Content-MD5": md5}
+    )
+    assert answer.status_code == 404, answer.text
+    assert error_of(answer)["Code"] == "NoSuchBucket"
+
+
 @pytest.mark.parametrize(
     "body",
     [

@@ -127,16 +127,17 @@ def _delete_quietly(ingest: Ingest, bucket: str, key: str, version: str | None) 
 
 async def delete_objects(call: S3Call) -> Response:
     bucket = call.bucket_name
+    # The grant is the bucket's, and a missing bucket fails the request as a whole, as S3
+    # answers: both are known before a body of up to 8 MiB is read for nothing.
+    call.require(Action.DELETE)
+    await call.run(partial(call.backends.metadata.get_bucket, bucket))
     body = await small_body(call, _MAX_DELETE_BODY)
     quiet, targets = _xml.parse_delete(body, max_bytes=_MAX_DELETE_BODY)
-    # A missing bucket fails the request as a whole, as S3 answers, not key by key.
-    await call.run(partial(call.backends.metadata.get_bucket, bucket))
     ingest = Ingest(call.backends)
     deleted: list[_xml.Deleted] = []
     errors: list[_xml.DeleteError] = []
     for target in targets:
         try:
-            call.require(Action.DELETE)
             await call.run(partial(_delete_quietly, ingest, bucket, target.key, target.version_id))
         except Exception as raised:
             error = s3_error_of(raised)
