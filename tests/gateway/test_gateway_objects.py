@@ -324,6 +324,15 @@ def test_a_malformed_copy_source_is_an_invalid_argument(
     assert error_of(answer)["Code"] == "InvalidArgument"
 
 
+@pytest.mark.parametrize("source", ["Bad_Bucket/k", "ab/k", "/-dash-/k"])
+def test_a_copy_source_naming_a_bad_bucket_is_invalid_bucket_name(
+    deployment: Deployment, bucket: str, source: str
+) -> None:
+    answer = deployment.http.put(f"/{bucket}/dst", headers={"x-amz-copy-source": source})
+    assert answer.status_code == 400, answer.text
+    assert error_of(answer)["Code"] == "InvalidBucketName"
+
+
 def test_a_bad_metadata_directive_is_an_invalid_argument(
     deployment: Deployment, s3: Any, bucket: str
 ) -> None:

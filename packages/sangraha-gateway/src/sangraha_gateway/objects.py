@@ -12,11 +12,13 @@ from sangraha_core import (
     BucketNotFoundError,
     ChecksumMismatchError,
     Ingest,
+    InvalidNameError,
     ObjectNotFoundError,
     ObjectRecord,
     blob_key,
     if_none_match_matches,
     parse_http_date,
+    validate_bucket,
 )
 from sangraha_core.access import Action
 from sangraha_core.web import BodyReader
@@ -235,6 +237,10 @@ def copy_source(header: str | None) -> tuple[str, str, str | None]:
     bucket, slash, key = unquote(path).lstrip("/").partition("/")
     if not bucket or not slash or not key:
         raise S3Error("InvalidArgument", "x-amz-copy-source must be <bucket>/<key>")
+    try:
+        validate_bucket(bucket)
+    except InvalidNameError as error:
+        raise S3Error("InvalidBucketName", str(error), resource=bucket) from None
     return bucket, key, version
 
 
