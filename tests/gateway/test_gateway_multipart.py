@@ -515,3 +515,32 @@ def test_a_multipart_upload_without_a_type_is_refused_at_completion_if_nothing_m
             MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": one}]},
         )
         assert s3.head_object(Bucket=loose, Key=key)["ContentType"] == expected
+
+
+def test_complete_takes_if_none_match_and_if_match(s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="taken", Body=b"first")
+    upload = open_upload(s3, bucket, "taken")
+    etag = put_part(s3, bucket, "taken", upload, 1, b"second")
+    parts = {"Parts": [{"PartNumber": 1, "ETag": etag}]}
+    with pytest.raises(ClientError) as raised:
+        s3.complete_multipart_upload(
+            Bucket=bucket, Key="taken", UploadId=upload, MultipartUpload=parts, IfNoneMatch="*"
+        )
+    assert code(raised) == "PreconditionFailed"
+    with pytest.raises(ClientError) as raised:
+        s3.complete_multipart_upload(
+            Bucket=bucket, Key="taken", UploadId=upload, MultipartUpload=parts, IfMatch='"0"'
+        )
+    assert code(raised) == "PreconditionFailed"
+    # Nothing was joined: the upload is still open, the object unchanged.
+    assert s3.get_object(Bucket=bucket, Key="taken")["Body"].read() == b"first"
+    current = s3.head_object(Bucket=bucket, Key="taken")["ETag"]
+    done = s3.complete_multipart_upload(
+        Bucket=bucket, Key="taken", UploadId=upload, MultipartUpload=parts, IfMatch=current
+    )
+    assert done["ETag"] == multipart_etag(b"second")
+    # A retry of the completion is answered with what it made, though the key now exists.
+    again = s3.complete_multipart_upload(
+        Bucket=bucket, Key="taken", UploadId=upload, MultipartUpload=parts, IfNoneMatch="*"
+    )
+    assert again["ETag"] == done["ETag"]

@@ -315,6 +315,26 @@ def test_copy_conditions(s3: Any, bucket: str) -> None:
     assert code(raised) == "PreconditionFailed"
 
 
+def test_copy_takes_if_none_match_and_if_match_on_its_target(
+    deployment: Deployment, s3: Any, bucket: str
+) -> None:
+    s3.put_object(Bucket=bucket, Key="src", Body=b"source")
+    s3.put_object(Bucket=bucket, Key="dst", Body=b"target")
+    copy = {"x-amz-copy-source": f"{bucket}/src"}
+    refused = deployment.http.put(f"/{bucket}/dst", headers={**copy, "If-None-Match": "*"})
+    assert refused.status_code == 412, refused.text
+    assert error_of(refused)["Code"] == "PreconditionFailed"
+    refused = deployment.http.put(f"/{bucket}/dst", headers={**copy, "If-Match": '"0"'})
+    assert refused.status_code == 412, refused.text
+    assert s3.get_object(Bucket=bucket, Key="dst")["Body"].read() == b"target"
+    current = s3.head_object(Bucket=bucket, Key="dst")["ETag"]
+    copied = deployment.http.put(f"/{bucket}/dst", headers={**copy, "If-Match": current})
+    assert copied.status_code == 200, copied.text
+    fresh = deployment.http.put(f"/{bucket}/new", headers={**copy, "If-None-Match": "*"})
+    assert fresh.status_code == 200, fresh.text
+    assert s3.get_object(Bucket=bucket, Key="dst")["Body"].read() == b"source"
+
+
 @pytest.mark.parametrize("source", ["", "justabucket", "/bucket/", "b/k?other=1"])
 def test_a_malformed_copy_source_is_an_invalid_argument(
     deployment: Deployment, bucket: str, source: str

@@ -33,7 +33,7 @@ from ._errors import S3Error
 from ._records import s3_etag, user_metadata
 from ._upload import await_ready, is_generic
 from .buckets import OWNER
-from .objects import check_copy_conditions, copy_source, small_body
+from .objects import check_copy_conditions, check_put_conditions, copy_source, small_body
 from .reads import ready_version
 
 __all__ = [
@@ -199,6 +199,10 @@ async def complete_multipart_upload(call: S3Call) -> Response:
     numbers = [part.part_number for part in named]
     if numbers != sorted(set(numbers)):
         raise S3Error("InvalidPartOrder", "the parts must be listed in ascending order, once each")
+    if session.status is UploadStatus.OPEN:
+        # Before the join. A retry of a completed upload is answered with the object it
+        # made, which would fail If-None-Match: * against itself.
+        await check_put_conditions(call, bucket, key)
     parts = [(part.part_number, part.etag) for part in named]
     record: ObjectRecord = await call.run(partial(uploads.complete, session.id, parts=parts))
     record = await await_ready(call, Ingest(call.backends), record)

@@ -33,6 +33,7 @@ from .reads import ready_version
 
 __all__ = [
     "check_copy_conditions",
+    "check_put_conditions",
     "copy_object",
     "copy_source",
     "delete_object",
@@ -48,7 +49,7 @@ _MAX_DELETE_BODY = 8 * 1024 * 1024
 async def put_object(call: S3Call) -> Response:
     bucket, key = call.bucket_name, call.key_name
     call.require(Action.WRITE)
-    await _check_put_conditions(call, bucket, key)
+    await check_put_conditions(call, bucket, key)
     ingest = Ingest(call.backends)
     reader = BodyReader(call.request.stream())
     headers = {name.lower(): value for name, value in call.request.headers.items()}
@@ -80,10 +81,11 @@ async def put_object(call: S3Call) -> Response:
     return Response(status_code=200, headers={"ETag": s3_etag(record), **echoed})
 
 
-async def _check_put_conditions(call: S3Call, bucket: str, key: str) -> None:
-    """Conditional writes: ``If-None-Match: *`` (only if absent), ``If-Match`` (only over
-    that version). Checked before the body is read; two writers racing past the check
-    both succeed, the later one becoming the newest version."""
+async def check_put_conditions(call: S3Call, bucket: str, key: str) -> None:
+    """Conditional writes (PutObject, CopyObject's target, CompleteMultipartUpload):
+    ``If-None-Match: *`` (only if absent), ``If-Match`` (only over that version). Checked
+    before the write (before a body is read, a copy made, parts joined); two writers racing
+    past the check both succeed, the later one becoming the newest version."""
     if_none_match = call.header("if-none-match")
     if_match = call.header("if-match")
     if if_none_match is None and if_match is None:
@@ -183,6 +185,7 @@ async def copy_object(call: S3Call) -> Response:
         partial(ready_version, metadata, source_bucket, source_key, source_version)
     )
     check_copy_conditions(call, source)
+    await check_put_conditions(call, bucket, key)
     directive = (call.header("x-amz-metadata-directive") or "COPY").upper()
     if directive not in ("COPY", "REPLACE"):
         raise S3Error("InvalidArgument", "x-amz-metadata-directive must be COPY or REPLACE")
