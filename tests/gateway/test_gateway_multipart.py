@@ -544,3 +544,21 @@ def test_complete_takes_if_none_match_and_if_match(s3: Any, bucket: str) -> None
         Bucket=bucket, Key="taken", UploadId=upload, MultipartUpload=parts, IfNoneMatch="*"
     )
     assert again["ETag"] == done["ETag"]
+
+
+def test_a_part_declared_over_the_part_limit_is_refused_from_the_headers(
+    deployment: Deployment, s3: Any, bucket: str
+) -> None:
+    upload = open_upload(s3, bucket, "huge")
+    session = deployment.backends.metadata.get_upload(upload)
+    answer = deployment.http.put(
+        f"/{bucket}/huge?partNumber=1&uploadId={upload}",
+        content=b"0\r\n\r\n",
+        headers={
+            "content-encoding": "aws-chunked",
+            "x-amz-content-sha256": "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+            "x-amz-decoded-content-length": str(session.max_part_size + 1),
+        },
+    )
+    assert answer.status_code == 400, answer.text
+    assert error_of(answer)["Code"] == "EntityTooLarge"

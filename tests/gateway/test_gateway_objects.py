@@ -542,3 +542,21 @@ def test_non_ascii_metadata_from_v1_reads_through_s3_encoded(
         pytest.skip(f"the v1 API takes non-ASCII metadata otherwise: {written.text}")
     value = s3.head_object(Bucket=bucket, Key="u8")["Metadata"]["city"]
     assert _decoded(value) == "München"
+
+
+def test_a_declared_length_over_the_limit_is_refused_from_the_headers(
+    deployment: Deployment, bucket: str
+) -> None:
+    # The body is far shorter than declared: only the headers can have refused it.
+    too_big = deployment.backends.settings.max_object_size + 1
+    answer = deployment.http.put(
+        f"/{bucket}/huge",
+        content=b"0\r\n\r\n",
+        headers={
+            "content-encoding": "aws-chunked",
+            "x-amz-content-sha256": "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+            "x-amz-decoded-content-length": str(too_big),
+        },
+    )
+    assert answer.status_code == 400, answer.text
+    assert error_of(answer)["Code"] == "EntityTooLarge"

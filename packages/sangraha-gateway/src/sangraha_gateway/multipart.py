@@ -83,9 +83,10 @@ async def upload_part(call: S3Call) -> Response:
     reader = BodyReader(call.request.stream())
     headers = {name.lower(): value for name, value in call.request.headers.items()}
     streaming = getattr(call.request.state, "streaming", None)
+    limit = min(session.max_part_size, call.backends.settings.max_object_size)
 
     def put() -> tuple[str, dict[str, str]]:
-        body = decoded_body(headers, reader.blocks(), streaming, store_checks=True)
+        body = decoded_body(headers, reader.blocks(), streaming, max_size=limit, store_checks=True)
         try:
             part = uploads.put_part(
                 session.id,

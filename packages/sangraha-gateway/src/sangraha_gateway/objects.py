@@ -54,11 +54,13 @@ async def put_object(call: S3Call) -> Response:
     reader = BodyReader(call.request.stream())
     headers = {name.lower(): value for name, value in call.request.headers.items()}
     streaming = getattr(call.request.state, "streaming", None)
+    # A declared length over the limit is refused from the headers, before any byte is read.
+    limit = call.backends.settings.max_object_size
 
     def accept() -> tuple[ObjectRecord, dict[str, str]]:
         # The store hashes MD5 (the ETag) and SHA-256 (the address) anyway: it checks the
         # declared ones in the same pass.
-        body = decoded_body(headers, reader.blocks(), streaming, store_checks=True)
+        body = decoded_body(headers, reader.blocks(), streaming, max_size=limit, store_checks=True)
         content_type, blocks = sniffed(headers.get("content-type"), body)
         try:
             record = ingest.accept(
