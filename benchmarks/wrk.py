@@ -222,15 +222,39 @@ def phase(
     url: str,
     mode: str,
     pids: dict[str, int],
+    *,
+    record: bool = True,
     **kwargs: Any,
 ) -> dict[str, Any]:
-    """One wrk phase with the CPU the serving processes spent in it; the row, printed."""
+    """One wrk phase with the CPU the serving processes spent in it; the row, printed
+    unless ``record`` is false (the caller adds figures first)."""
     before = cpu_of(pids)
     with profiled(plan, f"{topology}-{case}", pids):
         figures = run_wrk(url, mode, plan, **kwargs)
     after = cpu_of(pids)
     cpu = {name: round(after[name] - before[name], 2) for name in pids}
-    return report.add({"topology": topology, "case": case, **figures, "server_cpu_s": cpu})
+    row = {"topology": topology, "case": case, **figures, "server_cpu_s": cpu}
+    if topology in ("embedded", "distributed"):
+        row["auth"] = "keys"
+        row["baseline"], base = baseline(report, topology, case)
+        row["ratio"] = ratio(row["per_s"], base)
+    return report.add(row) if record else row
+
+
+def baseline(report: Report, topology: str, case: str) -> tuple[str, float | None]:
+    """What a product case is compared with, and that figure (ops/s) from this run."""
+
+    def per_s(where: str, name: str) -> float | None:
+        row = report.find(where, name)
+        return None if row is None else row["per_s"]
+
+    if case == "put_json_4k" and topology == "distributed":
+        boto3_put = per_s("direct", "boto3_put_4k")
+        pika = per_s("direct", "pika_publish_confirmed")
+        known = [x for x in (boto3_put, pika) if x]
+        return "min(direct boto3_put_4k, pika_publish_confirmed)", min(known) if known else None
+    name = {"put_json_4k": "put_mem_4k", "get_4k_warm": "get_mem_4k"}.get(case, "get_disk_4k_cold")
+    return f"bare-asgi {name}", per_s("bare-asgi", name)
 
 
 # -- the bare baseline -----------------------------------------------------------------------
@@ -353,6 +377,7 @@ def product(
         write_pids,
         target=prefix,
         auth=auth,
+        record=False,
     )
     with httpx.Client(
         base_url=topology.read_url, headers={"Authorization": auth}, timeout=60
@@ -360,7 +385,8 @@ def product(
         took = wait_processed(client, bucket, row["started"], plan.process_timeout)
         row["processed_s"] = round(took, 2) if took else None
         row["processed_per_s"] = round(row["ok"] / took, 1) if took else None
-        print(json.dumps({"topology": name, "case": "processed", "seconds": took}), flush=True)
+        row["processed_ratio_to_accepted"] = ratio(row["processed_per_s"], row["per_s"])
+        report.add(row)
         keys = ready_keys(client, bucket)
     if not keys:
         raise RuntimeError(f"{name}: no ready object to read")
@@ -579,16 +605,20 @@ def markdown(
         )
     lines += [
         "",
-        "| topology | case | ok/s | p50 ms | p99 ms | max ms | errors | statuses | server CPU s |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| topology | case | ok/s | processed/s | p50 ms | p99 ms | max ms | errors | statuses "
+        "| server CPU s | vs baseline |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in report.rows:
         cpu = row.get("server_cpu_s") or {}
+        versus = f"{row['ratio']} of {row['baseline']}" if row.get("ratio") else "-"
         lines.append(
-            f"| {row['topology']} | {row['case']} | {row['per_s']} | {_fmt(row['p50_ms'])} | "
+            f"| {row['topology']} | {row['case']} | {row['per_s']} | "
+            f"{_fmt(row.get('processed_per_s'))} | {_fmt(row['p50_ms'])} | "
             f"{_fmt(row['p99_ms'])} | {_fmt(row.get('max_ms'))} | {row['errors']} | "
             f"{', '.join(f'{k}: {v}' for k, v in row.get('statuses', {}).items())} | "
-            f"{'; '.join(f'{k} {v}' for k, v in cpu.items()) or '-'} |"
+            f"{'; '.join(f'{k} {v}' for k, v in cpu.items()) or '-'} | "
+            f"{versus} |"
         )
     lines.append(END)
     return "\n".join(lines)
