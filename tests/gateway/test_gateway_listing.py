@@ -153,6 +153,14 @@ def test_v2_pages_common_prefixes_too(s3: Any, bucket: str) -> None:
 def test_max_keys_zero_and_over_a_thousand(s3: Any, tree: str) -> None:
     zero = s3.list_objects_v2(Bucket=tree, MaxKeys=0)
     assert keys_of(zero) == []
+    # Nothing asked, nothing to go on to: not a truncated page without a token.
+    assert zero["IsTruncated"] is False
+    assert "NextContinuationToken" not in zero
+    for delimiter in ("", "/"):
+        v1 = s3.list_objects(Bucket=tree, MaxKeys=0, Delimiter=delimiter)
+        assert keys_of(v1) == [] and prefixes_of(v1) == []
+        assert v1["IsTruncated"] is False
+        assert "NextMarker" not in v1
     big = s3.list_objects_v2(Bucket=tree, MaxKeys=5000)
     assert big["MaxKeys"] == 1000
     assert keys_of(big) == TREE

@@ -562,3 +562,14 @@ def test_a_part_declared_over_the_part_limit_is_refused_from_the_headers(
     )
     assert answer.status_code == 400, answer.text
     assert error_of(answer)["Code"] == "EntityTooLarge"
+
+
+def test_max_uploads_and_max_parts_zero_are_empty_untruncated_pages(s3: Any, bucket: str) -> None:
+    upload = open_upload(s3, bucket, "zero")
+    put_part(s3, bucket, "zero", upload, 1, b"x")
+    uploads = s3.list_multipart_uploads(Bucket=bucket, MaxUploads=0)
+    assert uploads.get("Uploads", []) == []
+    assert uploads["IsTruncated"] is False
+    parts = s3.list_parts(Bucket=bucket, Key="zero", UploadId=upload, MaxParts=0)
+    assert parts.get("Parts", []) == []
+    assert parts["IsTruncated"] is False

@@ -92,6 +92,10 @@ async def _page(
     metadata = call.backends.metadata
     # A listing of a missing bucket is NoSuchBucket, not an empty page.
     await call.run(partial(metadata.get_bucket, bucket))
+    if limit == 0:
+        # Asked for nothing: an empty page that is not truncated, as S3 answers, not a
+        # truncated one without a NextMarker or NextContinuationToken to go on from.
+        return TreePage()
     return await call.run(
         partial(
             list_tree,

@@ -159,7 +159,8 @@ async def list_parts(call: S3Call) -> Response:
     limit = min(_whole(call, "max-parts", _MAX_LISTED), _MAX_LISTED)
     after = sorted((p for p in session.parts if p.number > marker), key=lambda p: p.number)
     shown = after[:limit]
-    truncated = len(after) > limit
+    # max-parts=0 asks for nothing: not a truncated page without a marker to go on from.
+    truncated = limit > 0 and len(after) > limit
     result = _xml.ListPartsResult(
         bucket=bucket,
         key=key,
@@ -235,7 +236,7 @@ async def list_multipart_uploads(call: S3Call) -> Response:
     found: list[UploadSession] = await call.run(
         partial(metadata.list_uploads, bucket, prefix=prefix or None, after=after, limit=limit + 1)
     )
-    shown, truncated = found[:limit], len(found) > limit
+    shown, truncated = found[:limit], limit > 0 and len(found) > limit
     result = _xml.ListMultipartUploadsResult(
         bucket=bucket,
         key_marker=key_marker,
