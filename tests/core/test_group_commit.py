@@ -136,7 +136,7 @@ def test_concurrent_accepts_are_all_recorded_staged_and_queued(backends: Backend
 def test_a_failed_batch_leaves_nothing_of_any_upload_in_it(
     backends: Backends, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def fail(records: Sequence[ObjectRecord]) -> None:
+    def fail(records: Sequence[ObjectRecord], **options: object) -> None:
         raise MetadataUnavailableError("database gone")
 
     monkeypatch.setattr(backends.metadata, "create_objects", fail)

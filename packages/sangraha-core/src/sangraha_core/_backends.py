@@ -35,12 +35,15 @@ class Backends:
     def commit_staged(self, staged: StagedUpload) -> None:
         """Make a staged upload's name and pending record durable, in one transaction with
         those of the uploads committing at the same moment through these backends; each
-        call returns once its own upload is committed (or raises what its batch raised)."""
+        call returns once its own upload is committed (or raises what its batch raised, or
+        ``BucketNotFoundError`` if its bucket is gone, ``staged.make_bucket`` being None)."""
         if isinstance(self.metadata, CreatesMany):
             self._staged_commit.run(staged)
         else:
             # A store that cannot write several records at once commits each alone.
-            commit_staged(self.metadata, [staged])
+            error = commit_staged(self.metadata, [staged])[0]
+            if error is not None:
+                raise error
 
     @classmethod
     def from_settings(cls, settings: Settings, *, setup: bool = True) -> Backends:

@@ -36,6 +36,7 @@ from ._backends import Backends
 from ._constants import STAGING_PREFIX
 from ._digest import Digest, DigestedStream
 from ._exceptions import (
+    BucketNotFoundError,
     ChecksumMismatchError,
     IdempotencyKeyReusedError,
     InvalidRequestError,
@@ -97,7 +98,9 @@ class Ingest:
         only to hash it, and not at all when ``declared_digest`` already says it).
 
         :raises InvalidNameError, InvalidMetadataError, UnsupportedContentTypeError,
-            BucketNotFoundError: before any byte is read.
+            BucketNotFoundError: before any byte is read; ``BucketNotFoundError`` also
+            when (``create_bucket`` false) the bucket is gone by the time the record is
+            written, which is checked in the record's own transaction: nothing is kept.
         :raises ObjectTooLargeError: as soon as the stream passes ``settings.max_object_size``.
         With ``md5`` (S3's PUT), the bytes' MD5 is worked out as they stream and the record
         carries it as its ``etag``; ``declared_md5`` (a Content-MD5, in hex) implies ``md5``
@@ -126,7 +129,8 @@ class Ingest:
         if missing:
             made = buckets.ensure(bucket, kinds)
             if made.kinds is not kinds:  # made meanwhile elsewhere, with another policy
-                bare_type, kind = kind_for(content_type, made.kinds)
+                kinds = made.kinds
+                bare_type, kind = kind_for(content_type, kinds)
         # A generated key differs on every retry, so it cannot be part of what a retry
         # must repeat; the method stands in for it.
         request = (
@@ -180,10 +184,15 @@ class Ingest:
             metadata=clean_metadata,
             etag=body.md5_hex(),
         )
+        # The policy checked is what the record's transaction makes the bucket with, should
+        # it have been deleted since (see commit_staged); the S3 API's uploads fail instead.
+        upload = StagedUpload(blobs, staged, record, kinds if create_bucket else None)
         try:
-            self.backends.commit_staged(StagedUpload(blobs, staged, record))
-        except BaseException:
+            self.backends.commit_staged(upload)
+        except BaseException as exc:
             self._forget_blob(staged)
+            if isinstance(exc, BucketNotFoundError):
+                buckets.forget(bucket)  # deleted since this process last read it
             raise
         try:
             self.backends.queue.publish(ProcessObject.for_object(object_id))

@@ -19,6 +19,7 @@ from ._buckets import BucketKinds
 from ._constants import MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE, UPLOAD_SESSION_TTL
 from ._digest import Digest, DigestedStream, Hasher
 from ._exceptions import (
+    BucketNotFoundError,
     ChecksumMismatchError,
     InvalidPartError,
     InvalidPartOrderError,
@@ -212,6 +213,8 @@ class Uploads:
         :raises PartTooSmallError: a part kept, but the last, is under ``min_part_size``.
         :raises UnsupportedContentTypeError: the session left its type to the bytes, and the
             bucket's policy refuses what they are; the session is then aborted.
+        :raises BucketNotFoundError: the session's bucket is gone (checked in the record's
+            own transaction); the session is then aborted and its bytes dropped.
         """
         session = self.backends.metadata.get_upload(upload_id)
         if session.status is UploadStatus.COMPLETED and session.object_id is not None:
@@ -257,7 +260,14 @@ class Uploads:
             metadata=session.metadata,
             etag=_multipart_etag(kept),
         )
-        self.backends.metadata.create_object(record)
+        try:
+            # In the record's transaction, the bucket must still exist (and stays until the
+            # commit): a session outliving its bucket makes no object in a bucket gone.
+            self.backends.metadata.create_object(record, buckets={session.bucket: None})
+        except BucketNotFoundError:
+            self.backends.bucket_cache.forget(session.bucket)
+            self._discard(upload_id, staged)
+            raise
         try:
             self.backends.queue.publish(ProcessObject.for_object(record.id))
         except BaseException:

@@ -10,7 +10,7 @@ the contract: test for them with ``isinstance``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
@@ -48,7 +48,11 @@ class ObjectIndex(Protocol):
     """Object records: one per version of a key, pending until processed, then ready or
     failed; a ready one holds a reference on its blob."""
 
-    def create_object(self, record: ObjectRecord) -> None: ...
+    def create_object(
+        self, record: ObjectRecord, *, buckets: Mapping[str, BucketKinds | None] | None = None
+    ) -> None:
+        """Insert a record; ``buckets`` as ``CreatesMany.create_objects`` takes it."""
+        ...
 
     def get_object(self, object_id: str) -> ObjectRecord:
         """Raise ``ObjectNotFoundError`` if there is no such version."""
@@ -192,9 +196,12 @@ class UploadSessions(Protocol):
 class Buckets(Protocol):
     """Buckets and their kind policies.
 
-    Records and sessions name their bucket and do not need its row: a bucket's row is
-    made by ``create_bucket`` (the services make it before the first upload to it), and
-    ``delete_bucket`` refuses a bucket anything still lives in.
+    Records and sessions name their bucket; no foreign key ties them to its row. A
+    bucket's row is made by ``create_bucket`` (the services make it before the first
+    upload to it), ``delete_bucket`` refuses a bucket anything still lives in, and the
+    services' uploads make their record with ``create_objects(..., buckets=...)``, which
+    checks and locks the row in the record's own transaction: a record never lands in a
+    bucket deleted meanwhile.
     """
 
     def create_bucket(self, name: str, kinds: BucketKinds, *, exist_ok: bool = False) -> Bucket:
@@ -258,7 +265,22 @@ class MetadataStore(
 class CreatesMany(Protocol):
     """A metadata store that writes several records in one transaction: all, or none."""
 
-    def create_objects(self, records: Sequence[ObjectRecord]) -> None: ...
+    def create_objects(
+        self,
+        records: Sequence[ObjectRecord],
+        *,
+        buckets: Mapping[str, BucketKinds | None] | None = None,
+    ) -> None:
+        """Insert the records in one transaction.
+
+        With ``buckets`` (which names every record's bucket), each record is inserted only
+        if its bucket's row exists in that same transaction, locked against
+        ``delete_bucket`` until the commit: a bucket mapped to a policy is made with it if
+        missing; one mapped to ``None`` must exist, else ``BucketNotFoundError`` (naming
+        it) and nothing is written. Without ``buckets`` (bulk loads, seeding), buckets are
+        not looked at.
+        """
+        ...
 
 
 @runtime_checkable

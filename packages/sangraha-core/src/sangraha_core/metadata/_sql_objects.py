@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -18,12 +18,19 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.selectable import Select
 
+from .._buckets import BucketKinds
 from .._digest import Digest
-from .._exceptions import InvalidRequestError, ObjectNotFoundError, ObjectPendingError
+from .._exceptions import (
+    BucketNotFoundError,
+    InvalidRequestError,
+    ObjectNotFoundError,
+    ObjectPendingError,
+)
 from .._models import FailureKind, ListQuery, ObjectRecord, ObjectStatus, Page, utcnow
 from ._protocol import FinalizeResult
 from ._rows import RecordPage, decode_cursor, encode_cursor, object_row, record_from_row
 from ._schema import blobs, object_metadata, objects
+from ._schema import buckets as bucket_rows
 from ._sql_database import SqlDatabase
 from ._sql_queries import BY_ID, LATEST_READY, listing_statement
 
@@ -64,14 +71,26 @@ class SqlObjects(SqlDatabase):
         found = self._load(conn, select(objects).where(objects.c.id == object_id))
         return found[0] if found else None
 
-    def create_object(self, record: ObjectRecord) -> None:
-        self.create_objects([record])
+    def create_object(
+        self, record: ObjectRecord, *, buckets: Mapping[str, BucketKinds | None] | None = None
+    ) -> None:
+        self.create_objects([record], buckets=buckets)
 
-    def create_objects(self, records: Sequence[ObjectRecord]) -> None:
+    def create_objects(
+        self,
+        records: Sequence[ObjectRecord],
+        *,
+        buckets: Mapping[str, BucketKinds | None] | None = None,
+    ) -> None:
         """Insert several records in one transaction: all of them, or none.
 
-        One commit for many records, for bulk loads (the benchmarks seed listings with it).
+        One commit for many records: the group commit of uploads, and bulk loads (the
+        benchmarks seed listings with it). With ``buckets``, see ``CreatesMany``.
         """
+        if buckets is not None:
+            unnamed = {record.bucket for record in records} - set(buckets)
+            if unnamed:
+                raise InvalidRequestError(f"buckets does not name {sorted(unnamed)!r}")
         rows = [object_row(record) for record in records]
         meta_rows = [
             {
@@ -86,6 +105,8 @@ class SqlObjects(SqlDatabase):
         ]
 
         def create(conn: Connection) -> None:
+            if buckets is not None:
+                self._hold_buckets(conn, buckets)
             if rows:
                 conn.execute(objects.insert(), rows)
             if meta_rows:
@@ -101,6 +122,33 @@ class SqlObjects(SqlDatabase):
             # with the statistics of the smaller table and pick a nested loop that runs
             # seconds a page; a bulk load refreshes them itself.
             self._run(lambda conn: conn.execute(text("ANALYZE objects, object_metadata")))
+
+    def _hold_buckets(self, conn: Connection, wanted: Mapping[str, BucketKinds | None]) -> None:
+        """Make sure each bucket of ``wanted`` exists until this transaction ends.
+
+        ``delete_bucket`` locks the row ``FOR UPDATE`` and checks the bucket is empty: the
+        ``FOR SHARE`` here waits for a delete under way (then finds no row) or makes the
+        delete wait for this commit (then finds the records). SQLite's transactions hold
+        the database write lock from ``BEGIN IMMEDIATE``, so they are serial anyway.
+        """
+        made = [
+            {"name": name, "kinds": BucketKinds(kinds).value, "created_at": utcnow()}
+            for name, kinds in sorted(wanted.items())
+            if kinds is not None
+        ]
+        if made:
+            # Implicitly made buckets: made in the transaction that fills them, so a delete
+            # cannot fall between the two.
+            conn.execute(
+                self._insert(bucket_rows).on_conflict_do_nothing(index_elements=["name"]), made
+            )
+        stmt = select(bucket_rows.c.name).where(bucket_rows.c.name.in_(sorted(wanted)))
+        if not self._sqlite:
+            stmt = stmt.with_for_update(read=True)
+        present = set(conn.execute(stmt).scalars())
+        missing = sorted(set(wanted) - present)
+        if missing:
+            raise BucketNotFoundError(f"no bucket {missing[0]!r}")
 
     @staticmethod
     def _load_joined(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 
 import pytest
 
@@ -15,12 +17,33 @@ from sangraha_core import (
     BucketNotFoundError,
     InvalidNameError,
     ObjectKind,
+    ObjectNotFoundError,
 )
 from sangraha_core.metadata import MetadataStore
 
-from ._metadata_support import add, make_session
+from ._metadata_support import add, list_all, make_record, make_session
 
-__all__ = ["BucketsConformance"]
+__all__ = ["BucketsConformance", "at_once"]
+
+
+def at_once(*calls: Callable[[], object]) -> list[BaseException | None]:
+    """Run ``calls`` in threads released together; what each raised (``None``: nothing)."""
+    barrier = threading.Barrier(len(calls))
+    raised: list[BaseException | None] = [None] * len(calls)
+
+    def run(index: int, call: Callable[[], object]) -> None:
+        barrier.wait()
+        try:
+            call()
+        except BaseException as exc:
+            raised[index] = exc
+
+    threads = [threading.Thread(target=run, args=item) for item in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return raised
 
 
 class BucketsConformance:
@@ -131,6 +154,66 @@ class BucketsConformance:
             store.get_bucket("bucket-one")
         # Made again, the bucket is new: nothing of the old one is in the way.
         assert store.create_bucket("bucket-one", BucketKinds.ANY).kinds is BucketKinds.ANY
+
+    def test_a_record_checked_against_its_bucket_needs_the_bucket(
+        self, store: MetadataStore
+    ) -> None:
+        record = make_record(bucket="bucket-one")
+        with pytest.raises(BucketNotFoundError):
+            store.create_object(record, buckets={"bucket-one": None})
+        with pytest.raises(ObjectNotFoundError):
+            store.get_object(record.id)
+        store.create_bucket("bucket-one", BucketKinds.VALIDATED)
+        store.create_object(record, buckets={"bucket-one": None})
+        assert store.get_object(record.id) == record
+
+    def test_a_record_may_make_its_missing_bucket(self, store: MetadataStore) -> None:
+        record = make_record(bucket="bucket-one")
+        store.create_object(record, buckets={"bucket-one": BucketKinds.ANY})
+        assert store.get_bucket("bucket-one").kinds is BucketKinds.ANY
+        assert store.get_object(record.id) == record
+        # An existing bucket keeps its policy.
+        other = make_record("b.json", bucket="bucket-one")
+        store.create_object(other, buckets={"bucket-one": BucketKinds.VALIDATED})
+        assert store.get_bucket("bucket-one").kinds is BucketKinds.ANY
+
+    def test_records_checked_together_are_written_all_or_none(self, store: MetadataStore) -> None:
+        from sangraha_core.metadata import CreatesMany
+
+        if not isinstance(store, CreatesMany):
+            pytest.skip("the store writes one record at a time")
+        store.create_bucket("bucket-one", BucketKinds.VALIDATED)
+        here, gone = make_record(bucket="bucket-one"), make_record(bucket="bucket-two")
+        with pytest.raises(BucketNotFoundError):
+            store.create_objects([here, gone], buckets={"bucket-one": None, "bucket-two": None})
+        assert list_all(store) == []
+        store.create_objects([here], buckets={"bucket-one": None})
+        assert store.get_object(here.id) == here
+
+    def test_a_record_and_the_deletion_of_its_bucket_take_turns(self, store: MetadataStore) -> None:
+        """A record checked against its bucket and ``delete_bucket`` at the same moment,
+        from two connections: the bucket is deleted and the record refused, or the record
+        is made and the deletion refused; never a record in a deleted bucket."""
+        peer = self.open_peer(store)  # type: ignore[attr-defined]
+        try:
+            for round_ in range(20):
+                name = f"bucket-{round_}"
+                store.create_bucket(name, BucketKinds.VALIDATED)
+                record = make_record(bucket=name)
+                wrote, deleted = at_once(
+                    partial(store.create_object, record, buckets={name: None}),
+                    partial(peer.delete_bucket, name),
+                )
+                if deleted is None:
+                    assert isinstance(wrote, BucketNotFoundError)
+                    with pytest.raises(ObjectNotFoundError):
+                        store.get_object(record.id)
+                else:
+                    assert isinstance(deleted, BucketNotEmptyError)
+                    assert wrote is None
+                    assert store.get_object(record.id).bucket == name
+        finally:
+            peer.close()
 
     def test_an_opaque_record_round_trips(self, store: MetadataStore) -> None:
         record = add(store, "notes.txt", kind=ObjectKind.OPAQUE)
