@@ -4,6 +4,7 @@ version of a key a listing shows."""
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from typing import Any
 
 import pytest
@@ -243,3 +244,29 @@ def test_bad_listing_parameters_are_invalid_arguments(
     answer = deployment.http.get(f"/{bucket}?{query}")
     assert answer.status_code == 400, answer.text
     assert error_of(answer)["Code"] == "InvalidArgument"
+
+
+@pytest.mark.parametrize(
+    ("listing", "name"),
+    [
+        ("", "prefix"),
+        ("", "delimiter"),
+        ("", "marker"),
+        ("list-type=2&", "prefix"),
+        ("list-type=2&", "delimiter"),
+        ("list-type=2&", "start-after"),
+        ("uploads&", "prefix"),
+        ("uploads&", "key-marker"),
+        ("uploads&", "upload-id-marker"),
+    ],
+)
+def test_an_echoed_parameter_xml_cannot_carry_is_refused_unless_url_encoded(
+    deployment: Deployment, bucket: str, listing: str, name: str
+) -> None:
+    refused = deployment.http.get(f"/{bucket}?{listing}{name}=a%01b")
+    assert refused.status_code == 400, refused.text
+    assert error_of(refused)["Code"] == "InvalidArgument"
+    if listing != "uploads&":
+        encoded = deployment.http.get(f"/{bucket}?{listing}{name}=a%01b&encoding-type=url")
+        assert encoded.status_code == 200, encoded.text
+        ET.fromstring(encoded.content)

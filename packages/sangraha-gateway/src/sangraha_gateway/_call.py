@@ -3,6 +3,7 @@ its headers, the principal it proved and the backends it acts on."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import partial
 from typing import TypeVar
@@ -21,6 +22,9 @@ from ._errors import S3Error
 __all__ = ["S3Call", "split_path", "xml_response"]
 
 T = TypeVar("T")
+
+#: Characters XML 1.0 cannot carry, not even as references.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def xml_response(document: bytes, *, status: int = 200) -> Response:
@@ -72,6 +76,21 @@ class S3Call:
 
     def header(self, name: str) -> str | None:
         return self.request.headers.get(name)
+
+    def echoed(self, name: str, *, url_encoded: bool = False) -> str | None:
+        """A query parameter the answer's XML repeats (``prefix``, ``marker``…).
+
+        Unless the answer URL-encodes it (``encoding-type=url``), one holding a character
+        XML 1.0 cannot carry is ``InvalidArgument``: echoed, it would make the answer a
+        document no XML parser reads.
+        """
+        value = self.query.get(name)
+        if value is not None and not url_encoded and _NOT_XML.search(value):
+            raise S3Error(
+                "InvalidArgument",
+                f"{name} holds a character XML cannot carry; send encoding-type=url",
+            )
+        return value
 
     @property
     def bucket_name(self) -> str:

@@ -12,7 +12,6 @@ import base64
 import binascii
 from functools import partial
 
-from starlette.datastructures import QueryParams
 from starlette.responses import Response
 
 from sangraha_core import ObjectRecord, TreePage, list_tree
@@ -31,10 +30,10 @@ MAX_KEYS = 1000
 
 
 async def list_objects(call: S3Call) -> Response:
-    bucket, query = call.bucket_name, call.query
+    bucket = call.bucket_name
     call.require(Action.LIST)
-    prefix, delimiter, limit, encoding = _common_params(query)
-    marker = query.get("marker") or ""
+    prefix, delimiter, limit, encoding = _common_params(call)
+    marker = call.echoed("marker", url_encoded=encoding is not None) or ""
     page = await _page(call, bucket, prefix, delimiter, marker or None, limit)
     result = _xml.ListObjectsResult(
         bucket=bucket,
@@ -55,9 +54,9 @@ async def list_objects(call: S3Call) -> Response:
 async def list_objects_v2(call: S3Call) -> Response:
     bucket, query = call.bucket_name, call.query
     call.require(Action.LIST)
-    prefix, delimiter, limit, encoding = _common_params(query)
+    prefix, delimiter, limit, encoding = _common_params(call)
     token = query.get("continuation-token")
-    start_after = query.get("start-after") or None
+    start_after = call.echoed("start-after", url_encoded=encoding is not None) or None
     resume = _from_token(token) if token is not None else start_after
     page = await _page(call, bucket, prefix, delimiter, resume, limit)
     fetch_owner = query.get("fetch-owner", "false").lower() == "true"
@@ -109,19 +108,21 @@ async def _page(
     )
 
 
-def _common_params(query: QueryParams) -> tuple[str, str | None, int, _xml.EncodingType | None]:
-    prefix = query.get("prefix") or ""
-    delimiter = query.get("delimiter") or None
+def _common_params(call: S3Call) -> tuple[str, str | None, int, _xml.EncodingType | None]:
+    query = call.query
+    encoding = query.get("encoding-type")
+    if encoding is not None and encoding.lower() != "url":
+        raise S3Error("InvalidArgument", f"encoding-type must be 'url', not {encoding!r}")
+    encoded = encoding is not None
+    prefix = call.echoed("prefix", url_encoded=encoded) or ""
+    delimiter = call.echoed("delimiter", url_encoded=encoded) or None
     raw = query.get("max-keys")
     limit = MAX_KEYS
     if raw is not None:
         if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
             raise S3Error("InvalidArgument", f"max-keys must be a whole number, not {raw!r}")
         limit = min(int(raw), MAX_KEYS)
-    encoding = query.get("encoding-type")
-    if encoding is not None and encoding.lower() != "url":
-        raise S3Error("InvalidArgument", f"encoding-type must be 'url', not {encoding!r}")
-    return prefix, delimiter, limit, "url" if encoding is not None else None
+    return prefix, delimiter, limit, "url" if encoded else None
 
 
 def _entry(record: ObjectRecord, *, owner: bool) -> _xml.ObjectEntry:

@@ -228,9 +228,10 @@ async def list_multipart_uploads(call: S3Call) -> Response:
     call.require(Action.WRITE)
     metadata = call.backends.metadata
     await call.run(partial(metadata.get_bucket, bucket))
-    prefix = call.query.get("prefix") or ""
-    key_marker = call.query.get("key-marker") or ""
-    id_marker = call.query.get("upload-id-marker") or ""
+    # The answer never URL-encodes them: what XML cannot carry is refused.
+    prefix = call.echoed("prefix") or ""
+    key_marker = call.echoed("key-marker") or ""
+    id_marker = call.echoed("upload-id-marker") or ""
     limit = min(_whole(call, "max-uploads", _MAX_LISTED), _MAX_LISTED)
     after = (key_marker, id_marker or "~") if key_marker else None
     found: list[UploadSession] = await call.run(
