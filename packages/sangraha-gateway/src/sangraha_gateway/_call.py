@@ -4,6 +4,8 @@ its headers, the principal it proved and the backends it acts on."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from typing import TypeVar
@@ -16,12 +18,15 @@ from starlette.responses import Response
 
 from sangraha_core import Backends, InvalidNameError, validate_bucket
 from sangraha_core.access import ANYONE, Action, Principal
+from sangraha_core.web import BodyReader
 
+from ._chunked import CheckedBody, decoded_body
 from ._errors import S3Error
 
-__all__ = ["S3Call", "split_path", "xml_response"]
+__all__ = ["S3Call", "closing", "split_path", "xml_response"]
 
 T = TypeVar("T")
+C = TypeVar("C", bound=Iterable[bytes])
 
 #: Characters XML 1.0 cannot carry, not even as references.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -30,6 +35,18 @@ _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 def xml_response(document: bytes, *, status: int = 200) -> Response:
     """An S3 answer carrying an XML document."""
     return Response(document, status_code=status, media_type="application/xml")
+
+
+@contextmanager
+def closing(chunks: C) -> Iterator[C]:
+    """A blob store's ``get`` stream, closed when the block ends however it ends (a refused
+    copy stops reading early), so its file or connection is not left to the collector."""
+    try:
+        yield chunks
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
 
 
 def split_path(raw_path: bytes) -> tuple[str | None, str | None]:
@@ -76,6 +93,27 @@ class S3Call:
 
     def header(self, name: str) -> str | None:
         return self.request.headers.get(name)
+
+    def whole(self, name: str, default: int) -> int:
+        """A query parameter that is a whole number (``max-keys``, ``partNumber``…), or
+        ``default`` without it; ``InvalidArgument`` for anything else."""
+        raw = self.query.get(name)
+        if raw is None:
+            return default
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
+            raise S3Error("InvalidArgument", f"{name} must be a whole number, not {raw!r}")
+        return int(raw)
+
+    def body(self, *, max_size: int | None = None, store_checks: bool = False) -> CheckedBody:
+        """The request's payload as :func:`~._chunked.decoded_body` decodes it (framing,
+        checksums, chunk signatures); to be iterated in a worker thread (``run``). Headers
+        that cannot describe a valid body are refused here, before a byte is read."""
+        headers = {name.lower(): value for name, value in self.request.headers.items()}
+        streaming = getattr(self.request.state, "streaming", None)
+        blocks = BodyReader(self.request.stream()).blocks()
+        return decoded_body(
+            headers, blocks, streaming, max_size=max_size, store_checks=store_checks
+        )
 
     def echoed(self, name: str, *, url_encoded: bool = False) -> str | None:
         """A query parameter the answer's XML repeats (``prefix``, ``marker``…).

@@ -116,12 +116,7 @@ def _common_params(call: S3Call) -> tuple[str, str | None, int, _xml.EncodingTyp
     encoded = encoding is not None
     prefix = call.echoed("prefix", url_encoded=encoded) or ""
     delimiter = call.echoed("delimiter", url_encoded=encoded) or None
-    raw = query.get("max-keys")
-    limit = MAX_KEYS
-    if raw is not None:
-        if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
-            raise S3Error("InvalidArgument", f"max-keys must be a whole number, not {raw!r}")
-        limit = min(int(raw), MAX_KEYS)
+    limit = min(call.whole("max-keys", MAX_KEYS), MAX_KEYS)
     return prefix, delimiter, limit, "url" if encoded else None
 
 

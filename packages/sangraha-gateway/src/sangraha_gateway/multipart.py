@@ -24,11 +24,9 @@ from sangraha_core import (
     parse_range,
 )
 from sangraha_core.access import Action
-from sangraha_core.web import BodyReader
 
 from . import _xml
-from ._call import S3Call, xml_response
-from ._chunked import decoded_body
+from ._call import S3Call, closing, xml_response
 from ._errors import S3Error
 from ._records import s3_etag, user_metadata
 from ._upload import await_ready, is_generic
@@ -80,13 +78,10 @@ async def upload_part(call: S3Call) -> Response:
     number = _part_number(call)
     uploads = Uploads(call.backends)
     session = await _session(call, uploads, bucket, key)
-    reader = BodyReader(call.request.stream())
-    headers = {name.lower(): value for name, value in call.request.headers.items()}
-    streaming = getattr(call.request.state, "streaming", None)
     limit = min(session.max_part_size, call.backends.settings.max_object_size)
+    body = call.body(max_size=limit, store_checks=True)
 
     def put() -> tuple[str, dict[str, str]]:
-        body = decoded_body(headers, reader.blocks(), streaming, max_size=limit, store_checks=True)
         try:
             part = uploads.put_part(
                 session.id,
@@ -136,13 +131,8 @@ async def upload_part_copy(call: S3Call) -> Response:
     blobs = call.backends.blobs
 
     def copy() -> str:
-        chunks = blobs.get(blob_key(source.digest), start=start, end=end)
-        try:
+        with closing(blobs.get(blob_key(source.digest), start=start, end=end)) as chunks:
             part = uploads.put_part(session.id, number, chunks, size=end - start, md5=True)
-        finally:
-            close = getattr(chunks, "close", None)
-            if close is not None:
-                close()
         return part.md5 or part.etag
 
     etag = await call.run(partial(copy))
@@ -155,8 +145,8 @@ async def list_parts(call: S3Call) -> Response:
     call.require(Action.WRITE)
     uploads = Uploads(call.backends)
     session = await _session(call, uploads, bucket, key)
-    marker = _whole(call, "part-number-marker", 0)
-    limit = min(_whole(call, "max-parts", _MAX_LISTED), _MAX_LISTED)
+    marker = call.whole("part-number-marker", 0)
+    limit = min(call.whole("max-parts", _MAX_LISTED), _MAX_LISTED)
     after = sorted((p for p in session.parts if p.number > marker), key=lambda p: p.number)
     shown = after[:limit]
     # max-parts=0 asks for nothing: not a truncated page without a marker to go on from.
@@ -193,6 +183,8 @@ async def complete_multipart_upload(call: S3Call) -> Response:
         raise S3Error("MalformedXML", "CompleteMultipartUpload names no part")
     uploads = Uploads(call.backends)
     upload_id = call.query.get("uploadId") or ""
+    # Not _session, which takes only an open upload: a client whose first Complete was
+    # answered too late for it retries, and must be answered with the object it made.
     try:
         session = await call.run(partial(uploads.backends.metadata.get_upload, upload_id))
     except UploadNotFoundError:
@@ -232,7 +224,7 @@ async def list_multipart_uploads(call: S3Call) -> Response:
     prefix = call.echoed("prefix") or ""
     key_marker = call.echoed("key-marker") or ""
     id_marker = call.echoed("upload-id-marker") or ""
-    limit = min(_whole(call, "max-uploads", _MAX_LISTED), _MAX_LISTED)
+    limit = min(call.whole("max-uploads", _MAX_LISTED), _MAX_LISTED)
     after = (key_marker, id_marker or "~") if key_marker else None
     found: list[UploadSession] = await call.run(
         partial(metadata.list_uploads, bucket, prefix=prefix or None, after=after, limit=limit + 1)
@@ -276,16 +268,7 @@ def _check_target(session: UploadSession, bucket: str, key: str) -> None:
 
 
 def _part_number(call: S3Call) -> int:
-    number = _whole(call, "partNumber", 0)
+    number = call.whole("partNumber", 0)
     if not 1 <= number <= _xml.MAX_PART_NUMBER:
         raise S3Error("InvalidArgument", f"partNumber must be from 1 to {_xml.MAX_PART_NUMBER}")
     return number
-
-
-def _whole(call: S3Call, name: str, default: int) -> int:
-    raw = call.query.get(name)
-    if raw is None:
-        return default
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
-        raise S3Error("InvalidArgument", f"{name} must be a whole number, not {raw!r}")
-    return int(raw)

@@ -21,11 +21,9 @@ from sangraha_core import (
     validate_bucket,
 )
 from sangraha_core.access import Action
-from sangraha_core.web import BodyReader
 
 from . import _xml
-from ._call import S3Call, xml_response
-from ._chunked import decoded_body
+from ._call import S3Call, closing, xml_response
 from ._errors import S3Error, s3_error_of
 from ._records import s3_etag, user_metadata
 from ._upload import await_ready, sniffed
@@ -51,16 +49,13 @@ async def put_object(call: S3Call) -> Response:
     call.require(Action.WRITE)
     await check_put_conditions(call, bucket, key)
     ingest = Ingest(call.backends)
-    reader = BodyReader(call.request.stream())
+    # A declared length over the limit is refused from the headers, before any byte is
+    # read. The store hashes MD5 (the ETag) and SHA-256 (the address) anyway: it checks the
+    # declared ones in the same pass.
+    body = call.body(max_size=call.backends.settings.max_object_size, store_checks=True)
     headers = {name.lower(): value for name, value in call.request.headers.items()}
-    streaming = getattr(call.request.state, "streaming", None)
-    # A declared length over the limit is refused from the headers, before any byte is read.
-    limit = call.backends.settings.max_object_size
 
     def accept() -> tuple[ObjectRecord, dict[str, str]]:
-        # The store hashes MD5 (the ETag) and SHA-256 (the address) anyway: it checks the
-        # declared ones in the same pass.
-        body = decoded_body(headers, reader.blocks(), streaming, max_size=limit, store_checks=True)
         content_type, blocks = sniffed(headers.get("content-type"), body)
         try:
             record = ingest.accept(
@@ -157,12 +152,9 @@ async def delete_objects(call: S3Call) -> Response:
 
 async def small_body(call: S3Call, limit: int) -> bytes:
     """A request body that is XML, read whole (it is small), with its checksums checked."""
-    reader = BodyReader(call.request.stream())
-    headers = {name.lower(): value for name, value in call.request.headers.items()}
-    streaming = getattr(call.request.state, "streaming", None)
+    body = call.body()
 
     def read() -> bytes:
-        body = decoded_body(headers, reader.blocks(), streaming)
         pieces: list[bytes] = []
         size = 0
         for block in body:
@@ -205,8 +197,7 @@ async def copy_object(call: S3Call) -> Response:
     blobs = call.backends.blobs
 
     def copy() -> ObjectRecord:
-        chunks = blobs.get(blob_key(source.digest))
-        try:
+        with closing(blobs.get(blob_key(source.digest))) as chunks:
             return ingest.accept(
                 bucket,
                 key,
@@ -217,10 +208,6 @@ async def copy_object(call: S3Call) -> Response:
                 md5=True,
                 create_bucket=False,
             )
-        finally:
-            close = getattr(chunks, "close", None)
-            if close is not None:
-                close()
 
     record = await call.run(partial(copy))
     record = await await_ready(call, ingest, record)
