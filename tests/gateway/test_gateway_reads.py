@@ -283,3 +283,36 @@ def test_if_range_of_another_version_sends_the_whole_object(
     current = s3.head_object(Bucket=bucket, Key="resume.json")["ETag"]
     fresh = deployment.http.get(url, headers={"Range": "bytes=2-", "If-Range": current})
     assert (fresh.status_code, fresh.content) == (206, b'v": 22}')
+
+
+def test_part_number_1_is_the_whole_object_as_a_range(s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="one", Body=b"0123456789")
+    got = s3.get_object(Bucket=bucket, Key="one", PartNumber=1)
+    assert got["ResponseMetadata"]["HTTPStatusCode"] == 206
+    assert got["ContentRange"] == "bytes 0-9/10"
+    assert "PartsCount" not in got
+    assert got["Body"].read() == b"0123456789"
+    head = s3.head_object(Bucket=bucket, Key="one", PartNumber=1)
+    assert head["ResponseMetadata"]["HTTPStatusCode"] == 206
+    assert head["ContentLength"] == 10
+    assert "PartsCount" not in head
+    s3.put_object(Bucket=bucket, Key="empty", Body=b"")
+    empty = s3.get_object(Bucket=bucket, Key="empty", PartNumber=1)
+    assert empty["Body"].read() == b""
+
+
+def test_another_part_number_is_invalid_part_number(
+    deployment: Deployment, s3: Any, bucket: str
+) -> None:
+    s3.put_object(Bucket=bucket, Key="one", Body=b"0123456789")
+    with pytest.raises(ClientError) as raised:
+        s3.get_object(Bucket=bucket, Key="one", PartNumber=2)
+    assert code(raised) == "InvalidPartNumber"
+    assert status(raised) == 416
+    for query in ("partNumber=0", "partNumber=x", "partNumber=10001"):
+        answer = deployment.http.get(f"/{bucket}/one?{query}")
+        assert answer.status_code == 400, answer.text
+        assert error_of(answer)["Code"] == "InvalidArgument"
+    both = deployment.http.get(f"/{bucket}/one?partNumber=1", headers={"Range": "bytes=0-1"})
+    assert both.status_code == 400, both.text
+    assert error_of(both)["Code"] == "InvalidRequest"

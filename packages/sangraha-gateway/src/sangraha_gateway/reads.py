@@ -35,6 +35,7 @@ from sangraha_core.web import BlobStreamResponse
 from ._call import S3Call
 from ._errors import S3Error
 from ._records import meta_headers, s3_etag
+from ._xml import MAX_PART_NUMBER
 
 __all__ = ["get_object", "head_object", "ready_version"]
 
@@ -75,8 +76,11 @@ async def _read(call: S3Call, *, head: bool) -> Response:
     bucket, key = call.bucket_name, call.key_name
     call.require(Action.READ)
     version = call.query.get("versionId")
+    part = _part_number(call)
     record = await call.run(partial(ready_version, call.backends.metadata, bucket, key, version))
-    plan = _plan(record, call.request.headers, head=head)
+    if part is not None and part != 1:
+        raise S3Error("InvalidPartNumber", f"the object has one part, not {part}", resource=key)
+    plan = _plan(record, call.request.headers, head=head, whole_part=part is not None)
     if plan.status != 200 and plan.status != 206:
         return Response(status_code=plan.status, headers=plan.headers)
     for name, header in _OVERRIDES.items():
@@ -90,6 +94,19 @@ async def _read(call: S3Call, *, head: bool) -> Response:
         partial(blobs.get, blob_key(record.digest), start=plan.start, end=plan.end)
     )
     return BlobStreamResponse(chunks, status_code=plan.status, headers=plan.headers)
+
+
+def _part_number(call: S3Call) -> int | None:
+    """``partNumber``: part boundaries are not kept, so every object is read as S3 reads
+    one that was not uploaded in parts: part 1 is the whole of it, as a range."""
+    if "partNumber" not in call.query:
+        return None
+    number = call.whole("partNumber", 0)
+    if not 1 <= number <= MAX_PART_NUMBER:
+        raise S3Error("InvalidArgument", f"partNumber must be from 1 to {MAX_PART_NUMBER}")
+    if call.header("range") is not None:
+        raise S3Error("InvalidRequest", "a request cannot take both a Range and a partNumber")
+    return number
 
 
 def _header_value(name: str, value: str) -> str:
@@ -109,9 +126,12 @@ class _Plan:
     end: int = 0
 
 
-def _plan(record: ObjectRecord, request: Mapping[str, str], *, head: bool) -> _Plan:
+def _plan(
+    record: ObjectRecord, request: Mapping[str, str], *, head: bool, whole_part: bool = False
+) -> _Plan:
     """S3's order: If-Match, else If-Unmodified-Since (412); If-None-Match, else
-    If-Modified-Since (304); then Range (GET only: HEAD with a Range answers 200 too)."""
+    If-Modified-Since (304); then Range (GET only: HEAD with a Range answers 200 too).
+    ``whole_part`` (``partNumber=1``) is a range over the whole object, GET and HEAD."""
     etag = s3_etag(record)
     modified = record.updated_at
     headers = {
@@ -146,6 +166,8 @@ def _plan(record: ObjectRecord, request: Mapping[str, str], *, head: bool) -> _P
         if_range = request.get("if-range")
         if if_range is None or if_range_matches(if_range, etag, modified):
             selected = parse_range(range_header, record.size)
+    if whole_part and record.size > 0:
+        selected = (0, record.size)
     if selected is None:
         headers["Content-Length"] = str(record.size)
         return _Plan(200, headers, 0, record.size)
