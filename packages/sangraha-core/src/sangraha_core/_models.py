@@ -71,6 +71,9 @@ class FailureKind(StrEnum):
 
 class UploadStatus(StrEnum):
     OPEN = "open"
+    #: A ``complete`` is under way: it holds the session until it ends, so a concurrent or
+    #: repeated one waits for its outcome rather than joining the parts a second time.
+    COMPLETING = "completing"
     COMPLETED = "completed"
     ABORTED = "aborted"
 
@@ -176,6 +179,8 @@ class UploadSession(BaseModel):
     type_from_bytes: bool = Field(default=False, exclude=True)
     """Opened without a type: ``complete`` decides ``content_type`` and ``kind`` from the
     assembled bytes, which until then are ``application/octet-stream`` and opaque."""
+    claimed_at: datetime | None = Field(default=None, exclude=True)
+    """When the ``complete`` holding a ``completing`` session took it (store-internal)."""
 
 
 class Page(BaseModel, Generic[T]):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
 
@@ -19,10 +20,12 @@ from ._buckets import BucketKinds
 from ._constants import MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE, UPLOAD_SESSION_TTL
 from ._digest import Digest, DigestedStream, Hasher
 from ._exceptions import (
+    BackendUnavailableError,
     BucketNotFoundError,
     ChecksumMismatchError,
     InvalidPartError,
     InvalidPartOrderError,
+    InvalidRequestError,
     ObjectNotFoundError,
     ObjectTooLargeError,
     PartTooSmallError,
@@ -52,6 +55,16 @@ __all__ = ["Uploads"]
 
 logger = logging.getLogger("sangraha_core.uploads")
 
+#: Seconds a ``complete`` waits for a concurrent ``complete`` of its session (a client's
+#: retry) before answering "unavailable, retry"; S3 clients read for 60 s by default.
+CLAIM_WAIT = 50.0
+#: Seconds after which a session's ``completing`` claim is taken to be a dead process's.
+#: Far above any real completion (a join is a copy on the blob store at worst).
+CLAIM_TIMEOUT = 15 * 60.0
+
+_FIRST_POLL = 0.01
+_MAX_POLL = 0.25
+
 
 class Uploads:
     """Open, fill, complete and abort upload sessions; safe to share between threads."""
@@ -63,11 +76,18 @@ class Uploads:
         min_part_size: int = MIN_PART_SIZE,
         max_part_size: int = MAX_PART_SIZE,
         ttl: float = UPLOAD_SESSION_TTL,
+        claim_wait: float = CLAIM_WAIT,
+        claim_timeout: float = CLAIM_TIMEOUT,
     ) -> None:
         self.backends = backends
         self.min_part_size = min_part_size
         self.max_part_size = max_part_size
         self.ttl = ttl
+        self.claim_wait = claim_wait
+        """Seconds a ``complete`` waits for a concurrent one of the same session to end."""
+        self.claim_timeout = claim_timeout
+        """Seconds after which a ``completing`` session's claim counts as left by a process
+        that died: a ``complete`` then takes it over, and ``expire`` may sweep it."""
 
     def open(
         self,
@@ -199,7 +219,10 @@ class Uploads:
         ``digest`` declares the whole object's digest here rather than at ``open`` (a
         client can then hash its file while the parts go up); every digest declared must
         match. Completing a completed session answers its record again, so a client whose
-        first ``complete`` timed out can simply repeat it.
+        first ``complete`` timed out can simply repeat it. Two at once (a retry while the
+        first still runs) do the work once: the first claims the session (``completing``)
+        and the other waits, up to ``claim_wait`` seconds, for its outcome: the record, or
+        the session open again after a failure (it then tries itself), or aborted.
 
         ``parts`` names the parts to keep, as S3's CompleteMultipartUpload does: (number,
         ETag) in ascending order, the ETag (quotes allowed) matched against the part's
@@ -213,13 +236,53 @@ class Uploads:
         :raises PartTooSmallError: a part kept, but the last, is under ``min_part_size``.
         :raises UnsupportedContentTypeError: the session left its type to the bytes, and the
             bucket's policy refuses what they are; the session is then aborted.
+        :raises BackendUnavailableError: a concurrent ``complete`` still holds the session
+            after ``claim_wait`` seconds; repeat the call.
         :raises BucketNotFoundError: the session's bucket is gone (checked in the record's
             own transaction); the session is then aborted and its bytes dropped.
         """
-        session = self.backends.metadata.get_upload(upload_id)
-        if session.status is UploadStatus.COMPLETED and session.object_id is not None:
-            return self.backends.metadata.get_object(session.object_id)
-        session = self._open_session(upload_id)
+        metadata = self.backends.metadata
+        deadline = time.monotonic() + self.claim_wait
+        delay = _FIRST_POLL
+        while True:
+            session = metadata.get_upload(upload_id)
+            if session.status is UploadStatus.COMPLETED and session.object_id is not None:
+                return metadata.get_object(session.object_id)
+            if session.status is UploadStatus.ABORTED:
+                raise UploadStateError(f"upload {upload_id} is aborted, not open")
+            if session.status is UploadStatus.OPEN and session.expires_at <= utcnow():
+                raise UploadNotFoundError(f"upload {upload_id} has expired")
+            stale = utcnow() - timedelta(seconds=self.claim_timeout)
+            if metadata.claim_upload(upload_id, stale_before=stale):
+                break
+            # Another ``complete`` holds the session: its outcome is this one's too.
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise BackendUnavailableError(
+                    f"upload {upload_id} is being completed by another request; repeat this "
+                    "one to get its outcome"
+                )
+            time.sleep(min(delay, left))
+            delay = min(delay * 2, _MAX_POLL)
+        try:
+            return self._complete_claimed(metadata.get_upload(upload_id), digest, parts)
+        except BaseException:
+            # A failure that did not end the session (a part named wrong, an outage) leaves
+            # it open, so that a repeated ``complete`` may mend it.
+            self._release(upload_id)
+            raise
+
+    def _complete_claimed(
+        self,
+        session: UploadSession,
+        digest: Digest | None,
+        parts: Sequence[tuple[int, str | None]] | None,
+    ) -> ObjectRecord:
+        """``complete`` of a session this call holds (``completing``)."""
+        upload_id = session.id
+        made = self._made_already(session)
+        if made is not None:
+            return made
         kept = _kept_parts(session, parts)
         total = sum(p.size for p in kept)
         if session.size is not None and total != session.size:
@@ -268,6 +331,12 @@ class Uploads:
             self.backends.bucket_cache.forget(session.bucket)
             self._discard(upload_id, staged)
             raise
+        except InvalidRequestError:
+            # Made meanwhile by a ``complete`` that took the session over from this one.
+            made = self._made_already(session)
+            if made is None:
+                raise
+            return made
         try:
             self.backends.queue.publish(ProcessObject.for_object(record.id))
         except BaseException:
@@ -283,17 +352,53 @@ class Uploads:
         session = self.backends.metadata.get_upload(upload_id)
         if session.status is UploadStatus.COMPLETED:
             raise UploadStateError(f"upload {upload_id} is already complete")
+        if session.status is UploadStatus.COMPLETING and not self._stale(session):
+            raise UploadStateError(f"upload {upload_id} is being completed")
         self._abort_blob(session)
         self.backends.metadata.delete_upload(upload_id)
 
     def expire(self, *, limit: int = 100) -> int:
         """Abort sessions past their expiry, freeing their parts; how many went."""
         expired = self.backends.metadata.expired_uploads(utcnow(), limit=limit)
+        gone = 0
         for session in expired:
-            if session.status is UploadStatus.OPEN:
+            if session.status is UploadStatus.COMPLETING and not self._stale(session):
+                continue  # a ``complete`` is under way: its outcome decides
+            # A stale claim's process died: its parts go as an open session's do (a record
+            # it made keeps its own staged bytes, which are not the parts).
+            if session.status in (UploadStatus.OPEN, UploadStatus.COMPLETING):
                 self._abort_blob(session)
             self.backends.metadata.delete_upload(session.id)
-        return len(expired)
+            gone += 1
+        return gone
+
+    def _stale(self, session: UploadSession) -> bool:
+        """Whether a ``completing`` session's claim is old enough to be taken over."""
+        claimed = session.claimed_at
+        return claimed is None or claimed < utcnow() - timedelta(seconds=self.claim_timeout)
+
+    def _made_already(self, session: UploadSession) -> ObjectRecord | None:
+        """The record a earlier ``complete`` of ``session`` made (it then died, or failed
+        to mark the session completed), with the session now marked so; else ``None``."""
+        try:
+            record = self.backends.metadata.get_object(session.id)
+        except ObjectNotFoundError:
+            return None
+        # A pending record's job, if its publish was lost, is published by the reconciler.
+        self.backends.metadata.finish_upload(
+            session.id, status=UploadStatus.COMPLETED, object_id=record.id
+        )
+        return record
+
+    def _release(self, upload_id: str) -> None:
+        try:
+            self.backends.metadata.release_upload(upload_id)
+        except Exception as exc:
+            logger.warning(
+                "could not reopen upload %s; a complete takes it over once its claim is stale: %s",
+                upload_id,
+                exc,
+            )
 
     def _join(
         self, session: UploadSession, staged: str, parts: list[PartRecord]

@@ -108,6 +108,10 @@ class Collector:
                 and record.failure_kind is FailureKind.RETRIABLE
             )
         try:
-            return metadata.get_upload(name).status is UploadStatus.OPEN
+            # A session being completed is joining its parts into this very blob.
+            return metadata.get_upload(name).status in (
+                UploadStatus.OPEN,
+                UploadStatus.COMPLETING,
+            )
         except UploadNotFoundError:
             return False

@@ -170,7 +170,20 @@ class UploadSessions(Protocol):
         ...
 
     def finish_upload(self, upload_id: str, *, status: str, object_id: str | None) -> None:
-        """Mark a session completed (with the record it made) or aborted."""
+        """Mark a session completed (with the record it made) or aborted, from any state."""
+        ...
+
+    def claim_upload(self, upload_id: str, *, stale_before: datetime) -> bool:
+        """Move the session from ``open`` to ``completing`` (stamping ``claimed_at``), or
+        take over a ``completing`` one claimed before ``stale_before`` (its claimant
+        presumably died), atomically: of concurrent claims exactly one is True. False: the
+        session is in another state, or claimed since ``stale_before``.
+        ``UploadNotFoundError`` if unknown."""
+        ...
+
+    def release_upload(self, upload_id: str) -> None:
+        """Move a ``completing`` session back to ``open`` (its completion failed in a way
+        a repeated ``complete`` may mend); a session in any other state is left as is."""
         ...
 
     def expired_uploads(self, now: datetime, *, limit: int = 100) -> list[UploadSession]: ...

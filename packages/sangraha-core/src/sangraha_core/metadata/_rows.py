@@ -152,4 +152,5 @@ def session_from_row(row: Row[Any], parts: Sequence[PartRecord]) -> UploadSessio
         object_id=m["object_id"],
         multipart_id=m["multipart_id"],
         type_from_bytes=bool(m["type_from_bytes"]),
+        claimed_at=m.get("claimed_at"),
     )

@@ -189,6 +189,9 @@ uploads = Table(
     Column("multipart_id", Text, nullable=True),
     # Opened without a type: the assembled bytes decide it at completion.
     Column("type_from_bytes", Boolean, nullable=False, server_default=false()),
+    # When a ``complete`` claimed the session (status ``completing``): a claim left by a
+    # process that died is taken over once it is old enough.
+    Column("claimed_at", UtcDateTime, nullable=True),
     Index("ix_uploads_expires_at", "expires_at"),
 )
 
@@ -295,6 +298,14 @@ def _type_from_bytes(conn: Connection) -> None:
         )
 
 
+def _claimed_at(conn: Connection) -> None:
+    # A database made by this version's step 1 has the column already.
+    present = {c["name"] for c in inspect(conn).get_columns("uploads")}
+    if "claimed_at" not in present:
+        kind = "TIMESTAMP WITH TIME ZONE" if conn.dialect.name == "postgresql" else "DATETIME"
+        conn.execute(text(f"ALTER TABLE uploads ADD COLUMN claimed_at {kind}"))
+
+
 #: Append new steps; never edit or reorder a released one.
 MIGRATIONS: list[Migration] = [
     Migration(1, "objects, metadata, blobs, idempotency keys, uploads", _initial),
@@ -302,6 +313,7 @@ MIGRATIONS: list[Migration] = [
     Migration(3, "access_keys: scoped keys with sealed secrets", _access_keys),
     Migration(4, "buckets with kind policies; S3 ETags of objects and parts", _buckets_and_etags),
     Migration(5, "uploads.type_from_bytes: sessions typed by their bytes", _type_from_bytes),
+    Migration(6, "uploads.claimed_at: one complete of a session at a time", _claimed_at),
 ]
 
 

@@ -110,7 +110,8 @@ class SqlBuckets(SqlDatabase):
                 select(uploads.c.id)
                 .where(
                     uploads.c.bucket == name,
-                    uploads.c.status == UploadStatus.OPEN.value,
+                    # A session being completed is about to make a version here.
+                    uploads.c.status.in_([UploadStatus.OPEN.value, UploadStatus.COMPLETING.value]),
                     uploads.c.expires_at > utcnow(),
                 )
                 .limit(1)

@@ -6,14 +6,14 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, literal, select, tuple_, update
+from sqlalchemy import and_, delete, literal, or_, select, tuple_, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.selectable import Select
 
 from .._digest import Digest
 from .._exceptions import InvalidRequestError, UploadNotFoundError
-from .._models import PartRecord, UploadSession, UploadStatus
+from .._models import PartRecord, UploadSession, UploadStatus, utcnow
 from ._rows import part_values, session_from_row, successor
 from ._schema import upload_parts, uploads
 from ._sql_database import SqlDatabase
@@ -45,6 +45,7 @@ class SqlUploads(SqlDatabase):
                     object_id=session.object_id,
                     multipart_id=session.multipart_id,
                     type_from_bytes=session.type_from_bytes,
+                    claimed_at=session.claimed_at,
                 )
             )
             if session.parts:
@@ -121,6 +122,49 @@ class SqlUploads(SqlDatabase):
         )
         if not result.rowcount:
             raise UploadNotFoundError(f"no upload session with id {upload_id!r}")
+
+    def claim_upload(self, upload_id: str, *, stale_before: datetime) -> bool:
+        now = utcnow()
+
+        def claim(conn: Connection) -> bool:
+            # One statement: of two claims at once, the row lock lets one match and the
+            # other then finds the session no longer open.
+            taken = conn.execute(
+                update(uploads)
+                .where(
+                    uploads.c.id == upload_id,
+                    or_(
+                        uploads.c.status == UploadStatus.OPEN.value,
+                        and_(
+                            uploads.c.status == UploadStatus.COMPLETING.value,
+                            or_(
+                                uploads.c.claimed_at.is_(None),
+                                uploads.c.claimed_at < stale_before,
+                            ),
+                        ),
+                    ),
+                )
+                .values(status=UploadStatus.COMPLETING.value, claimed_at=now)
+            )
+            if taken.rowcount:
+                return True
+            if conn.execute(select(uploads.c.id).where(uploads.c.id == upload_id)).first():
+                return False
+            raise UploadNotFoundError(f"no upload session with id {upload_id!r}")
+
+        return self._run(claim)
+
+    def release_upload(self, upload_id: str) -> None:
+        self._run(
+            lambda conn: conn.execute(
+                update(uploads)
+                .where(
+                    uploads.c.id == upload_id,
+                    uploads.c.status == UploadStatus.COMPLETING.value,
+                )
+                .values(status=UploadStatus.OPEN.value, claimed_at=None)
+            )
+        )
 
     def expired_uploads(self, now: datetime, *, limit: int = 100) -> list[UploadSession]:
         """Sessions of any status whose ``expires_at`` is at or before ``now``, soonest

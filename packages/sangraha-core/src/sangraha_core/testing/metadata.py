@@ -15,7 +15,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 import pytest
@@ -31,7 +32,7 @@ from sangraha_core import (
 from sangraha_core.metadata import MetadataStore
 
 from ._metadata_blobs import BlobReferencesConformance
-from ._metadata_buckets import BucketsConformance
+from ._metadata_buckets import BucketsConformance, at_once
 from ._metadata_listing import ListingConformance
 from ._metadata_records import RecordsConformance
 from ._metadata_support import (
@@ -142,6 +143,55 @@ class MetadataStoreConformance(
         with pytest.raises(UploadNotFoundError):
             store.get_upload(session.id)
         store.delete_upload(session.id)
+
+    def test_one_claim_of_a_session_at_a_time(self, store: MetadataStore) -> None:
+        session = make_session()
+        store.create_upload(session)
+        earlier = utcnow() - timedelta(minutes=15)
+        assert store.claim_upload(session.id, stale_before=earlier)
+        claimed = store.get_upload(session.id)
+        assert claimed.status is UploadStatus.COMPLETING
+        assert claimed.claimed_at is not None
+        # Held, and not stale: a second claim is refused.
+        assert not store.claim_upload(session.id, stale_before=earlier)
+        # Released (the completion failed), the session is open and claimed again.
+        store.release_upload(session.id)
+        reopened = store.get_upload(session.id)
+        assert (reopened.status, reopened.claimed_at) == (UploadStatus.OPEN, None)
+        assert store.claim_upload(session.id, stale_before=earlier)
+        # A claim older than ``stale_before`` is taken over.
+        assert store.claim_upload(session.id, stale_before=utcnow() + timedelta(seconds=1))
+        store.finish_upload(session.id, status="completed", object_id=session.id)
+        done = store.get_upload(session.id)
+        assert (done.status, done.object_id) == (UploadStatus.COMPLETED, session.id)
+        assert not store.claim_upload(session.id, stale_before=utcnow() + timedelta(hours=1))
+        store.release_upload(session.id)  # only a completing session goes back to open
+        assert store.get_upload(session.id).status is UploadStatus.COMPLETED
+        with pytest.raises(UploadNotFoundError):
+            store.claim_upload(new_id(), stale_before=earlier)
+
+    def test_concurrent_claims_of_a_session_make_one_winner(self, store: MetadataStore) -> None:
+        peer = self.open_peer(store)
+        try:
+            for _ in range(20):
+                session = make_session()
+                store.create_upload(session)
+                earlier = utcnow() - timedelta(minutes=15)
+                won: list[bool] = []
+
+                def claim(
+                    on: MetadataStore,
+                    upload_id: str = session.id,
+                    stale: datetime = earlier,
+                    won: list[bool] = won,
+                ) -> None:
+                    won.append(on.claim_upload(upload_id, stale_before=stale))
+
+                raised = at_once(partial(claim, store), partial(claim, peer))
+                assert raised == [None, None]
+                assert sorted(won) == [False, True]
+        finally:
+            peer.close()
 
     def test_a_part_keeps_its_md5(self, store: MetadataStore) -> None:
         session = make_session()
