@@ -20,6 +20,7 @@ from sangraha_getter.app import build_router as getter_router
 from sangraha_getter.cache import ReadCache
 from sangraha_getter.fastpath import ReadFastPath
 from sangraha_receiver.buckets import build_router as buckets_router
+from sangraha_receiver.fastpath import WriteFastPath
 from sangraha_receiver.keys import build_router as keys_router
 from sangraha_receiver.objects import build_router as receiver_router
 from sangraha_receiver.uploads import build_router as uploads_router
@@ -80,9 +81,11 @@ def create_app(
         summary="Object store for JSON documents, images and PDFs",
         lifespan=lifespan,
     )
-    # Added before install_web so it runs inside its middlewares: answers from the read
-    # cache still get a request id, are counted and need the API key.
+    # Added before install_web so they run inside its middlewares: answers from the read
+    # cache and small uploads accepted without routing still get a request id, are counted
+    # and need the API key.
     app.add_middleware(ReadFastPath)
+    app.add_middleware(WriteFastPath)
     install_web(app, service="sangraha", settings=settings, create_master_key=True)
     app.include_router(receiver_router())
     app.include_router(uploads_router())

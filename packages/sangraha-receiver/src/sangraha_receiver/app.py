@@ -8,6 +8,7 @@ from sangraha_core import Backends, Settings, __version__
 from sangraha_core.web import backends_lifespan, install_web
 
 from .buckets import build_router as build_buckets_router
+from .fastpath import WriteFastPath
 from .keys import build_router as build_keys_router
 from .objects import build_router
 from .uploads import build_router as build_upload_router
@@ -36,6 +37,9 @@ def create_app(settings: Settings | None = None, backends: Backends | None = Non
     )
     if backends is not None:
         app.state.backends = backends
+    # Added before install_web so it runs inside its middlewares: small uploads accepted
+    # without routing still get a request id, are counted and need the API key.
+    app.add_middleware(WriteFastPath)
     install_web(app, service="receiver", settings=settings)
     app.include_router(build_router())
     app.include_router(build_upload_router())

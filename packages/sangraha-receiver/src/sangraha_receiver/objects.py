@@ -19,9 +19,17 @@ from sangraha_core.access import Action
 from sangraha_core.web import BodyReader, backends_of, problem_doc, problem_of, require
 from sangraha_core.wire import SHA256_HEADER
 
-from .headers import check_content_length, parse_upload_headers
+from .headers import UploadHeaders, check_content_length, parse_upload_headers
 
-__all__ = ["MAX_WAIT", "answer_accepted", "build_router"]
+__all__ = [
+    "MAX_WAIT",
+    "WHOLE_BODY_LIMIT",
+    "accept_upload",
+    "accepted_response",
+    "answer_accepted",
+    "build_router",
+    "disconnected",
+]
 
 #: The longest ``?wait=`` a client may ask for, in seconds.
 MAX_WAIT = 60.0
@@ -29,7 +37,7 @@ MAX_WAIT = 60.0
 
 #: Bodies up to this size are read whole on the event loop and accepted in one thread call;
 #: larger ones stream through the thread block by block, so their memory stays flat.
-_WHOLE_BODY_LIMIT = 256 * 1024
+WHOLE_BODY_LIMIT = 256 * 1024
 
 _UPLOAD_OPENAPI: dict[str, Any] = {
     "requestBody": {
@@ -137,28 +145,40 @@ async def _upload(request: Request, bucket: str, key: str | None, wait: float) -
     reader = BodyReader(request.stream())
     try:
         chunks: Iterable[bytes] = reader.blocks()
-        if declared_length is not None and declared_length <= _WHOLE_BODY_LIMIT:
+        if declared_length is not None and declared_length <= WHOLE_BODY_LIMIT:
             # Read here on the loop: the thread then runs without hopping back for blocks.
             chunks = await reader.read_all()
-        accept = partial(
-            ingest.accept,
-            bucket,
-            key,
-            parsed.content_type,
-            chunks,
-            declared_digest=parsed.declared_digest,
-            metadata=parsed.metadata,
-            idempotency_key=parsed.idempotency_key,
-        )
-        record = await anyio.to_thread.run_sync(accept)
+        record = await accept_upload(ingest, bucket, key, parsed, chunks)
     except ClientDisconnect:
-        # Nobody is listening; the store dropped the partial write. Answer for the logs.
-        return problem_of(
-            ProblemType.INVALID_REQUEST,
-            "the client went away before the body was complete",
-            instance=request.url.path,
-        )
+        return disconnected(request.url.path)
     return await answer_accepted(ingest, record, wait)
+
+
+async def accept_upload(
+    ingest: Ingest, bucket: str, key: str | None, parsed: UploadHeaders, chunks: Iterable[bytes]
+) -> ObjectRecord:
+    """Store and queue the upload in a worker thread; its record once it is durable."""
+    accept = partial(
+        ingest.accept,
+        bucket,
+        key,
+        parsed.content_type,
+        chunks,
+        declared_digest=parsed.declared_digest,
+        metadata=parsed.metadata,
+        idempotency_key=parsed.idempotency_key,
+    )
+    return await anyio.to_thread.run_sync(accept)
+
+
+def disconnected(path: str) -> Response:
+    """The answer to an upload whose client went away before the body was complete."""
+    # Nobody is listening; the store dropped the partial write. Answer for the logs.
+    return problem_of(
+        ProblemType.INVALID_REQUEST,
+        "the client went away before the body was complete",
+        instance=path,
+    )
 
 
 async def answer_accepted(ingest: Ingest, record: ObjectRecord, wait: float) -> Response:
@@ -168,6 +188,11 @@ async def answer_accepted(ingest: Ingest, record: ObjectRecord, wait: float) -> 
         record = await anyio.to_thread.run_sync(partial(ingest.wait, record, wait))
         if record.status is not ObjectStatus.PENDING:
             status = 200
+    return accepted_response(record, status)
+
+
+def accepted_response(record: ObjectRecord, status: int = 202) -> Response:
+    """The record as JSON, with its ``Location``."""
     return JSONResponse(
         record.model_dump(mode="json"),
         status_code=status,
