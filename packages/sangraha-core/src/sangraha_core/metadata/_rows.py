@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Row
@@ -29,6 +29,7 @@ __all__ = [
     "encode_cursor",
     "object_row",
     "part_values",
+    "record_from_mapping",
     "record_from_row",
     "session_from_row",
     "successor",
@@ -80,7 +81,11 @@ RecordPage = Page[ObjectRecord]
 
 
 def record_from_row(row: Row[Any], metadata: dict[str, str]) -> ObjectRecord:
-    m = row._mapping
+    return record_from_mapping(row._mapping, metadata)
+
+
+def record_from_mapping(m: Mapping[Any, Any], metadata: dict[str, str]) -> ObjectRecord:
+    """The record of an ``objects`` row given by column name, values already converted."""
     extracted = m["extracted"]
     return ObjectRecord(
         id=m["id"],

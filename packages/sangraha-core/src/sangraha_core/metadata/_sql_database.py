@@ -17,7 +17,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, Self, TypeVar
 
@@ -31,6 +31,7 @@ from sqlalchemy.pool import StaticPool
 
 from .._exceptions import ConfigurationError, MetadataUnavailableError
 from ._schema import upgrade
+from ._sql_queries import LATEST_READY, CursorRead
 
 __all__ = ["SqlDatabase"]
 
@@ -98,6 +99,11 @@ class SqlDatabase:
         self._serial: AbstractContextManager[Any] = threading.RLock() if memory else nullcontext()
         # Held here, not by the object records, so that no aggregate needs an __init__.
         self._key_listeners: list[Callable[[str, str], None]] = []
+        # The cold read's lookup by key, on SQLite run on the pooled connection's own
+        # cursor (see ``_fetch``); PostgreSQL keeps SQLAlchemy's execution.
+        self._latest_by_cursor = (
+            CursorRead.of(LATEST_READY, engine.dialect, ("bucket", "key")) if self._sqlite else None
+        )
 
     @classmethod
     def from_url(cls, url: str, **engine_options: Any) -> Self:
@@ -175,6 +181,34 @@ class SqlDatabase:
                 if exc.connection_invalidated:
                     raise MetadataUnavailableError(f"metadata connection lost: {exc.orig}") from exc
                 raise
+
+    def _fetch(self, read: CursorRead, values: Mapping[str, Any]) -> Sequence[Any]:
+        """The rows of one read-only statement, run on a pooled connection's own cursor.
+
+        For SQLite, whose connections are in autocommit (see ``_sqlite_on_connect``): one
+        statement reads one snapshot by itself, as ``_run(..., snapshot=False)`` does, and
+        errors map to ``MetadataUnavailableError`` as they do there.
+        """
+        try:
+            with self._serial:
+                connection = self._engine.raw_connection()
+                try:
+                    cursor = connection.cursor()
+                    try:
+                        cursor.execute(read.sql, read.arguments(values))
+                        rows: Sequence[Any] = cursor.fetchall()
+                        return rows
+                    finally:
+                        cursor.close()
+                finally:
+                    connection.close()
+        except (sqlite3.OperationalError, sqlite3.InterfaceError) as exc:
+            raise MetadataUnavailableError(f"metadata database error: {exc}") from exc
+        except (OperationalError, InterfaceError) as exc:
+            # Opening a connection (a file that cannot be opened) fails through the pool.
+            raise MetadataUnavailableError(f"metadata database error: {exc.orig}") from exc
+        except PoolTimeoutError as exc:
+            raise MetadataUnavailableError(f"no metadata database connection: {exc}") from exc
 
     def _insert(self, table: Any) -> pg.Insert | sqlite.Insert:
         """An INSERT of ``table`` in this engine's dialect, which has ``ON CONFLICT``."""

@@ -28,11 +28,18 @@ from .._exceptions import (
 )
 from .._models import FailureKind, ListQuery, ObjectRecord, ObjectStatus, Page, utcnow
 from ._protocol import FinalizeResult
-from ._rows import RecordPage, decode_cursor, encode_cursor, object_row, record_from_row
+from ._rows import (
+    RecordPage,
+    decode_cursor,
+    encode_cursor,
+    object_row,
+    record_from_mapping,
+    record_from_row,
+)
 from ._schema import blobs, object_metadata, objects
 from ._schema import buckets as bucket_rows
 from ._sql_database import SqlDatabase
-from ._sql_queries import BY_ID, LATEST_READY, listing_statement
+from ._sql_queries import BY_ID, LATEST_READY, CursorRead, listing_statement
 
 __all__ = ["SqlObjects"]
 
@@ -161,6 +168,15 @@ class SqlObjects(SqlDatabase):
         meta = {row.meta_name: row.meta_value for row in rows if row.meta_name is not None}
         return record_from_row(rows[0], meta)
 
+    def _load_by_cursor(self, read: CursorRead, values: dict[str, str]) -> ObjectRecord | None:
+        """What ``_load_joined`` finds, read through ``_fetch``."""
+        rows = self._fetch(read, values)
+        if not rows:
+            return None
+        # The metadata entry is the last two columns (see ``_with_metadata``).
+        meta = {row[-2]: row[-1] for row in rows if row[-2] is not None}
+        return record_from_mapping(read.mapping(rows[0]), meta)
+
     def get_object(self, object_id: str) -> ObjectRecord:
         record = self._run(
             lambda conn: self._load_joined(conn, BY_ID, {"object_id": object_id}),
@@ -173,11 +189,15 @@ class SqlObjects(SqlDatabase):
 
     def get_latest(self, bucket: str, key: str) -> ObjectRecord:
         same_key = {"bucket": bucket, "key": key}
-        found = self._run(
-            lambda conn: self._load_joined(conn, LATEST_READY, same_key),
-            write=False,
-            snapshot=False,
-        )
+        found: ObjectRecord | None
+        if self._latest_by_cursor is not None:
+            found = self._load_by_cursor(self._latest_by_cursor, same_key)
+        else:
+            found = self._run(
+                lambda conn: self._load_joined(conn, LATEST_READY, same_key),
+                write=False,
+                snapshot=False,
+            )
         if found is not None:
             if found.status is ObjectStatus.READY:
                 return found

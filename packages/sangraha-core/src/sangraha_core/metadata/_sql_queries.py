@@ -8,17 +8,19 @@ follows and how each filter is checked per entry of it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Self
 
 from sqlalchemy import ColumnElement, bindparam, exists, literal, select, tuple_
+from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.selectable import Select
 
 from .._models import ListQuery, ObjectStatus
 from ._rows import successor
 from ._schema import object_metadata, objects
 
-__all__ = ["BY_ID", "LATEST_READY", "listing_statement"]
+__all__ = ["BY_ID", "LATEST_READY", "CursorRead", "listing_statement"]
 
 
 def _with_metadata(chosen: Select[Any]) -> Select[Any]:
@@ -47,6 +49,61 @@ LATEST_READY = _with_metadata(
     .limit(1)
 )
 BY_ID = _with_metadata(select(objects).where(objects.c.id == bindparam("object_id")))
+
+
+@dataclass(frozen=True, slots=True)
+class CursorRead:
+    """A read statement compiled once into SQL for a DB-API cursor of one dialect.
+
+    SQLAlchemy spends more CPU per execution (parameter expansion, execution context,
+    result set) than SQLite takes to answer a lookup by key; this runs the same SQL,
+    compiled by SQLAlchemy from the same statement, and converts each column with the
+    result processor SQLAlchemy itself would apply, so the values are the same.
+    Only for positional parameter styles (SQLite's ``?``), and for parameters of types
+    without a bind processor (the text of a bucket and key): values go to the driver as
+    given.
+    """
+
+    sql: str
+    parameters: tuple[str, ...]
+    """The bound parameters' names in the order of their placeholders."""
+    fixed: dict[str, Any]
+    """The values of the parameters the statement binds itself (``IN`` lists, ``LIMIT``)."""
+    columns: tuple[str, ...]
+    processors: tuple[Callable[[Any], Any] | None, ...]
+
+    @classmethod
+    def of(cls, stmt: Select[Any], dialect: Dialect, names: Sequence[str]) -> Self:
+        """``stmt`` for ``dialect``, whose parameters ``names`` are given per execution."""
+        if not dialect.positional:
+            raise ValueError(f"{dialect.name} does not use positional parameters")
+        # Expanded once with placeholder values: the SQL and the placeholders' order do not
+        # depend on the values, and the values given per execution replace these.
+        state = stmt.compile(dialect=dialect).construct_expanded_state(dict.fromkeys(names, ""))
+        order = tuple(state.positiontup or ())
+        selected = list(stmt.selected_columns)
+        return cls(
+            sql=state.statement,
+            parameters=order,
+            fixed={k: v for k, v in state.parameters.items() if k not in names},
+            columns=tuple(str(column.key) for column in selected),
+            processors=tuple(
+                column.type.dialect_impl(dialect).result_processor(dialect, None)
+                for column in selected
+            ),
+        )
+
+    def arguments(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
+        """The positional arguments of one execution with ``values`` for the named ones."""
+        fixed = self.fixed
+        return tuple(values[n] if n in values else fixed[n] for n in self.parameters)
+
+    def mapping(self, row: Sequence[Any]) -> dict[str, Any]:
+        """One result row by column name, each value as SQLAlchemy would return it."""
+        return {
+            name: value if process is None else process(value)
+            for name, process, value in zip(self.columns, self.processors, row, strict=True)
+        }
 
 
 def _filters(
