@@ -94,7 +94,7 @@ class Authenticator:
         """
         authorization = request.header("authorization")
         if authorization is not None and authorization[: len(_BEARER)].lower() == _BEARER:
-            return Identity(self._bearer(authorization[len(_BEARER) :].strip(), lookup))
+            return self.bearer(authorization[len(_BEARER) :].strip(), lookup)
         try:
             # SigV2 first: it refuses a request that also carries SigV4.
             legacy = parse_sigv2(request)
@@ -153,6 +153,11 @@ class Authenticator:
         # SigV2 signs no body: there is no hash for the caller to check it against.
         return Identity(entry.key.principal(presigned=credentials.presigned))
 
+    def bearer(self, token: str, lookup: Lookup) -> Identity:
+        """What the bearer ``token`` (the ``Authorization`` value after ``Bearer``, stripped)
+        proves; as :meth:`authenticate` for a request that sends it."""
+        return Identity(self._bearer(token, lookup))
+
     def _bearer(self, token: str, lookup: Lookup) -> Principal:
         # Constant time, so the answer's timing says nothing about either secret.
         if self._operator and hmac.compare_digest(token.encode(), self._operator):
@@ -164,7 +169,7 @@ class Authenticator:
                 f"wrong secret for access key {key_id}", code="SignatureDoesNotMatch"
             )
         entry.used = True
-        return entry.key.principal()
+        return entry.principal()
 
     def _entry(self, key_id: str, lookup: Lookup) -> KeyEntry:
         found = lookup(key_id)
@@ -172,13 +177,15 @@ class Authenticator:
             raise NeedsRead(key_id)
         if found is None or found is True:
             raise UnauthenticatedError(_unknown_id(key_id), code="InvalidAccessKeyId")
-        status = found.key.status(self._clock())
+        key = found.key
+        # The clock only matters for a key that expires (and reading it costs a datetime).
+        status = key.status(self._clock() if key.expires_at is not None else None)
         # S3 answers a key that no longer works as one it does not know.
         if status is KeyStatus.REVOKED:
             raise UnauthenticatedError(f"access key {key_id} is revoked", code="InvalidAccessKeyId")
         if status is KeyStatus.EXPIRED:
             raise UnauthenticatedError(
-                f"access key {key_id} expired at {found.key.expires_at}",
+                f"access key {key_id} expired at {key.expires_at}",
                 code="InvalidAccessKeyId",
             )
         return found

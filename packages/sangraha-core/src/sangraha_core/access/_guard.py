@@ -74,6 +74,12 @@ class AccessGuard:
         lookup = self.ring.lookup if blocking else self.ring.peek
         return self.authenticator.authenticate(request, lookup)
 
+    def authenticate_bearer(self, token: str, *, blocking: bool) -> Identity:
+        """:meth:`authenticate` for a request whose one ``Authorization`` header is a bearer
+        token (``token``, stripped): the same answer without reading the rest of the request."""
+        lookup = self.ring.lookup if blocking else self.ring.peek
+        return self.authenticator.bearer(token, lookup)
+
     def limit(self, principal: Principal) -> None:
         """Spend one of the key's requests, or raise :class:`RateLimitedError`."""
         if principal.key_id is None or principal.unrestricted:

@@ -18,6 +18,7 @@ from datetime import timedelta
 
 from .._exceptions import AccessKeyNotFoundError, MasterKeyError, UnauthenticatedError
 from .._models import utcnow
+from ._grants import Principal
 from ._keys import AccessKey
 from ._seal import MasterKey
 from ._store import AccessKeys
@@ -40,6 +41,15 @@ class KeyEntry:
     secret: str
     #: Set once a request proved it holds the secret; the next read records the use.
     used: bool = field(default=False)
+    _principal: Principal | None = field(default=None, repr=False, compare=False)
+
+    def principal(self) -> Principal:
+        """The key's principal (not presigned), made once per read of the key: an entry
+        is replaced, never changed, when the key is read again."""
+        principal = self._principal
+        if principal is None:
+            principal = self._principal = self.key.principal()
+        return principal
 
 
 @dataclass

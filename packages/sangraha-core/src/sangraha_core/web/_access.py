@@ -126,6 +126,25 @@ def _signed_request(scope: Scope) -> SignedRequest:
     )
 
 
+_AUTHORIZATION = b"authorization"
+_BEARER = b"bearer "
+
+
+def _bearer_of(scope: Scope) -> str | None:
+    """The token of a request whose one ``Authorization`` header is a bearer token, read
+    from the raw headers as :meth:`Authenticator.authenticate` reads it from the decoded
+    request; ``None`` for any other request, which takes the general path."""
+    found: bytes | None = None
+    for name, value in scope["headers"]:
+        if name == _AUTHORIZATION:
+            if found is not None:
+                return None  # several are joined with "," by the general path
+            found = value
+    if found is None or found[: len(_BEARER)].lower() != _BEARER:
+        return None
+    return found[len(_BEARER) :].decode("latin-1").strip()
+
+
 class AccessMiddleware:
     """Authenticate every request but those to :data:`OPEN_PATHS`, with abuse limits.
 
@@ -226,14 +245,26 @@ class AccessMiddleware:
             raise RateLimitedError(
                 "too many failed sign-ins from this address; try again later", retry_after=wait
             )
-        request = _signed_request(scope)
+        # A bearer token needs nothing else of the request: the common case skips decoding
+        # every header into a SignedRequest.
+        token = _bearer_of(scope)
         try:
             try:
-                identity = guard.authenticate(request, blocking=False)
+                if token is not None:
+                    identity = guard.authenticate_bearer(token, blocking=False)
+                else:
+                    request = _signed_request(scope)
+                    identity = guard.authenticate(request, blocking=False)
             except NeedsRead:
-                identity = await anyio.to_thread.run_sync(
-                    lambda: guard.authenticate(request, blocking=True)
-                )
+                if token is not None:
+                    bearer = token
+                    identity = await anyio.to_thread.run_sync(
+                        lambda: guard.authenticate_bearer(bearer, blocking=True)
+                    )
+                else:
+                    identity = await anyio.to_thread.run_sync(
+                        lambda: guard.authenticate(request, blocking=True)
+                    )
         except UnauthenticatedError:
             guard.throttle.failed(address)
             raise

@@ -61,10 +61,9 @@ class HardeningMiddleware:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                headers = list(message.get("headers", []))
-                if not any(name.lower() == NOSNIFF[0] for name, _ in headers):
-                    headers.append(NOSNIFF)
-                message["headers"] = headers
+                headers = message.get("headers", ())
+                if NOSNIFF[0] not in [name.lower() for name, _ in headers]:
+                    message["headers"] = [*headers, NOSNIFF]
             await send(message)
 
         refusal = self._refusal(scope)
@@ -89,6 +88,11 @@ class HardeningMiddleware:
     def _refusal(scope: Scope) -> Response | None:
         """The 400 for a path or query string that is not UTF-8, else ``None``."""
         raw_path = scope.get("raw_path")
+        query: bytes = scope.get("query_string", b"")
+        if (raw_path is None or (raw_path.isascii() and b"%" not in raw_path)) and (
+            query.isascii() and b"%" not in query
+        ):
+            return None  # the common case: nothing to decode
         if raw_path is not None:
             # Some servers leave the query on raw_path; it is checked on its own below.
             wrong = undecodable(raw_path.partition(b"?")[0])
@@ -99,7 +103,7 @@ class HardeningMiddleware:
                     "names and object keys are UTF-8 text",
                     instance=scope["path"],
                 )
-        wrong = undecodable(scope.get("query_string", b""))
+        wrong = undecodable(query)
         if wrong is not None:
             return problem_of(
                 ProblemType.INVALID_REQUEST,
