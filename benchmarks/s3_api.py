@@ -50,6 +50,7 @@ import httpx
 
 from benchmarks._driver import _run_threads, json_body
 from benchmarks._measure import MIB, Sampler
+from benchmarks._results import fmt, write_section
 from benchmarks.large_objects import write_pdf
 from tests._rgw import ACCESS_KEY, SECRET_KEY, CephRgw
 from tests._services import PG_HOST, PG_PORT, PG_USER
@@ -507,10 +508,6 @@ def add_ratios(report: Report) -> None:
 # -- RESULTS.md ------------------------------------------------------------------------------
 
 
-def _fmt(value: Any) -> str:
-    return "-" if value is None else str(value)
-
-
 def _seconds(row: dict[str, Any]) -> str:
     runs = row.get("runs_s")
     return f"{row['seconds']} (runs: {', '.join(map(str, runs))})" if runs else str(row["seconds"])
@@ -560,9 +557,9 @@ def markdown(
         small = "per_s" in row
         lines.append(
             f"| {row['topology']} | {row['path']} | {row['case']} | "
-            f"{row['per_s'] if small else _seconds(row)} | {_fmt(row.get('mb_s'))} | "
-            f"{_fmt(row.get('p50_ms'))} | {_fmt(row.get('p99_ms'))} | {row.get('errors', 0)} | "
-            f"{_fmt(row.get('vs_v1'))} | {_fmt(row.get('vs_rgw'))} | {_cpu(row)} |"
+            f"{row['per_s'] if small else _seconds(row)} | {fmt(row.get('mb_s'))} | "
+            f"{fmt(row.get('p50_ms'))} | {fmt(row.get('p99_ms'))} | {row.get('errors', 0)} | "
+            f"{fmt(row.get('vs_v1'))} | {fmt(row.get('vs_rgw'))} | {_cpu(row)} |"
         )
     lines.append(END)
     return "\n".join(lines)
@@ -570,14 +567,7 @@ def markdown(
 
 def write_results(table: str) -> None:
     """Replace the generated table of the "S3 API" section, or add the section at the top."""
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + table + rest.split(END, 1)[1]
-    else:
-        title, _, rest = text.partition("\n")
-        text = f"{title}\n\n{SECTION}\n\n{table}\n\n{rest.lstrip()}"
-    RESULTS.write_text(text)
+    write_section(RESULTS, section=SECTION, begin=BEGIN, end=END, table=table, on_top=True)
 
 
 def main(argv: list[str] | None = None) -> None:

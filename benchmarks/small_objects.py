@@ -31,6 +31,7 @@ from typing import Any
 import httpx
 
 from benchmarks._measure import MIB, cpu_seconds, peak_rss
+from benchmarks._results import fmt, write_section
 from sangraha_core import Digest, ObjectKind, ObjectRecord, ObjectStatus, new_id, utcnow
 from sangraha_core.metadata.sql import SqlMetadataStore
 from tests._rgw import CephRgw
@@ -347,10 +348,6 @@ def run_distributed(report: Report, plan: Plan, tmp: Path, base: dict[str, dict[
 # -- RESULTS.md ------------------------------------------------------------------------------
 
 
-def _fmt(value: Any) -> str:
-    return "-" if value is None else str(value)
-
-
 def markdown(report: Report, quick: bool) -> str:
     commit = subprocess.run(
         ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
@@ -375,8 +372,8 @@ def markdown(report: Report, quick: bool) -> str:
                 r for r in ratios if not r.startswith("ratio ")
             ]
         lines.append(
-            f"| {row['topology']} | {row['scenario']} | {_fmt(row['per_s'])} | "
-            f"{_fmt(row.get('processed_per_s'))} | {_fmt(row['p50_ms'])} | {_fmt(row['p99_ms'])} | "
+            f"| {row['topology']} | {row['scenario']} | {fmt(row['per_s'])} | "
+            f"{fmt(row.get('processed_per_s'))} | {fmt(row['p50_ms'])} | {fmt(row['p99_ms'])} | "
             f"{row['errors']} | {'; '.join(ratios) or '-'} |"
         )
     lines += ["", "| process | peak RSS MiB | CPU s |", "|---|---|---|"]
@@ -387,16 +384,7 @@ def markdown(report: Report, quick: bool) -> str:
 
 def write_results(table: str) -> None:
     """Replace the generated table of the "Small objects" section; leave the rest alone."""
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + table + rest.split(END, 1)[1]
-    elif SECTION in text:
-        head, rest = text.split(SECTION, 1)
-        text = f"{head}{SECTION}\n\n{table}\n{rest}"
-    else:
-        text = f"{text.rstrip()}\n\n{SECTION}\n\n{table}\n"
-    RESULTS.write_text(text)
+    write_section(RESULTS, section=SECTION, begin=BEGIN, end=END, table=table, on_top=False)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -50,6 +50,7 @@ from typing import Any
 import httpx
 
 from benchmarks._measure import cpu_seconds
+from benchmarks._results import fmt, write_section
 from benchmarks.small_objects import bare_app, drive
 from sangraha_core import new_id
 from tests._rgw import ACCESS_KEY, SECRET_KEY, CephRgw
@@ -569,10 +570,6 @@ def goals(report: Report) -> list[Goal]:
 # -- RESULTS.md ------------------------------------------------------------------------------
 
 
-def _fmt(value: Any) -> str:
-    return "-" if value is None else str(value)
-
-
 def _commit() -> str:
     head = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
@@ -599,8 +596,8 @@ def markdown(
         op = "<" if goal.below else ">="
         met = {True: "met", False: "**not met**", None: "-"}[goal.met]
         lines.append(
-            f"| {goal.topology} | {goal.what} | {_fmt(goal.figure)}{goal.unit} | {goal.baseline} "
-            f"| {_fmt(goal.ratio)} | {op} {goal.threshold:g}{'' if goal.by_ratio else goal.unit} "
+            f"| {goal.topology} | {goal.what} | {fmt(goal.figure)}{goal.unit} | {goal.baseline} "
+            f"| {fmt(goal.ratio)} | {op} {goal.threshold:g}{'' if goal.by_ratio else goal.unit} "
             f"| {met} |"
         )
     lines += [
@@ -614,8 +611,8 @@ def markdown(
         versus = f"{row['ratio']} of {row['baseline']}" if row.get("ratio") else "-"
         lines.append(
             f"| {row['topology']} | {row['case']} | {row['per_s']} | "
-            f"{_fmt(row.get('processed_per_s'))} | {_fmt(row['p50_ms'])} | "
-            f"{_fmt(row['p99_ms'])} | {_fmt(row.get('max_ms'))} | {row['errors']} | "
+            f"{fmt(row.get('processed_per_s'))} | {fmt(row['p50_ms'])} | "
+            f"{fmt(row['p99_ms'])} | {fmt(row.get('max_ms'))} | {row['errors']} | "
             f"{', '.join(f'{k}: {v}' for k, v in row.get('statuses', {}).items())} | "
             f"{'; '.join(f'{k} {v}' for k, v in cpu.items()) or '-'} | "
             f"{versus} |"
@@ -626,14 +623,7 @@ def markdown(
 
 def write_results(table: str) -> None:
     """Replace the generated part of the section, which sits at the top; leave the rest."""
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + table + rest.split(END, 1)[1]
-    else:
-        title, _, body = text.partition("\n")
-        text = f"{title}\n\n{SECTION}\n\n{table}\n{body}"
-    RESULTS.write_text(text)
+    write_section(RESULTS, section=SECTION, begin=BEGIN, end=END, table=table, on_top=True)
 
 
 def main(argv: list[str] | None = None) -> None:
