@@ -11,6 +11,7 @@ stays ``501 NotImplemented`` (see ``_dispatch``).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from functools import partial
 
 from starlette.responses import Response
@@ -57,52 +58,31 @@ async def get_object_tagging(call: S3Call) -> Response:
     return xml_response(_xml.render_tagging())
 
 
-async def get_bucket_policy(call: S3Call) -> Response:
-    await _bucket(call)
-    raise S3Error(
-        "NoSuchBucketPolicy", "the bucket policy does not exist", resource=call.bucket_name
-    )
+def _not_configured(code: str, message: str) -> Callable[[S3Call], Awaitable[Response]]:
+    """The read of a bucket configuration nothing can set: S3's 404 for "none"."""
+
+    async def answer(call: S3Call) -> Response:
+        await _bucket(call)
+        raise S3Error(code, message, resource=call.bucket_name)
+
+    return answer
 
 
-async def get_bucket_cors(call: S3Call) -> Response:
-    await _bucket(call)
-    raise S3Error(
-        "NoSuchCORSConfiguration",
-        "the CORS configuration does not exist",
-        resource=call.bucket_name,
-    )
-
-
-async def get_bucket_lifecycle(call: S3Call) -> Response:
-    await _bucket(call)
-    raise S3Error(
-        "NoSuchLifecycleConfiguration",
-        "the lifecycle configuration does not exist",
-        resource=call.bucket_name,
-    )
-
-
-async def get_bucket_tagging(call: S3Call) -> Response:
-    await _bucket(call)
-    raise S3Error("NoSuchTagSet", "the TagSet does not exist", resource=call.bucket_name)
-
-
-async def get_bucket_encryption(call: S3Call) -> Response:
-    await _bucket(call)
-    raise S3Error(
-        "ServerSideEncryptionConfigurationNotFoundError",
-        "the server side encryption configuration was not found",
-        resource=call.bucket_name,
-    )
-
-
-async def get_bucket_website(call: S3Call) -> Response:
-    await _bucket(call)
-    raise S3Error(
-        "NoSuchWebsiteConfiguration",
-        "the specified bucket does not have a website configuration",
-        resource=call.bucket_name,
-    )
+get_bucket_policy = _not_configured("NoSuchBucketPolicy", "the bucket policy does not exist")
+get_bucket_cors = _not_configured(
+    "NoSuchCORSConfiguration", "the CORS configuration does not exist"
+)
+get_bucket_lifecycle = _not_configured(
+    "NoSuchLifecycleConfiguration", "the lifecycle configuration does not exist"
+)
+get_bucket_tagging = _not_configured("NoSuchTagSet", "the TagSet does not exist")
+get_bucket_encryption = _not_configured(
+    "ServerSideEncryptionConfigurationNotFoundError",
+    "the server side encryption configuration was not found",
+)
+get_bucket_website = _not_configured(
+    "NoSuchWebsiteConfiguration", "the specified bucket does not have a website configuration"
+)
 
 
 async def put_bucket_acl(call: S3Call) -> Response:
