@@ -101,7 +101,7 @@ class Gateway:
         argv = ["rclone", "--config", str(config), *args]
         return run(argv, env=self.rclone_env("sgw"), check=check)
 
-    def s3cmd_config(self, tmp: Path) -> Path:
+    def s3cmd_config(self, tmp: Path, *, signature_v2: bool = False) -> Path:
         path = tmp / "s3cmd.cfg"
         path.write_text(
             "[default]\n"
@@ -111,13 +111,16 @@ class Gateway:
             f"host_bucket = {self.host}\n"
             f"bucket_location = {REGION}\n"
             "use_https = False\n"
-            "signature_v2 = False\n"
+            f"signature_v2 = {signature_v2}\n"
         )
         return path
 
-    def s3cmd(self, tmp: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        """``s3cmd -c CONFIG ARGS`` (Debian's s3cmd, on the system Python)."""
-        argv = ["s3cmd", "-c", str(self.s3cmd_config(tmp)), *args]
+    def s3cmd(
+        self, tmp: Path, *args: str, check: bool = True, signature_v2: bool = False
+    ) -> subprocess.CompletedProcess[str]:
+        """``s3cmd -c CONFIG ARGS`` (Debian's s3cmd, on the system Python); path-style, and
+        SigV4 unless ``signature_v2``."""
+        argv = ["s3cmd", "-c", str(self.s3cmd_config(tmp, signature_v2=signature_v2)), *args]
         return run(argv, env=_clean_env("S3CMD"), check=check)
 
 

@@ -4,9 +4,7 @@ configuration never set; a private ACL may be set (a no-op), nothing else."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +13,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.e2e._s3clients import Gateway
 from tests.gateway._support import Deployment, code, error_of, new_bucket, status
 
 S3NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
@@ -161,25 +160,10 @@ def test_s3cmd_info_and_cp(secured: Deployment, tmp_path: Path) -> None:
         pytest.skip("s3cmd is not installed (CI installs it from Debian)")
     bucket = secured.bucket()
     key_id, secret = secured.key(f"{bucket}:read,list,write,delete")
-    host = secured.s3_url.removeprefix("http://")
-    config = tmp_path / "s3cmd.cfg"
-    config.write_text(
-        f"[default]\naccess_key = {key_id}\nsecret_key = {secret}\nhost_base = {host}\n"
-        f"host_bucket = {host}\nuse_https = False\n"
-    )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("S3CMD")}
+    gateway = Gateway(secured.s3_url, key_id, secret)
 
     def s3cmd(*args: str) -> str:
-        done = subprocess.run(
-            ["s3cmd", "-c", str(config), *args],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert done.returncode == 0, done.stdout + done.stderr
-        return done.stdout
+        return gateway.s3cmd(tmp_path, *args, signature_v2=False).stdout
 
     source = tmp_path / "note.txt"
     source.write_bytes(b"configured nowhere\n")

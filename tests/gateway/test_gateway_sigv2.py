@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -19,6 +18,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
 
+from tests.e2e._s3clients import Gateway
 from tests.gateway._support import Deployment, error_of
 
 KEY = "shared/ünï code+100% sure.txt"
@@ -140,26 +140,10 @@ def test_s3cmd_signing_with_sigv2_puts_lists_gets_and_deletes(
         pytest.skip("s3cmd is not installed (CI installs it from Debian)")
     bucket = secured.bucket()
     key_id, secret = secured.key(f"{bucket}:read,list,write,delete")
-    host = secured.s3_url.removeprefix("http://")
-    config = tmp_path / "s3cmd.cfg"
-    # host_bucket without %(bucket)s: path-style. s3cmd signs SigV2 with x-amz-date.
-    config.write_text(
-        f"[default]\naccess_key = {key_id}\nsecret_key = {secret}\nhost_base = {host}\n"
-        f"host_bucket = {host}\nuse_https = False\nsignature_v2 = True\n"
-    )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("S3CMD")}
+    gateway = Gateway(secured.s3_url, key_id, secret)
 
     def s3cmd(*args: str) -> str:
-        done = subprocess.run(
-            ["s3cmd", "-c", str(config), *args],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert done.returncode == 0, done.stdout + done.stderr
-        return done.stdout
+        return gateway.s3cmd(tmp_path, *args, signature_v2=True).stdout
 
     small = tmp_path / "small file.txt"
     small.write_bytes(b"s3cmd, SigV2\n")
