@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -44,10 +44,10 @@ from sangraha_core.access import (
     sigv2_string_to_sign,
     verify_sigv2,
 )
+from tests.core.access._requests import ENDPOINT, from_url, object_url, wire, with_header
 
 KEY_ID = "AKIDEXAMPLE"
 SECRET = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY="
-ENDPOINT = "http://127.0.0.1:9000"
 NOW = datetime(2026, 12, 2, 12, 0, 0, tzinfo=UTC)
 
 KEYS = [
@@ -94,26 +94,6 @@ def s3_client(key_id: str = KEY_ID, secret: str = SECRET) -> Any:
         aws_access_key_id=key_id,
         aws_secret_access_key=secret,
     )
-
-
-def object_url(key: str, bucket: str = "docs") -> str:
-    # How botocore puts a key in a path-style URL.
-    return f"{ENDPOINT}/{bucket}/{quote(key, safe='/~')}"
-
-
-def wire(request: AWSRequest) -> SignedRequest:
-    """The request as a server receives it: the prepared URL, and Host from it."""
-    prepared = request.prepare()
-    parts = urlsplit(prepared.url)
-    headers = [(name.lower(), value) for name, value in prepared.headers.items()]
-    if not any(name == "host" for name, _ in headers):
-        headers.append(("host", parts.netloc))
-    return SignedRequest(prepared.method, parts.path, parts.query, headers)
-
-
-def from_url(method: str, url: str, headers: Sequence[tuple[str, str]] = ()) -> SignedRequest:
-    parts = urlsplit(url)
-    return SignedRequest(method, parts.path, parts.query, [("host", parts.netloc), *headers])
 
 
 def header_signed(
@@ -168,11 +148,6 @@ def code_of(request: SignedRequest, **options: Any) -> str:
     with pytest.raises(SignatureError) as caught:
         check(request, **options)
     return caught.value.code
-
-
-def with_header(request: SignedRequest, name: str, value: str) -> SignedRequest:
-    kept = [(n, v) for n, v in request.headers if n.lower() != name.lower()]
-    return replace(request, headers=[*kept, (name, value)])
 
 
 def hand_signed(to_sign: str, secret: str = SECRET) -> str:

@@ -4,13 +4,13 @@ altered fails with S3's error code, and what we sign is what botocore signs."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
 from unittest import mock
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import boto3
 import botocore.auth
@@ -34,11 +34,11 @@ from sangraha_core.access import (
     sign_headers,
     verify,
 )
+from tests.core.access._requests import ENDPOINT, from_url, object_url, wire, with_header
 
 KEY_ID = "AKIDEXAMPLE"
 SECRET = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY="
 REGION = "us-east-1"
-ENDPOINT = "http://127.0.0.1:9000"
 NOW = datetime(2026, 12, 2, 12, 0, 0, tzinfo=UTC)
 
 KEYS = [
@@ -92,26 +92,6 @@ def s3_client() -> Any:
     )
 
 
-def object_url(key: str, bucket: str = "docs") -> str:
-    # How botocore puts a key in a path-style URL.
-    return f"{ENDPOINT}/{bucket}/{quote(key, safe='/~')}"
-
-
-def wire(request: AWSRequest) -> SignedRequest:
-    """The request as a server receives it: the prepared URL, and Host from it."""
-    prepared = request.prepare()
-    parts = urlsplit(prepared.url)
-    headers = [(name.lower(), value) for name, value in prepared.headers.items()]
-    if not any(name == "host" for name, _ in headers):
-        headers.append(("host", parts.netloc))
-    return SignedRequest(prepared.method, parts.path, parts.query, headers)
-
-
-def from_url(method: str, url: str, headers: Sequence[tuple[str, str]] = ()) -> SignedRequest:
-    parts = urlsplit(url)
-    return SignedRequest(method, parts.path, parts.query, [("host", parts.netloc), *headers])
-
-
 def header_signed(
     method: str = "GET",
     url: str = object_url("a"),
@@ -148,11 +128,6 @@ def code_of(request: SignedRequest, **options: Any) -> str:
     with pytest.raises(SignatureError) as raised:
         check(request, **options)
     return raised.value.code
-
-
-def with_header(request: SignedRequest, name: str, value: str) -> SignedRequest:
-    kept = [(n, v) for n, v in request.headers if n != name]
-    return replace(request, headers=[*kept, (name, value)])
 
 
 # -- the header form -----------------------------------------------------------------------
