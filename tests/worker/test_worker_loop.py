@@ -21,7 +21,7 @@ from sangraha_core import (
     ObjectRecord,
     ObjectStatus,
     blob_key,
-    process_object,
+    process_objects,
     utcnow,
 )
 from sangraha_worker import FailedJobs, JobContext, Worker
@@ -71,6 +71,38 @@ def test_burst_processes_everything_and_counts(backends: Backends) -> None:
         assert backends.metadata.get_object(record.id).status is ObjectStatus.READY
         assert not staged(backends, record.id)
     assert metric("sangraha_worker_jobs_total", outcome="done") == done_before + 3
+    assert backends.queue.depth() == 0
+
+
+@pytest.mark.parametrize(("batch", "largest"), [(1, 1), (8, 8)])
+def test_waiting_jobs_are_made_ready_together(
+    backends: Backends, monkeypatch: pytest.MonkeyPatch, batch: int, largest: int
+) -> None:
+    """A thread takes the jobs already queued, up to ``batch``, into one transaction."""
+    records = [stage(backends, JSON_BODY, key=f"k{n}.json") for n in range(20)]
+    records.append(stage(backends, b"{not json", key="bad.json"))
+    store = type(backends.metadata)
+    sizes: list[int] = []
+    real = store.finalize_ready_many
+
+    def counting(self: Any, ready: Any) -> Any:
+        sizes.append(len(ready))
+        return real(self, ready)
+
+    monkeypatch.setattr(store, "finalize_ready_many", counting)
+    worker = Worker(backends, burst=True, concurrency=1, batch=batch, **FAST)
+
+    with pytest.raises(FailedJobs):
+        worker.run_check()
+
+    assert worker.jobs_complete == 20
+    assert sum(sizes) == 20
+    assert max(sizes) == largest
+    for record in records[:-1]:
+        assert backends.metadata.get_object(record.id).status is ObjectStatus.READY
+        assert not staged(backends, record.id)
+    assert backends.metadata.get_object(records[-1].id).status is ObjectStatus.FAILED
+    assert backends.metadata.blob_refcount(records[0].digest) == 20
     assert backends.queue.depth() == 0
 
 
@@ -344,8 +376,11 @@ def test_worker_validates_its_arguments(backends: Backends) -> None:
         Worker(backends, concurrency=0)
     with pytest.raises(ValueError):
         Worker(backends, max_deliveries=0)
+    with pytest.raises(ValueError):
+        Worker(backends, batch=0)
     worker = Worker(backends, max_tries=4)
     assert worker.concurrency == backends.settings.worker_concurrency
+    assert worker.batch == backends.settings.worker_batch == 16
     assert worker.max_retry_delay == backends.settings.max_retry_delay == 300.0
     assert worker.max_deliveries == backends.settings.max_deliveries == 5
     assert [worker.retry_delay(n) for n in (1, 2, 3, 10)] == [1.0, 2.0, 4.0, 300.0]
@@ -374,7 +409,7 @@ def test_a_long_job_is_not_published_again_while_it_runs(
 
     if not heartbeat:
         monkeypatch.setattr(Worker, "_heartbeat", lambda self: 0)
-    real = process_object
+    real = process_objects
     published: list[str] = []
     publish = backends.queue.publish
 
@@ -387,7 +422,7 @@ def test_a_long_job_is_not_published_again_while_it_runs(
         return real(*args, **kwargs)
 
     record = stage(backends, JSON_BODY)
-    monkeypatch.setattr(worker_module, "process_object", slow)
+    monkeypatch.setattr(worker_module, "process_objects", slow)
     monkeypatch.setattr(backends.queue, "publish", counting_publish)
     worker = Worker(backends, pending_timeout=0.6, reconcile_interval=0.1, **FAST)
     worker.start()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import io
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,12 +15,17 @@ from sangraha_core import (
     Backends,
     BlobStoreUnavailableError,
     Digest,
+    InvalidContentError,
+    MetadataUnavailableError,
     ObjectStatus,
     Outcome,
     ProcessObject,
     blob_key,
     process_object,
+    process_objects,
 )
+from sangraha_core.kinds import ValidatorStartError
+from sangraha_core.metadata import ReadyObject
 from tests.worker._staging import JSON_BODY, FlakyBlobStore, pdf, png, stage, staged, stored
 
 
@@ -184,17 +191,20 @@ def test_blob_collected_under_us_is_written_again(backends: Backends) -> None:
         def __getattr__(self, name: str) -> Any:
             return getattr(original, name)
 
-        def finalize_ready(self, object_id: str, **kwargs: Any) -> Any:
+        def finalize_ready_many(self, ready: Sequence[ReadyObject]) -> Any:
             # The bytes vanish just before the transaction: what a collection of an
             # unreferenced row for the same digest does.
             backends.blobs.delete(cas)
-            result = original.finalize_ready(object_id, **kwargs)
-            assert result.blob_created
-            return result
+            results = original.finalize_ready_many(ready)
+            assert [result.blob_created for result in results] == [True]
+            collected.append(ready[0].object_id)
+            return results
 
+    collected: list[str] = []
     racing = dataclasses.replace(backends, metadata=CollectFirst())
 
     assert run(racing, record.id) is Outcome.DONE
+    assert collected == [record.id]
     assert stored(backends, record.digest) == JSON_BODY
 
 
@@ -221,3 +231,111 @@ def test_store_outage_during_a_large_inspection_is_transient(backends: Backends)
         run(failing, record.id)
 
     assert backends.metadata.get_object(record.id).status is ObjectStatus.PENDING
+
+
+def test_a_batch_settles_each_object_on_its_own(backends: Backends) -> None:
+    """Valid, invalid, deleted and failing objects in one call: each gets its own outcome,
+    the valid ones made ready together."""
+    good = stage(backends, JSON_BODY)
+    twin = stage(backends, JSON_BODY)
+    bad = stage(backends, b"{not json")
+    other = stage(backends, b'{"other": true}')
+    # The fourth read, the one of ``other``, meets an outage.
+    flaky = dataclasses.replace(
+        backends, blobs=FlakyBlobStore(backends.blobs, failures=1, healthy=3)
+    )
+    messages = [ProcessObject.for_object(r.id) for r in (good, bad, twin, other)]
+    messages.append(ProcessObject.for_object(good.id))  # a duplicate delivery
+
+    results = process_objects(flaky, messages)
+
+    assert results[:3] == [Outcome.DONE, Outcome.FAILED, Outcome.DONE]
+    assert isinstance(results[3], BlobStoreUnavailableError)
+    assert results[4] is Outcome.DONE
+    for record in (good, twin):
+        assert backends.metadata.get_object(record.id).status is ObjectStatus.READY
+        assert not staged(backends, record.id)
+    assert backends.metadata.get_object(bad.id).status is ObjectStatus.FAILED
+    assert backends.metadata.blob_refcount(good.digest) == 2
+    assert backends.metadata.get_object(other.id).status is ObjectStatus.PENDING
+    assert process_objects(backends, messages[3:4]) == [Outcome.DONE]
+    assert stored(backends, other.digest) == b'{"other": true}'
+
+
+def test_a_failed_transaction_fails_only_the_objects_that_reached_it(backends: Backends) -> None:
+    good, bad = stage(backends, JSON_BODY), stage(backends, b"{not json")
+    original = backends.metadata
+
+    class Down:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(original, name)
+
+        def finalize_ready_many(self, ready: Sequence[ReadyObject]) -> Any:
+            raise MetadataUnavailableError("the database is down")
+
+    down = dataclasses.replace(backends, metadata=Down())
+    messages = [ProcessObject.for_object(good.id), ProcessObject.for_object(bad.id)]
+
+    first, second = process_objects(down, messages)
+
+    assert isinstance(first, MetadataUnavailableError)
+    assert second is Outcome.FAILED
+    assert backends.metadata.get_object(good.id).status is ObjectStatus.PENDING
+    assert staged(backends, good.id)
+    assert process_objects(backends, messages) == [Outcome.DONE, Outcome.SKIPPED]
+
+
+def test_the_small_objects_of_a_batch_are_validated_in_one_call(backends: Backends) -> None:
+    """Small objects go to ``inspect_many`` together; a large one is streamed through
+    ``inspect`` on its own; refusals land on their own records."""
+    from sangraha_core.kinds import inspect as inspect_in_process
+
+    small = [stage(backends, JSON_BODY), stage(backends, png(), "image/png")]
+    bad = stage(backends, b"[1,")
+    large = stage(backends, b"[" + b"1," * SMALL_OBJECT_SIZE + b"1]")
+    calls: list[list[str]] = []
+    streamed: list[str] = []
+
+    def inspect_many(jobs: Sequence[tuple[str, bytes]]) -> list[Any]:
+        calls.append([content_type for content_type, _ in jobs])
+        answers: list[Any] = []
+        for content_type, data in jobs:
+            try:
+                answers.append(inspect_in_process(content_type, io.BytesIO(data)))
+            except InvalidContentError as exc:
+                answers.append(exc)
+        return answers
+
+    def inspect(content_type: str, file: Any) -> dict[str, Any]:
+        streamed.append(content_type)
+        return inspect_in_process(content_type, file)
+
+    records = [small[0], large, bad, small[1]]
+    results = process_objects(
+        backends,
+        [ProcessObject.for_object(r.id) for r in records],
+        inspect=inspect,
+        inspect_many=inspect_many,
+    )
+
+    assert results == [Outcome.DONE, Outcome.DONE, Outcome.FAILED, Outcome.DONE]
+    assert calls == [["application/json", "application/json", "image/png"]]
+    assert streamed == ["application/json"]
+    assert backends.metadata.get_object(small[1].id).extracted["width"] == 3
+    assert "JSON" in (backends.metadata.get_object(bad.id).error or "")
+
+
+def test_validators_that_cannot_start_leave_a_batch_pending(backends: Backends) -> None:
+    records = [stage(backends, JSON_BODY, key=f"k{n}.json") for n in range(3)]
+
+    def no_validator(jobs: Sequence[tuple[str, bytes]]) -> list[Any]:
+        raise ValidatorStartError("no validator process could be started")
+
+    results = process_objects(
+        backends, [ProcessObject.for_object(r.id) for r in records], inspect_many=no_validator
+    )
+
+    assert all(isinstance(r, ValidatorStartError) for r in results)
+    for record in records:
+        assert backends.metadata.get_object(record.id).status is ObjectStatus.PENDING
+        assert staged(backends, record.id)

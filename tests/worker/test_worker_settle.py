@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -18,6 +19,7 @@ from sangraha_core import (
     Outcome,
     ProcessObject,
     process_object,
+    process_objects,
     utcnow,
 )
 from sangraha_core.metadata import MetadataStore
@@ -199,13 +201,13 @@ def test_a_job_the_worker_died_on_each_time_is_failed_not_processed(
         assert consumer.receive(1.0) is not None
         consumer.close()  # the worker died before settling
     processed: list[str] = []
-    real = process_object
+    real = process_objects
 
-    def counting(b: Backends, message: ProcessObject) -> Outcome:
-        processed.append(message.object_id)
-        return real(b, message)
+    def counting(b: Backends, messages: Sequence[ProcessObject], **kwargs: Any) -> Any:
+        processed.extend(message.object_id for message in messages)
+        return real(b, messages, **kwargs)
 
-    monkeypatch.setattr(worker_module, "process_object", counting)
+    monkeypatch.setattr(worker_module, "process_objects", counting)
 
     with pytest.raises(FailedJobs) as caught:
         Worker(backends, burst=True, max_deliveries=3, **FAST).run_check()

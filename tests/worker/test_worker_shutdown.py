@@ -45,7 +45,10 @@ def test_stop_logs_the_jobs_it_waits_for(
 ) -> None:
     records = [stage(backends, JSON_BODY, key=f"k{n}.json") for n in range(2)]
     held = _Held(jobs=2)
-    worker = Worker(backends, concurrency=2, on_job_start=held, handle_signals=False, **FAST)
+    # One job a thread: both are held in their own thread at once.
+    worker = Worker(
+        backends, concurrency=2, batch=1, on_job_start=held, handle_signals=False, **FAST
+    )
     stopper = threading.Thread(target=worker.stop)
     worker.start()
     try:

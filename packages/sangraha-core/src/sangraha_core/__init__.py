@@ -66,7 +66,14 @@ from ._models import (
     utcnow,
 )
 from ._names import validate_bucket, validate_key, validate_metadata
-from ._processing import SMALL_OBJECT_SIZE, Inspect, Outcome, process_object
+from ._processing import (
+    SMALL_OBJECT_SIZE,
+    Inspect,
+    InspectMany,
+    Outcome,
+    process_object,
+    process_objects,
+)
 from ._reads import (
     CACHE_IMMUTABLE,
     CACHE_REVALIDATE,
@@ -139,6 +146,7 @@ __all__ = [
     "IdempotencyKeyReusedError",
     "Ingest",
     "Inspect",
+    "InspectMany",
     "InvalidContentError",
     "InvalidMetadataError",
     "InvalidNameError",
@@ -207,6 +215,7 @@ __all__ = [
     "parse_range",
     "plan_read",
     "process_object",
+    "process_objects",
     "redact_target",
     "require_ready",
     "resolve_by_id",

@@ -1,7 +1,9 @@
 """The processing path: turn one staged upload into a ready, content-addressed object.
 
-``process_object`` is step 4 of an upload's life, with no framework around it: the worker
-calls it once per delivery and settles the delivery from what it returns or raises.
+``process_object`` is step 4 of an upload's life, with no framework around it;
+``process_objects`` does it for several deliveries at once: their small objects validated
+together (one round trip to a validator process) and their records made ready in one
+transaction. The worker settles each delivery from what came of it.
 
 1. Look the record up. Deleted while pending, or no longer pending (a redelivery after a
    crash between the last side effect and the ack): drop the staging copy, ``SKIPPED``.
@@ -15,7 +17,8 @@ calls it once per delivery and settles the delivery from what it returns or rais
    object is neither validated nor described: its bytes are only hashed and checked.
 3. Copy the bytes to their content address unless they are there already (deduplication);
    the copy happens inside the store, never through this process.
-4. In one metadata transaction, take a reference on the blob and mark the record ready.
+4. In one metadata transaction (one for every object of a ``process_objects`` call), take
+   a reference on the blob and mark the record ready.
    Should a concurrent garbage collection have deleted the bytes just before the reference
    existed, the store says ``blob_created`` and the bytes are copied again.
 5. Drop the staging copy: ``DONE``.
@@ -30,7 +33,8 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, BinaryIO, Final
 
@@ -45,10 +49,18 @@ from ._exceptions import (
 from ._ingest import staging_key
 from ._messages import ProcessObject
 from ._models import FailureKind, ObjectKind, ObjectRecord, ObjectStatus
+from .metadata import FinalizeResult, ReadyObject
 from .storage import BlobStore, StagingWrites
 from .storage._reader import BlobReader, closing_chunks
 
-__all__ = ["SMALL_OBJECT_SIZE", "Inspect", "Outcome", "process_object"]
+__all__ = [
+    "SMALL_OBJECT_SIZE",
+    "Inspect",
+    "InspectMany",
+    "Outcome",
+    "process_object",
+    "process_objects",
+]
 
 logger = logging.getLogger("sangraha_core.processing")
 
@@ -85,11 +97,111 @@ def process_object(
         out (it needs the ``kinds`` extra).
     :raises BackendUnavailableError: a backend could not be reached; try again later.
     """
+    result = process_objects(backends, [message], inspect=inspect)[0]
+    if isinstance(result, Exception):
+        raise result
+    return result
+
+
+def process_objects(
+    backends: Backends,
+    messages: Sequence[ProcessObject],
+    *,
+    inspect: Inspect | None = None,
+    inspect_many: InspectMany | None = None,
+) -> list[Outcome | Exception]:
+    """``process_object`` of each of ``messages``, their records made ready in one metadata
+    transaction: an ``Outcome`` for each, in order, or what stopped it.
+
+    Each object is validated and filed on its own, so one that fails (or raises) leaves
+    the others alone; only should the common transaction raise does every object that
+    reached it end with that error, and each can simply be processed again.
+
+    :param inspect_many: validates the small objects of the batch in one call (an
+        ``InspectorPool``'s, one round trip to a validator process); ``inspect`` for each
+        of them when left out.
+    """
     if inspect is None:
         # Imported here: the validators need the ``kinds`` extra, which only processing does.
         from .kinds import inspect as inspect_in_process
 
         inspect = inspect_in_process
+    results: list[Outcome | Exception | _Filed | _Held] = []
+    for message in messages:
+        try:
+            results.append(_examine(backends, message, inspect))
+        except Exception as exc:
+            results.append(exc)
+    held = [(n, item) for n, item in enumerate(results) if isinstance(item, _Held)]
+    if held:
+        _inspect_held(backends, held, results, inspect_many or _one_by_one(inspect))
+    filed = [(n, item) for n, item in enumerate(results) if isinstance(item, _Filed)]
+    done = [_so_far(item) for item in results]
+    if not filed:
+        return done
+    try:
+        finalized = backends.metadata.finalize_ready_many([item.ready for _, item in filed])
+    except Exception as exc:
+        for n, _ in filed:
+            done[n] = exc
+        return done
+    for (n, item), result in zip(filed, finalized, strict=True):
+        try:
+            done[n] = _finished(backends, item, result)
+        except Exception as exc:
+            done[n] = exc
+    return done
+
+
+#: What validates several small objects at once (``InspectorPool.inspect_many``): for each
+#: ``(content_type, data)`` what ``Inspect`` returns, or the refusal it raises.
+InspectMany = Callable[
+    [Sequence[tuple[str, bytes]]],
+    Sequence[dict[str, Any] | InvalidContentError | UnsupportedContentTypeError],
+]
+
+
+def _one_by_one(inspect: Inspect) -> InspectMany:
+    def inspect_each(
+        jobs: Sequence[tuple[str, bytes]],
+    ) -> list[dict[str, Any] | InvalidContentError | UnsupportedContentTypeError]:
+        answers: list[dict[str, Any] | InvalidContentError | UnsupportedContentTypeError] = []
+        for content_type, data in jobs:
+            try:
+                with io.BytesIO(data) as file:
+                    answers.append(inspect(content_type, file))
+            except (InvalidContentError, UnsupportedContentTypeError) as exc:
+                answers.append(exc)
+        return answers
+
+    return inspect_each
+
+
+@dataclass(frozen=True, slots=True)
+class _Filed:
+    """An object whose verified bytes are at their content address: only its record is
+    left to make ready."""
+
+    ready: ReadyObject
+    staged: str
+    cas: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Held:
+    """A small object read and checked, held in memory until its batch is validated."""
+
+    record: ObjectRecord
+    staged: str
+    digest: Digest
+    data: bytes
+
+
+def _examine(
+    backends: Backends, message: ProcessObject, inspect: Inspect
+) -> Outcome | _Filed | _Held:
+    """Steps 1 to 3 of a large or opaque object; of a small one, steps 1 and 2 up to its
+    validation: the final outcome if there is one already, else where the object is."""
     blobs, metadata = backends.blobs, backends.metadata
     object_id = message.object_id
     staged = staging_key(object_id)
@@ -108,29 +220,86 @@ def process_object(
         return Outcome.SKIPPED
 
     try:
-        digest, size, extracted = _verify_and_inspect(blobs, staged, record, inspect)
+        if record.kind is ObjectKind.OPAQUE:
+            digest, size, extracted = _verify_opaque(blobs, staged, record)
+        elif record.size > SMALL_OBJECT_SIZE:
+            digest, size, extracted = _verify_and_inspect_large(blobs, staged, record, inspect)
+        else:
+            digest, data = _read_small(blobs, staged, record)
+            return _Held(record, staged, digest, data)
     except BlobNotFoundError:
         # Staging is deleted only after the record left ``pending``, so bytes missing now
         # were lost outside Sangraha's control: no retry can bring them back.
         return _fail(backends, record, "the staged bytes are missing")
     except _Rejected as exc:
         return _fail(backends, record, exc.reason)
+    return _file(blobs, record, staged, digest, size, extracted)
 
+
+def _inspect_held(
+    backends: Backends,
+    held: Sequence[tuple[int, _Held]],
+    results: list[Outcome | Exception | _Filed | _Held],
+    inspect_many: InspectMany,
+) -> None:
+    """The rest of steps 2 and 3 for the small objects of a batch, validated together;
+    what came of each goes in its place in ``results``."""
+    try:
+        answers = inspect_many([(item.record.content_type, item.data) for _, item in held])
+    except Exception as exc:
+        # Errors of the validators themselves (none could start) are transient.
+        for n, _ in held:
+            results[n] = exc
+        return
+    for (n, item), answer in zip(held, answers, strict=True):
+        try:
+            if isinstance(answer, InvalidContentError):
+                results[n] = _fail(backends, item.record, answer.reason)
+            elif isinstance(answer, UnsupportedContentTypeError):
+                results[n] = _fail(backends, item.record, str(answer))
+            else:
+                results[n] = _file(
+                    backends.blobs, item.record, item.staged, item.digest, len(item.data), answer
+                )
+        except Exception as exc:
+            results[n] = exc
+
+
+def _so_far(item: Outcome | Exception | _Filed | _Held) -> Outcome | Exception:
+    """What came of an object before its record is made ready (``DONE`` until then)."""
+    assert not isinstance(item, _Held)  # every held object was validated
+    return Outcome.DONE if isinstance(item, _Filed) else item
+
+
+def _file(
+    blobs: BlobStore,
+    record: ObjectRecord,
+    staged: str,
+    digest: Digest,
+    size: int,
+    extracted: dict[str, Any],
+) -> _Filed:
+    """Step 3: the bytes at their content address, unless they are there already."""
     cas = blob_key(digest)
     if not blobs.exists(cas):
         blobs.copy(staged, cas)
-    result = metadata.finalize_ready(object_id, digest=digest, size=size, extracted=extracted)
+    return _Filed(ReadyObject(record.id, digest, size, extracted), staged, cas)
+
+
+def _finished(backends: Backends, item: _Filed, result: FinalizeResult) -> Outcome:
+    """Steps 4 (its result) and 5."""
+    blobs = backends.blobs
     if result.record is None:
         # Deleted between our read and our transaction: no reference was taken. Bytes we
         # may have copied are left for an upload of the same content; see docs/worker.md.
-        logger.info("object %s was deleted while being processed", object_id)
-    elif result.blob_created and not blobs.exists(cas):
+        logger.info("object %s was deleted while being processed", item.ready.object_id)
+    elif result.blob_created and not blobs.exists(item.cas):
         # A garbage collection deleted the unreferenced bytes after our copy and before our
         # reference existed (MetadataStore.collect_garbage): the reference now protects
         # them, so writing them once more is final.
-        logger.info("blob %s was collected under us; copying it again", digest)
-        blobs.copy(staged, cas)
-    _discard(blobs, staged)
+        logger.info("blob %s was collected under us; copying it again", item.ready.digest)
+        blobs.copy(item.staged, item.cas)
+    _discard(blobs, item.staged)
     return Outcome.DONE if result.record is not None else Outcome.SKIPPED
 
 
@@ -142,13 +311,8 @@ class _Rejected(Exception):
         self.reason = reason
 
 
-def _verify_and_inspect(
-    blobs: BlobStore, staged: str, record: ObjectRecord, inspect: Inspect
-) -> tuple[Digest, int, dict[str, Any]]:
-    if record.kind is ObjectKind.OPAQUE:
-        return _verify_opaque(blobs, staged, record)
-    if record.size > SMALL_OBJECT_SIZE:
-        return _verify_and_inspect_large(blobs, staged, record, inspect)
+def _read_small(blobs: BlobStore, staged: str, record: ObjectRecord) -> tuple[Digest, bytes]:
+    """A small object's staged bytes, read into memory once and checked."""
     hasher = Hasher()
     small: bytearray | None = bytearray()
     for chunk in closing_chunks(blobs.get(staged)):
@@ -160,9 +324,7 @@ def _verify_and_inspect(
                 small += chunk
     digest = _checked(record, hasher)
     assert small is not None  # bytes beyond the record's size fail the check above
-    with io.BytesIO(bytes(small)) as file:
-        extracted = _inspect(record, file, inspect)
-    return digest, hasher.size, extracted
+    return digest, bytes(small)
 
 
 def _verify_opaque(

@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     max_attempts: int = Field(default=DEFAULT_MAX_ATTEMPTS, ge=1)
     pending_timeout: float = Field(default=DEFAULT_PENDING_TIMEOUT, gt=0)
     worker_concurrency: int = Field(default=2, ge=1)
+    worker_batch: int = Field(default=16, ge=1)
+    """Most jobs one worker thread takes at once, their records made ready together."""
 
     # Outages and crashes; docs/worker.md says how the worker settles each job.
     max_retry_delay: float = Field(default=DEFAULT_MAX_RETRY_DELAY, gt=0)

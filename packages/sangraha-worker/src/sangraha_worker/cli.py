@@ -44,6 +44,12 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="consumer threads (SANGRAHA_WORKER_CONCURRENCY)",
     )
+    parser.add_argument(
+        "--batch",
+        type=int,
+        default=None,
+        help="most jobs a thread takes at once (SANGRAHA_WORKER_BATCH)",
+    )
     parser.add_argument("--burst", action="store_true", help="exit once the queue stays empty")
     parser.add_argument(
         "--metrics-port", type=int, default=None, help="serve Prometheus metrics on this port"
@@ -136,6 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         worker = Worker(
             backends,
             concurrency=args.concurrency,
+            batch=args.batch,
             burst=args.burst,
             recover_on_start=args.recover_on_start,
             reconcile_interval=args.reconcile_interval,

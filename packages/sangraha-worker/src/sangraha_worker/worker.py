@@ -13,7 +13,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable
 
-from sangraha_core import Backends, process_object, utcnow
+from sangraha_core import Backends, process_objects, utcnow
 from sangraha_core.kinds import InspectorPool
 from sangraha_core.queue import Consumer, Delivery
 
@@ -41,11 +41,14 @@ class Worker(DeliverySettling):
 
     ``run()`` blocks until ``stop()``, SIGTERM or SIGINT and lets the jobs in progress
     finish; ``start()``/``stop()`` run it in background threads of another process (the
-    embedded server). Each thread has its own consumer with ``prefetch=1``, so at most
-    ``concurrency`` jobs are unsettled at once.
+    embedded server). Each thread has its own consumer with ``prefetch=batch``, so at most
+    ``concurrency * batch`` jobs are unsettled at once. A thread takes the jobs waiting for
+    it together, up to ``batch``, and makes their records ready in one transaction; a
+    quiet queue is still served one job at a time, with no waiting.
 
     :param backends: the blob store, metadata store and queue to work on.
     :param concurrency: consumer threads; defaults to ``settings.worker_concurrency``.
+    :param batch: most jobs one thread takes at once; defaults to ``settings.worker_batch``.
     :param max_tries: attempts of one job that end in an unexpected error (not a backend
         fault) before it is dead-lettered and its record marked failed; defaults to
         ``settings.max_attempts``.
@@ -79,6 +82,7 @@ class Worker(DeliverySettling):
         backends: Backends,
         *,
         concurrency: int | None = None,
+        batch: int | None = None,
         max_tries: int | None = None,
         max_deliveries: int | None = None,
         burst: bool = False,
@@ -104,8 +108,9 @@ class Worker(DeliverySettling):
         self.max_deliveries = (
             max_deliveries if max_deliveries is not None else settings.max_deliveries
         )
-        if self.concurrency < 1 or self.max_tries < 1 or self.max_deliveries < 1:
-            raise ValueError("concurrency, max_tries and max_deliveries must be at least 1")
+        self.batch = batch if batch is not None else settings.worker_batch
+        if min(self.concurrency, self.batch, self.max_tries, self.max_deliveries) < 1:
+            raise ValueError("concurrency, batch, max_tries and max_deliveries must be at least 1")
         self.burst = burst
         self.recover_on_start = recover_on_start
         self.reconcile_interval = reconcile_interval
@@ -310,7 +315,7 @@ class Worker(DeliverySettling):
             while not self._stopping.is_set():
                 if consumer is None:
                     try:
-                        consumer = self.backends.queue.consumer(prefetch=1)
+                        consumer = self.backends.queue.consumer(prefetch=self.batch)
                     except Exception as exc:
                         failures += 1
                         self._pause_after_failure("open a consumer", exc, failures)
@@ -318,9 +323,9 @@ class Worker(DeliverySettling):
                     with self._lock:
                         self._open_consumers += 1
                 try:
-                    delivery = consumer.receive(timeout=self.poll_interval)
+                    deliveries = self._receive(consumer)
                     failures = 0
-                    healthy = True if delivery is None else self._handle(delivery)
+                    healthy = self._handle(deliveries) if deliveries else True
                 except Exception as exc:
                     failures += 1
                     healthy = False
@@ -333,63 +338,102 @@ class Worker(DeliverySettling):
             if consumer is not None:
                 self._close_consumer(consumer)
 
-    def _handle(self, delivery: Delivery) -> bool:
-        """Process and settle one delivery; ``False`` if the consumer should be reopened."""
-        message = delivery.message
-        ctx = JobContext(
-            worker=self,
-            message=message,
-            redelivered=delivery.redelivered,
-            delivery_count=delivery.delivery_count,
-        )
+    def _receive(self, consumer: Consumer) -> list[Delivery]:
+        """The next delivery, and with it up to ``batch - 1`` more that are there already:
+        a busy queue is taken several jobs at a time, and a quiet one costs no waiting."""
+        first = consumer.receive(timeout=self.poll_interval)
+        if first is None:
+            return []
+        deliveries = [first]
+        while len(deliveries) < self.batch:
+            more = consumer.receive(timeout=0)
+            if more is None:
+                break
+            deliveries.append(more)
+        return deliveries
+
+    def _handle(self, deliveries: list[Delivery]) -> bool:
+        """Process and settle deliveries; ``False`` if the consumer should be reopened."""
+        contexts = [
+            JobContext(
+                worker=self,
+                message=delivery.message,
+                redelivered=delivery.redelivered,
+                delivery_count=delivery.delivery_count,
+            )
+            for delivery in deliveries
+        ]
         with self._lock:
-            self._in_flight += 1
-            self._jobs[id(ctx)] = ctx
+            self._in_flight += len(contexts)
+            for ctx in contexts:
+                self._jobs[id(ctx)] = ctx
             self._last_activity = time.monotonic()
-        metrics.JOBS_IN_PROGRESS.inc()
+        metrics.JOBS_IN_PROGRESS.inc(len(contexts))
         healthy = True
         try:
-            call_hook(self.on_job_start, ctx)
-            if ctx.delivery_count < self.max_deliveries:
-                # Not processed on the last delivery: whatever killed the worker the times
-                # before would most likely kill it again, and the record would stay pending.
-                self._process(ctx)
-            try:
-                self._settle(delivery, ctx)
-            except Exception:
-                logger.exception("could not settle job %s; it will be delivered again", message)
-                healthy = False
+            for ctx in contexts:
+                call_hook(self.on_job_start, ctx)
+            # Not processed on the last delivery: whatever killed the worker the times
+            # before would most likely kill it again, and the record would stay pending.
+            self._process([ctx for ctx in contexts if ctx.delivery_count < self.max_deliveries])
+            for delivery, ctx in zip(deliveries, contexts, strict=True):
+                try:
+                    self._settle(delivery, ctx)
+                except Exception:
+                    logger.exception(
+                        "could not settle job %s; it will be delivered again", ctx.message
+                    )
+                    healthy = False
         finally:
-            ctx.duration = time.monotonic() - ctx.started
-            metrics.JOB_DURATION.observe(ctx.duration)
-            metrics.JOBS_IN_PROGRESS.dec()
-            self._record(ctx)
-            call_hook(self.after_job_end, ctx)
+            for ctx in contexts:
+                ctx.duration = time.monotonic() - ctx.started
+                metrics.JOB_DURATION.observe(ctx.duration)
+                metrics.JOBS_IN_PROGRESS.dec()
+                self._record(ctx)
+                call_hook(self.after_job_end, ctx)
             with self._lock:
-                self._in_flight -= 1
-                del self._jobs[id(ctx)]
+                self._in_flight -= len(contexts)
+                for ctx in contexts:
+                    del self._jobs[id(ctx)]
                 self._last_activity = time.monotonic()
         return healthy
 
-    def _process(self, ctx: JobContext) -> None:
-        """Run ``process_object``; what it returns or raises goes on ``ctx``, never further:
-        a delivery left unsettled counts as one the worker died on."""
-        message = ctx.message
+    def _process(self, contexts: list[JobContext]) -> None:
+        """Run ``process_objects``; what came of each job goes on its context, never
+        further: a delivery left unsettled counts as one the worker died on."""
+        if not contexts:
+            return
+        ids = [ctx.message.object_id for ctx in contexts]
         with self._lock:
-            self._running[message.object_id] += 1
+            # Each is running from now on, for the heartbeat, though it waits for those
+            # before it in the batch.
+            self._running.update(ids)
         try:
-            waited = (utcnow() - message.enqueued_at).total_seconds()
-            if waited > self._pending_timeout / 3:
-                # It queued long enough that the heartbeat's first beat could come too late.
-                self.backends.metadata.touch(message.object_id)
-            ctx.outcome = process_object(self.backends, message, inspect=self.validators.inspect)
+            now = utcnow()
+            for ctx in contexts:
+                waited = (now - ctx.message.enqueued_at).total_seconds()
+                if waited > self._pending_timeout / 3:
+                    # It queued long enough that the heartbeat's first beat could come too
+                    # late.
+                    self.backends.metadata.touch(ctx.message.object_id)
+            results = process_objects(
+                self.backends, [ctx.message for ctx in contexts], inspect=self.validators.inspect
+            )
+            for ctx, result in zip(contexts, results, strict=True):
+                if isinstance(result, Exception):
+                    ctx.error = result
+                else:
+                    ctx.outcome = result
         except Exception as exc:
-            ctx.error = exc
+            for ctx in contexts:
+                if ctx.outcome is None:
+                    ctx.error = exc
         finally:
             with self._lock:
-                self._running[message.object_id] -= 1
-                if not self._running[message.object_id]:
-                    del self._running[message.object_id]
+                self._running.subtract(ids)
+                for object_id in set(ids):
+                    if self._running[object_id] <= 0:
+                        del self._running[object_id]
 
     # -- plumbing -----------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ the contract: test for them with ``isinstance``.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
@@ -27,6 +28,7 @@ __all__ = [
     "IdempotencyKeys",
     "MetadataStore",
     "ObjectIndex",
+    "ReadyObject",
     "Stats",
     "UploadSessions",
     "WatchesKeys",
@@ -41,6 +43,17 @@ class FinalizeResult:
     def __init__(self, record: ObjectRecord | None, blob_created: bool) -> None:
         self.record = record
         self.blob_created = blob_created
+
+
+@dataclass(frozen=True, slots=True)
+class ReadyObject:
+    """One record for ``finalize_ready_many`` to make ready: its verified bytes' ``digest``
+    and ``size``, and the metadata ``extracted`` from them."""
+
+    object_id: str
+    digest: Digest
+    size: int
+    extracted: dict[str, Any]
 
 
 @runtime_checkable
@@ -84,6 +97,11 @@ class ObjectIndex(Protocol):
         Idempotent: for a record already ready, or deleted, nothing changes and the result
         says so (``record`` is ``None`` when it was deleted).
         """
+        ...
+
+    def finalize_ready_many(self, ready: Sequence[ReadyObject]) -> list[FinalizeResult]:
+        """``finalize_ready`` of each of ``ready``, all in one transaction (all of them, or
+        none); a result for each, in order. A record named twice is made ready once."""
         ...
 
     def mark_failed(

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import bindparam, delete, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.selectable import Select
@@ -27,7 +27,7 @@ from .._exceptions import (
     ObjectPendingError,
 )
 from .._models import FailureKind, ListQuery, ObjectRecord, ObjectStatus, Page, utcnow
-from ._protocol import FinalizeResult
+from ._protocol import FinalizeResult, ReadyObject
 from ._rows import (
     RecordPage,
     decode_cursor,
@@ -235,43 +235,86 @@ class SqlObjects(SqlDatabase):
     def finalize_ready(
         self, object_id: str, *, digest: Digest, size: int, extracted: dict[str, Any]
     ) -> FinalizeResult:
-        def finalize(conn: Connection) -> FinalizeResult:
-            status = conn.execute(
-                select(objects.c.status).where(objects.c.id == object_id).with_for_update()
-            ).scalar()
-            if status is None:
-                return FinalizeResult(None, False)
-            if status != ObjectStatus.PENDING.value:
-                return FinalizeResult(self._load_one(conn, object_id), False)
-            created = self._take_reference(conn, digest, size)
-            conn.execute(
-                update(objects)
-                .where(objects.c.id == object_id)
-                .values(
-                    status=ObjectStatus.READY.value,
-                    digest=str(digest),
-                    size=size,
-                    extracted=json.dumps(extracted),
-                    error=None,
-                    failure_kind=None,
-                    updated_at=utcnow(),
-                )
+        return self.finalize_ready_many([ReadyObject(object_id, digest, size, extracted)])[0]
+
+    def finalize_ready_many(self, ready: Sequence[ReadyObject]) -> list[FinalizeResult]:
+        if not ready:
+            return []
+
+        def finalize(conn: Connection) -> list[FinalizeResult]:
+            ids = list(dict.fromkeys(item.object_id for item in ready))
+            statuses = dict(
+                conn.execute(
+                    select(objects.c.id, objects.c.status)
+                    .where(objects.c.id.in_(ids))
+                    .order_by(objects.c.id)
+                    .with_for_update()
+                ).all()
             )
-            return FinalizeResult(self._load_one(conn, object_id), created)
+            # The first of each pending record is made ready; a record named again, or not
+            # pending, is left as it is.
+            first: dict[str, ReadyObject] = {}
+            for item in ready:
+                if statuses.get(item.object_id) == ObjectStatus.PENDING.value:
+                    first.setdefault(item.object_id, item)
+            created = self._take_references(conn, list(first.values()))
+            if first:
+                now = utcnow()
+                conn.execute(
+                    update(objects).where(objects.c.id == bindparam("ready_id")),
+                    [
+                        {
+                            "ready_id": item.object_id,
+                            "status": ObjectStatus.READY.value,
+                            "digest": str(item.digest),
+                            "size": item.size,
+                            "extracted": json.dumps(item.extracted),
+                            "error": None,
+                            "failure_kind": None,
+                            "updated_at": now,
+                        }
+                        for item in first.values()
+                    ],
+                )
+            records = {
+                record.id: record
+                for record in self._load(conn, select(objects).where(objects.c.id.in_(ids)))
+            }
+            results = []
+            for item in ready:
+                chosen = first.get(item.object_id)
+                new_blob = chosen is item and str(item.digest) in created
+                if new_blob:
+                    created.discard(str(item.digest))  # one object created it
+                results.append(FinalizeResult(records.get(item.object_id), new_blob))
+            return results
 
-        result = self._run(finalize)
-        if result.record is not None:
-            self._key_changed(result.record.bucket, result.record.key)
-        return result
+        results = self._run(finalize)
+        for result in results:
+            if result.record is not None:
+                self._key_changed(result.record.bucket, result.record.key)
+        return results
 
-    def _take_reference(self, conn: Connection, digest: Digest, size: int) -> bool:
-        """Add one reference to ``digest``; True when its row had to be created."""
+    def _take_references(self, conn: Connection, ready: Sequence[ReadyObject]) -> set[str]:
+        """One reference to its blob for each of ``ready``; the digests whose rows had to be
+        created. Rows are taken in digest order, the same in every transaction, so two
+        batches taking references on the same blobs never wait on each other in a cycle."""
+        wanted = Counter(str(item.digest) for item in ready)
+        sizes = {str(item.digest): item.size for item in ready}
+        return {
+            digest
+            for digest in sorted(wanted)
+            if self._take_reference(conn, digest, sizes[digest], wanted[digest])
+        }
+
+    def _take_reference(self, conn: Connection, digest: str, size: int, count: int = 1) -> bool:
+        """Add ``count`` references to ``digest``; True when its row had to be created."""
         while True:
             # A row being collected is locked: this waits, then matches nothing.
             bumped = conn.execute(
                 update(blobs)
-                .where(blobs.c.digest == str(digest))
-                .values(refcount=blobs.c.refcount + 1)
+                .where(blobs.c.digest == digest)
+                .values(refcount=blobs.c.refcount + count)
             )
             if bumped.rowcount:
                 return False
@@ -279,7 +322,7 @@ class SqlObjects(SqlDatabase):
             # a concurrent one and then did nothing.
             inserted = conn.execute(
                 self._insert(blobs)
-                .values(digest=str(digest), size=size, refcount=1, created_at=utcnow())
+                .values(digest=digest, size=size, refcount=count, created_at=utcnow())
                 .on_conflict_do_nothing(index_elements=["digest"])
                 .returning(blobs.c.digest)
             ).first()

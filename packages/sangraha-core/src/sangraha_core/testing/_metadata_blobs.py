@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from sangraha_core import Digest, ObjectStatus
-from sangraha_core.metadata import MetadataStore
+from sangraha_core.metadata import MetadataStore, ReadyObject
 
 from ._metadata_support import DIGEST_A, DIGEST_B, add, list_all, ready
 
@@ -60,6 +60,37 @@ class BlobReferencesConformance:
         assert store.collect_garbage(deleted.append, limit=2) == 2
         assert store.collect_garbage(deleted.append, limit=2) == 1
         assert len(set(deleted)) == 3
+
+    def test_concurrent_batches_on_shared_blobs(self, store: MetadataStore) -> None:
+        """Batches naming the same blobs in opposite orders, at once: none deadlocks, and
+        every reference is counted once."""
+        digests = [Digest.of(f"shared-{n}".encode()) for n in range(4)]
+        threads, rounds = 4, 5
+        errors: list[str] = []
+        start = threading.Barrier(threads)
+
+        def run(n: int) -> None:
+            try:
+                start.wait(timeout=10)
+                for i in range(rounds):
+                    order = digests if n % 2 else digests[::-1]
+                    batch = [
+                        ReadyObject(add(store, f"batch/{n}/{i}/{j}").id, digest, 1, {})
+                        for j, digest in enumerate(order)
+                    ]
+                    results = store.finalize_ready_many(batch)
+                    if not all(r.record and r.record.status is ObjectStatus.READY for r in results):
+                        errors.append(f"thread {n}: not every record made ready")
+            except BaseException as exc:
+                errors.append(repr(exc))
+
+        workers = [threading.Thread(target=run, args=(n,)) for n in range(threads)]
+        for thread in workers:
+            thread.start()
+        for thread in workers:
+            thread.join(timeout=60)
+        assert errors == []
+        assert [store.blob_refcount(d) for d in digests] == [threads * rounds] * len(digests)
 
     def test_finalize_collect_delete_race(self, store: MetadataStore) -> None:
         """Workers finalise records sharing one digest while others delete and collect.

@@ -16,7 +16,7 @@ from sangraha_core import (
     new_id,
     utcnow,
 )
-from sangraha_core.metadata import MetadataStore
+from sangraha_core.metadata import MetadataStore, ReadyObject
 
 from ._metadata_support import DIGEST_A, DIGEST_B, add, ready
 
@@ -124,6 +124,47 @@ class RecordsConformance:
         assert result.record is not None
         assert result.record.status is ObjectStatus.FAILED
         assert store.blob_refcount(DIGEST_A) == 0
+
+    def test_finalize_ready_many_in_one_transaction(self, store: MetadataStore) -> None:
+        one, two, three = add(store, "one"), add(store, "two"), add(store, "three")
+        failed = add(store, "failed")
+        store.mark_failed(failed.id, "bad bytes")
+        gone = new_id()
+        results = store.finalize_ready_many(
+            [
+                ReadyObject(one.id, DIGEST_B, 1, {"n": 1}),
+                ReadyObject(gone, DIGEST_A, 1, {}),
+                ReadyObject(two.id, DIGEST_A, 1, {"n": 2}),
+                ReadyObject(failed.id, DIGEST_A, 1, {}),
+                ReadyObject(three.id, DIGEST_A, 1, {"n": 3}),
+                ReadyObject(one.id, DIGEST_B, 1, {"n": 99}),
+            ]
+        )
+        # In the order asked, whatever order the store took them in.
+        assert [r.record.id if r.record else None for r in results] == [
+            one.id,
+            None,
+            two.id,
+            failed.id,
+            three.id,
+            one.id,
+        ]
+        assert [r.blob_created for r in results] == [True, False, True, False, False, False]
+        statuses = [r.record.status if r.record else None for r in results]
+        assert statuses == [
+            ObjectStatus.READY,
+            None,
+            ObjectStatus.READY,
+            ObjectStatus.FAILED,
+            ObjectStatus.READY,
+            ObjectStatus.READY,
+        ]
+        # Named twice, made ready once: the first metadata stays, one reference is taken.
+        assert store.get_object(one.id).extracted == {"n": 1}
+        assert store.get_object(three.id).extracted == {"n": 3}
+        assert store.blob_refcount(DIGEST_A) == 2
+        assert store.blob_refcount(DIGEST_B) == 1
+        assert store.finalize_ready_many([]) == []
 
     def test_mark_failed(self, store: MetadataStore) -> None:
         record = add(store)
