@@ -24,6 +24,7 @@ from sangraha_core import (
     process_objects,
     utcnow,
 )
+from sangraha_core.kinds import InspectorPool
 from sangraha_worker import FailedJobs, JobContext, Worker
 from tests.worker._staging import (
     JSON_BODY,
@@ -90,6 +91,15 @@ def test_waiting_jobs_are_made_ready_together(
         return real(self, ready)
 
     monkeypatch.setattr(store, "finalize_ready_many", counting)
+    validated: list[int] = []
+    inspect_many = InspectorPool.inspect_many
+
+    def validating(self: InspectorPool, jobs: Any) -> Any:
+        validated.append(len(jobs))
+        return inspect_many(self, jobs)
+
+    monkeypatch.setattr(InspectorPool, "inspect_many", validating)
+    monkeypatch.setattr(InspectorPool, "inspect", None)  # small objects never go one by one
     worker = Worker(backends, burst=True, concurrency=1, batch=batch, **FAST)
 
     with pytest.raises(FailedJobs):
@@ -98,6 +108,8 @@ def test_waiting_jobs_are_made_ready_together(
     assert worker.jobs_complete == 20
     assert sum(sizes) == 20
     assert max(sizes) == largest
+    assert sum(validated) == 21
+    assert max(validated) == largest
     for record in records[:-1]:
         assert backends.metadata.get_object(record.id).status is ObjectStatus.READY
         assert not staged(backends, record.id)

@@ -19,7 +19,7 @@ from sangraha_core import (
     InvalidContentError,
     UnsupportedContentTypeError,
 )
-from sangraha_core.kinds import InspectorPool, ValidatorStartError, inspect
+from sangraha_core.kinds import InspectorPool, ValidatorStartError, _wire, inspect
 
 
 @pytest.fixture
@@ -196,3 +196,137 @@ def test_a_validator_that_cannot_start_is_a_fault_of_the_machine_and_keeps_its_p
             assert isinstance(info.value, BackendUnavailableError)
         monkeypatch.undo()
         assert pool.inspect("application/json", io.BytesIO(b"[]"))["json_type"] == "array"
+
+
+# -- batches ------------------------------------------------------------------------------
+
+
+def _frames(count: int, side: int = 8000) -> bytes:
+    """A PNG animation of ``count`` blank frames: a few kilobytes a frame on disk, ``side``
+    squared bytes each when decoded."""
+    out = io.BytesIO()
+    first, *rest = [Image.new("L", (side, side), n) for n in range(count)]
+    first.save(out, "PNG", save_all=True, append_images=rest, compress_level=1)
+    return out.getvalue()
+
+
+_MIXED: list[tuple[str, bytes]] = [
+    ("application/json", b'{"a": [1, 2, {"b": null}]}'),
+    ("application/json", b"[1,]"),
+    ("image/png", _png()),
+    ("text/plain", b"hi"),
+    ("application/json", _large_json(60_000)),  # over 1 MiB: alone, read on request
+    ("application/json", b"[]"),
+]
+
+
+def _alone(content_type: str, data: bytes) -> object:
+    try:
+        return inspect(content_type, io.BytesIO(data))
+    except (InvalidContentError, UnsupportedContentTypeError) as exc:
+        return (type(exc), str(exc))
+
+
+def _comparable(answers: list[Any]) -> list[object]:
+    return [a if isinstance(a, dict) else (type(a), str(a)) for a in answers]
+
+
+class _Frames:
+    """Counts the frames of each kind the parent sends its children."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.sent: list[bytes] = []
+        send = _wire.Channel.send
+
+        def counted(channel: _wire.Channel, kind: bytes, *args: Any, **kwargs: Any) -> None:
+            self.sent.append(kind)
+            send(channel, kind, *args, **kwargs)
+
+        monkeypatch.setattr(_wire.Channel, "send", counted)
+
+
+def test_a_batch_answers_each_object_as_inspect_alone_would(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with InspectorPool(1) as pool:
+        pool.inspect("application/json", io.BytesIO(b"{}"))
+        child = _child_of(pool)
+        frames = _Frames(monkeypatch)
+        answers = pool.inspect_many(_MIXED)
+        assert _comparable(answers) == [_alone(t, d) for t, d in _MIXED]
+        # Four small objects, one large, one small: three round trips, by one child.
+        assert frames.sent.count(_wire.BATCH) == 2
+        assert frames.sent.count(_wire.JOB) == 1
+        assert _child_of(pool) == child
+
+
+def test_a_batch_is_split_by_count_and_by_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    with InspectorPool(1) as pool:
+        frames = _Frames(monkeypatch)
+        assert len(pool.inspect_many([("application/json", b"1")] * 70)) == 70
+        assert frames.sent.count(_wire.BATCH) == 2  # 64 and 6
+        frames.sent.clear()
+        megabyte = b"[" + b" " * (1024 * 1024 - 2) + b"]"
+        answers = pool.inspect_many([("application/json", megabyte)] * 5)
+        assert [a["json_type"] for a in answers] == ["array"] * 5  # type: ignore[index]
+        assert frames.sent.count(_wire.BATCH) == 2  # 4 MiB, then 1 MiB
+    assert pool.inspect_many([]) == []
+
+
+def test_the_object_that_ends_a_child_mid_batch_is_the_only_one_refused() -> None:
+    # 8000x8000 RGBA: 256 MB decoded, a quarter of a megabyte of PNG.
+    out = io.BytesIO()
+    Image.new("RGBA", (8000, 8000)).save(out, "PNG", compress_level=1)
+    jobs = [("application/json", b"{}"), ("image/png", out.getvalue()), ("application/json", b"[]")]
+    with InspectorPool(1, memory_limit=128 * 1024 * 1024) as pool:
+        first, refused, last = pool.inspect_many(jobs)
+    assert isinstance(refused, InvalidContentError)
+    assert refused.reason == "validator exceeded 128 MiB of memory"
+    assert first == inspect("application/json", io.BytesIO(b"{}"))
+    assert last == inspect("application/json", io.BytesIO(b"[]"))
+
+
+def test_each_object_of_a_batch_has_a_cpu_limit_of_its_own() -> None:
+    # Six frames of 64 megapixels: seconds of decoding, each past a limit that rounds up
+    # to the next whole second of the child's CPU time.
+    jobs = [("application/json", b"1"), ("image/png", _frames(6)), ("application/json", b"2")]
+    with InspectorPool(1, cpu_seconds=0.05, cpu_seconds_per_gib=0, wall_factor=600) as pool:
+        first, refused, last = pool.inspect_many(jobs)
+    assert isinstance(refused, InvalidContentError)
+    assert refused.reason == "validator exceeded its CPU-time limit of 1 s"
+    assert first["json_type"] == last["json_type"] == "number"  # type: ignore[index]
+
+
+def test_an_object_of_a_batch_that_stalls_its_child_is_refused_after_its_wall_time() -> None:
+    jobs = [("application/json", b"1"), ("image/png", _frames(2)), ("application/json", b"2")]
+    with InspectorPool(1, cpu_seconds=0.05, cpu_seconds_per_gib=0, wall_factor=4) as pool:
+        first, refused, last = pool.inspect_many(jobs)
+    assert isinstance(refused, InvalidContentError)
+    assert refused.reason == "validator took longer than 0.2 s"
+    assert first["json_type"] == last["json_type"] == "number"  # type: ignore[index]
+
+
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGSTOP])
+def test_a_child_lost_before_it_takes_a_batch_blames_no_object(how: signal.Signals) -> None:
+    with InspectorPool(1, cpu_seconds=0.5, cpu_seconds_per_gib=0) as pool:
+        pool.inspect("application/json", io.BytesIO(b"{}"))
+        child = _child_of(pool)
+        os.kill(child, how)
+        answers = pool.inspect_many([("application/json", b"[]")] * 3)
+        assert [a["json_type"] for a in answers] == ["array"] * 3  # type: ignore[index]
+        assert _child_of(pool) != child
+
+
+def test_children_that_never_take_a_batch_are_a_fault_of_the_machine(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def hang_up(channel: _wire.Channel, kind: bytes, *args: Any, **kwargs: Any) -> None:
+        raise _wire.ChannelClosed("the pipe was closed")
+
+    with InspectorPool(1) as pool:
+        pool.inspect("application/json", io.BytesIO(b"{}"))
+        monkeypatch.setattr(_wire.Channel, "send", hang_up)
+        with pytest.raises(ValidatorStartError, match="before they take a batch"):
+            pool.inspect_many([("application/json", b"[]")])
+        monkeypatch.undo()
+        assert pool.inspect_many([("application/json", b"[]")])[0]["json_type"] == "array"  # type: ignore[index]

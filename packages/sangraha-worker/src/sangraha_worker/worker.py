@@ -417,7 +417,10 @@ class Worker(DeliverySettling):
                     # late.
                     self.backends.metadata.touch(ctx.message.object_id)
             results = process_objects(
-                self.backends, [ctx.message for ctx in contexts], inspect=self.validators.inspect
+                self.backends,
+                [ctx.message for ctx in contexts],
+                inspect=self.validators.inspect,
+                inspect_many=self.validators.inspect_many,
             )
             for ctx, result in zip(contexts, results, strict=True):
                 if isinstance(result, Exception):

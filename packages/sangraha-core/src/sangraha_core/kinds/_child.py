@@ -1,14 +1,16 @@
 """A validator process: ``python -m sangraha_core.kinds._child MEMORY_LIMIT``.
 
 It loads the parsers, caps its own address space at ``MEMORY_LIMIT`` bytes, then runs
-``kinds.inspect`` on one job at a time for the parent at the other end of its standard
-input and output, under a CPU-time limit set anew for every job. Whatever a parser does
-to this process (a segmentation fault, a runaway allocation, an endless loop) ends here;
-the parent sees how the process ended and fails that one object with the reason.
+``kinds.inspect`` on one job at a time (or on each object of a batch in turn) for the
+parent at the other end of its standard input and output, under a CPU-time limit set
+anew for every object. Whatever a parser does to this process (a segmentation fault, a
+runaway allocation, an endless loop) ends here; the parent sees how the process ended and
+fails that one object with the reason.
 
-The bytes stay with the parent: every read is a request on the pipe, so the parent keeps
-hashing what it hands over, and a blob store fault on the parent's side is told apart from
-invalid content.
+The bytes of a large object stay with the parent: every read is a request on the pipe,
+so the parent keeps hashing what it hands over, and a blob store fault on the parent's
+side is told apart from invalid content. Small ones come whole with their job, a batch of
+them in one frame, so that many take one round trip.
 """
 
 from __future__ import annotations
@@ -85,14 +87,40 @@ def _run(channel: _wire.Channel, job: dict[str, Any]) -> tuple[bytes, dict[str, 
         file = io.BytesIO(data)
     else:
         file = _RemoteFile(channel, size)
+    return _inspect(str(job["content_type"]), file, float(job["cpu_seconds"]))
+
+
+def _run_batch(channel: _wire.Channel, batch: dict[str, Any]) -> None:
+    """Each object of a ``BATCH`` inspected in turn, its answer sent as soon as it is
+    known: if one ends this process, the parent knows which, and that those before it
+    were answered (and, by ``TAKEN``, that none was to blame if it ended before)."""
+    kind, data = channel.receive()
+    if kind != _wire.DATA:
+        channel.send(_wire.READ_ABORTED, b"{}")
+        return
+    channel.send(_wire.TAKEN)
+    view = memoryview(data)
+    offset = 0
+    for job in batch["jobs"]:
+        size = int(job["size"])
+        part = io.BytesIO(view[offset : offset + size])
+        offset += size
+        answer, body = _inspect(str(job["content_type"]), part, float(job["cpu_seconds"]))
+        channel.send(answer, json.dumps(body).encode())
+
+
+def _inspect(
+    content_type: str, file: io.RawIOBase | io.BytesIO, cpu_seconds: float
+) -> tuple[bytes, dict[str, Any]]:
+    """``inspect`` under a CPU-time limit of its own, as an answer frame."""
     _, hard = resource.getrlimit(resource.RLIMIT_CPU)
     # The limit counts the process's whole life, so each job's is set from what it used.
-    soft = math.ceil(_cpu_used() + float(job["cpu_seconds"]))
+    soft = math.ceil(_cpu_used() + cpu_seconds)
     resource.setrlimit(
         resource.RLIMIT_CPU, (soft if hard == resource.RLIM_INFINITY else min(soft, hard), hard)
     )
     try:
-        return _wire.RESULT, inspect(str(job["content_type"]), file)  # type: ignore[arg-type]
+        return _wire.RESULT, inspect(content_type, file)  # type: ignore[arg-type]
     except InvalidContentError as exc:
         return _wire.INVALID, {"reason": exc.reason}
     except UnsupportedContentTypeError as exc:
@@ -120,18 +148,19 @@ def main(argv: list[str] | None = None) -> None:
             kind, payload = channel.receive()
         except _wire.ChannelClosed:
             return  # the parent is gone or done with us
-        if kind != _wire.JOB:
+        if kind not in (_wire.JOB, _wire.BATCH):
             continue
         try:
+            if kind == _wire.BATCH:
+                _run_batch(channel, json.loads(payload))
+                continue
             answer, body = _run(channel, json.loads(payload))
+            channel.send(answer, json.dumps(body).encode())
         except MemoryError:
-            body = {}
-            answer = _wire.OUT_OF_MEMORY
-        except _wire.ChannelClosed:
-            return
-        channel.send(answer, json.dumps(body).encode())
-        if answer == _wire.OUT_OF_MEMORY:
             # What is left of the heap may be fragmented past use: the parent starts anew.
+            channel.send(_wire.OUT_OF_MEMORY, b"{}")
+            return
+        except _wire.ChannelClosed:
             return
 
 

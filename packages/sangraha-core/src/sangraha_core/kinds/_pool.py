@@ -2,14 +2,16 @@
 
 Parsers are C libraries and large Python ones fed hostile bytes: yajl, libpng, libjpeg,
 libwebp, zlib, pypdf. ``InspectorPool.inspect`` is ``kinds.inspect`` run in one of a few
-long-lived validator processes (``_child.py``), each capped in address space and, per job,
-in CPU time. A crash, a runaway allocation or an endless loop ends that child only; the
-object is refused with the reason (``validator crashed (signal 11, SIGSEGV)``), which the
-processing path makes final, and the next job gets a fresh child.
+long-lived validator processes (``_child.py``), each capped in address space and, per
+object, in CPU time. A crash, a runaway allocation or an endless loop ends that child
+only; the object is refused with the reason (``validator crashed (signal 11, SIGSEGV)``),
+which the processing path makes final, and the next job gets a fresh child.
 
-The bytes never leave the parent's file: the child asks for each read, so the caller's
-hashing of what is read (``_processing``) works as before, and a blob store fault while
-the child waits is raised as itself, never mistaken for bad content.
+A large object's bytes never leave the parent's file: the child asks for each read, so the
+caller's hashing of what is read (``_processing``) works as before, and a blob store fault
+while the child waits is raised as itself, never mistaken for bad content. Small ones go
+whole with their job; ``inspect_many`` sends many of them in one batch, for one round trip
+where each would cost its own, and answers each as ``inspect`` would have.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Any, BinaryIO, Final
+from collections.abc import Sequence
+from typing import Any, BinaryIO, Final, TypeAlias
 
 from .._constants import (
     DEFAULT_VALIDATOR_CPU_SECONDS,
@@ -39,7 +42,7 @@ from .._exceptions import (
 from .._settings import Settings
 from . import _wire
 
-__all__ = ["InspectorPool", "ValidatorStartError"]
+__all__ = ["Answer", "InspectorPool", "ValidatorStartError"]
 
 logger = logging.getLogger("sangraha_core.kinds")
 
@@ -47,10 +50,19 @@ MIB: Final = 1024 * 1024
 GIB: Final = 1024 * MIB
 #: Objects up to this size go to the child with the job, in one frame.
 _INLINE: Final = 1024 * 1024
+#: A batch's objects, at most: enough that the round trips stop counting, few enough that
+#: a child lost mid-batch costs little to redo.
+_BATCH_OBJECTS: Final = 64
+#: A batch's bytes, at most: one ``DATA`` frame, well under ``_wire.MAX_FRAME``.
+_BATCH_BYTES: Final = 4 * MIB
 #: A child that waits on nothing but is still silent after this many times its CPU limit
 #: is stuck (or starved): it is stopped like one that ran out of CPU time.
 DEFAULT_WALL_FACTOR: Final = 4.0
 _START_TIMEOUT: Final = 60.0
+
+
+#: What ``inspect`` made of one object of a batch: its metadata, or the refusal it raised.
+Answer: TypeAlias = dict[str, Any] | InvalidContentError | UnsupportedContentTypeError
 
 
 class ValidatorStartError(BackendUnavailableError):
@@ -119,7 +131,7 @@ class _Validator:
             self.stop()
             if failure is not None:
                 raise failure from None
-            raise InvalidContentError(f"validator took longer than {wall:.0f} s") from None
+            raise _took_longer(wall) from None
         except _wire.ChannelClosed:
             reason = self._ended()
             if failure is not None:
@@ -129,6 +141,57 @@ class _Validator:
             if not answered and self.usable:
                 # Interrupted between two frames: the pipes' state is unknown.
                 self.stop()
+
+    def run_many(
+        self, jobs: Sequence[tuple[str, bytes]], cpus: Sequence[float], wall_factor: float
+    ) -> list[Answer]:
+        """The answers to ``jobs`` in order, sent together, up to and including the first
+        that ended this child: the rest are for another.
+
+        Raises ``_ChildLost`` if the child was gone before it had the batch: no object can
+        be blamed for that.
+        """
+        batch = [
+            {"content_type": content_type, "size": len(data), "cpu_seconds": cpu}
+            for (content_type, data), cpu in zip(jobs, cpus, strict=True)
+        ]
+        answers: list[Answer] = []
+        try:
+            # A healthy child takes the batch at once, whatever its size.
+            deadline = time.monotonic() + wall_factor * max(cpus)
+            try:
+                self.channel.send(_wire.BATCH, json.dumps({"jobs": batch}).encode(), deadline)
+                self.channel.send(_wire.DATA, b"".join(data for _, data in jobs), deadline)
+                kind, _ = self.channel.receive(deadline)
+            except (_wire.ChannelTimeout, _wire.ChannelClosed) as exc:
+                self.stop()
+                raise _ChildLost(repr(exc) if str(exc) else type(exc).__name__) from None
+            if kind != _wire.TAKEN:
+                self.stop()
+                raise _ChildLost("it answered nonsense")
+            for cpu in cpus:
+                # Each object has the wall time it would have alone, from the last answer.
+                try:
+                    kind, payload = self.channel.receive(time.monotonic() + wall_factor * cpu)
+                except _wire.ChannelTimeout:
+                    self.stop()
+                    answers.append(_took_longer(wall_factor * cpu))
+                    break
+                except _wire.ChannelClosed:
+                    reason = reason_for(self._ended(), cpu, self.memory_limit)
+                    answers.append(InvalidContentError(reason))
+                    break
+                try:
+                    answers.append(self._answer(kind, payload, None))
+                except (InvalidContentError, UnsupportedContentTypeError) as exc:
+                    answers.append(exc)
+                if not self.usable:
+                    break
+        finally:
+            if len(answers) < len(jobs) and self.usable:
+                # Interrupted between two frames: the pipes' state is unknown.
+                self.stop()
+        return answers
 
     def _answer(self, kind: bytes, payload: bytes, failure: Exception | None) -> dict[str, Any]:
         if failure is not None:
@@ -186,6 +249,10 @@ class _Validator:
                 pipe.close()
 
 
+class _ChildLost(Exception):
+    """The child ended or stalled before it was given any object to blame."""
+
+
 def _read(file: BinaryIO, request: bytes) -> tuple[bytes, Exception | None]:
     """The bytes one ``READ`` asks for, or what the caller's file raised instead."""
     offset, size = _wire.READ_REQUEST.unpack(request)
@@ -195,6 +262,12 @@ def _read(file: BinaryIO, request: bytes) -> tuple[bytes, Exception | None]:
         return file.read(min(size, _wire.MAX_FRAME)), None
     except Exception as exc:
         return b"", exc
+
+
+def _took_longer(wall: float) -> InvalidContentError:
+    # Whole seconds, unless that would round a short limit down to nothing.
+    shown = f"{wall:.0f}" if wall >= 1 else f"{wall:.1g}"
+    return InvalidContentError(f"validator took longer than {shown} s")
 
 
 def reason_for(status: int, cpu_seconds: float, memory_limit: int) -> str:
@@ -285,6 +358,43 @@ class InspectorPool:
         finally:
             self._give_back(validator)
 
+    def inspect_many(self, jobs: Sequence[tuple[str, bytes]]) -> list[Answer]:
+        """``inspect`` of each ``(content_type, data)``, answered in order; small objects go
+        to a child many at a time, so that they cost one round trip, not one each.
+
+        Each object keeps the limits and the answer it would have alone: a refusal is in
+        its place in the list, a child that an object ended fails that object only (the
+        rest go to a fresh child), and ``ValidatorStartError`` is raised if no child could
+        be started or kept long enough to take a batch.
+        """
+        answers: list[Answer] = []
+        lost = 0
+        while len(answers) < len(jobs):
+            chunk = _next_batch(jobs, len(answers))
+            if not chunk:
+                content_type, data = jobs[len(answers)]
+                try:
+                    with io.BytesIO(data) as file:
+                        answers.append(self.inspect(content_type, file))
+                except (InvalidContentError, UnsupportedContentTypeError) as exc:
+                    answers.append(exc)
+                continue
+            validator = self._take()
+            try:
+                validator.start()
+                cpus = [self.cpu_limit(len(data)) for _, data in chunk]
+                answers += validator.run_many(chunk, cpus, self.wall_factor)
+                lost = 0
+            except _ChildLost as exc:
+                lost += 1
+                if lost > 1:
+                    raise ValidatorStartError(
+                        f"validator processes end before they take a batch: {exc}"
+                    ) from None
+            finally:
+                self._give_back(validator)
+        return answers
+
     def close(self) -> None:
         """End every validator; calls after this raise ``RuntimeError``."""
         with self._lock:
@@ -326,3 +436,15 @@ class InspectorPool:
             self._idle.put(None)
         else:
             self._idle.put(validator)
+
+
+def _next_batch(jobs: Sequence[tuple[str, bytes]], start: int) -> Sequence[tuple[str, bytes]]:
+    """The jobs from ``start`` on that go to a child together; none if the first is too
+    large to go inline."""
+    end, size = start, 0
+    while end < len(jobs) and end - start < _BATCH_OBJECTS:
+        length = len(jobs[end][1])
+        if length > _INLINE or (end > start and size + length > _BATCH_BYTES):
+            break
+        end, size = end + 1, size + length
+    return jobs[start:end]

@@ -5,13 +5,14 @@ raw bytes or JSON, never pickles: the child parses hostile input, so whatever it
 back is treated as data a compromised process could have written.
 
 Parent to child: ``JOB`` (JSON: content type, size, CPU seconds, whether the bytes
-follow inline), ``DATA`` (the bytes of one read, or of the whole object), ``FAILED_READ``
-(the parent's file raised; the child gives up the job).
+follow inline), ``BATCH`` (JSON: a list of jobs whose bytes follow inline, one after
+another, in one ``DATA``), ``DATA`` (the bytes of one read, or of the whole object or
+batch), ``FAILED_READ`` (the parent's file raised; the child gives up the job).
 
 Child to parent: ``READY`` once its libraries are loaded, ``READ`` (offset and size,
-packed), then one answer: ``RESULT`` (JSON metadata), ``INVALID`` or ``UNSUPPORTED``
-(JSON reason), ``READ_ABORTED`` (after a ``FAILED_READ``), ``OUT_OF_MEMORY`` (it exits
-next).
+packed), ``TAKEN`` once it holds a batch's bytes, then one answer per object: ``RESULT``
+(JSON metadata), ``INVALID`` or ``UNSUPPORTED`` (JSON reason), ``READ_ABORTED`` (after a
+``FAILED_READ``), ``OUT_OF_MEMORY`` (it exits next).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import time
 from typing import Final
 
 __all__ = [
+    "BATCH",
     "DATA",
     "FAILED_READ",
     "INVALID",
@@ -34,6 +36,7 @@ __all__ = [
     "READ_ABORTED",
     "READ_REQUEST",
     "RESULT",
+    "TAKEN",
     "UNSUPPORTED",
     "Channel",
     "ChannelClosed",
@@ -41,10 +44,12 @@ __all__ = [
 ]
 
 JOB: Final = b"J"
+BATCH: Final = b"B"
 DATA: Final = b"D"
 FAILED_READ: Final = b"X"
 READY: Final = b"H"
 READ: Final = b"R"
+TAKEN: Final = b"T"
 RESULT: Final = b"O"
 INVALID: Final = b"I"
 UNSUPPORTED: Final = b"U"
