@@ -36,7 +36,9 @@ __all__ = [
 
 
 class FinalizeResult:
-    """What ``finalize_ready`` did: the record as it now stands, and whether the blob is new."""
+    """What ``finalize_ready`` did: the record as it now stands, and whether the blob is new
+    (``blob_created``: no reference held it before this one, so a garbage collection may
+    have deleted its bytes; the caller checks they are there)."""
 
     __slots__ = ("blob_created", "record")
 

@@ -296,39 +296,29 @@ class SqlObjects(SqlDatabase):
         return results
 
     def _take_references(self, conn: Connection, ready: Sequence[ReadyObject]) -> set[str]:
-        """One reference to its blob for each of ``ready``; the digests whose rows had to be
-        created. Rows are taken in digest order, the same in every transaction, so two
-        batches taking references on the same blobs never wait on each other in a cycle."""
-        wanted = Counter(str(item.digest) for item in ready)
-        sizes = {str(item.digest): item.size for item in ready}
-        return {
-            digest
-            for digest in sorted(wanted)
-            if self._take_reference(conn, digest, sizes[digest], wanted[digest])
-        }
+        """One reference to its blob for each of ``ready``, in one statement; the digests
+        no reference held before, whose bytes a garbage collection may have deleted.
 
-    def _take_reference(self, conn: Connection, digest: str, size: int, count: int = 1) -> bool:
-        """Add ``count`` references to ``digest``; True when its row had to be created."""
-        while True:
-            # A row being collected is locked: this waits, then matches nothing.
-            bumped = conn.execute(
-                update(blobs)
-                .where(blobs.c.digest == digest)
-                .values(refcount=blobs.c.refcount + count)
-            )
-            if bumped.rowcount:
-                return False
-            # RETURNING, not rowcount: psycopg reports a row for an insert that waited on
-            # a concurrent one and then did nothing.
-            inserted = conn.execute(
-                self._insert(blobs)
-                .values(digest=digest, size=size, refcount=count, created_at=utcnow())
-                .on_conflict_do_nothing(index_elements=["digest"])
-                .returning(blobs.c.digest)
-            ).first()
-            if inserted is not None:
-                return True
-            # Another transaction created the row in between; take a reference on it.
+        Rows are taken in digest order, the same in every transaction, so two batches on
+        the same blobs never wait on each other in a cycle. A row being collected is locked:
+        the upsert waits, then finds it gone and inserts it anew.
+        """
+        wanted = Counter(str(item.digest) for item in ready)
+        if not wanted:
+            return set()
+        sizes = {str(item.digest): item.size for item in ready}
+        now = utcnow()
+        insert = self._insert(blobs).values(
+            [
+                {"digest": digest, "size": sizes[digest], "refcount": count, "created_at": now}
+                for digest, count in sorted(wanted.items())
+            ]
+        )
+        upsert = insert.on_conflict_do_update(
+            index_elements=["digest"],
+            set_={"refcount": blobs.c.refcount + insert.excluded.refcount},
+        ).returning(blobs.c.digest, blobs.c.refcount)
+        return {digest for digest, refcount in conn.execute(upsert) if refcount == wanted[digest]}
 
     def mark_failed(
         self, object_id: str, reason: str, *, kind: FailureKind = FailureKind.FINAL

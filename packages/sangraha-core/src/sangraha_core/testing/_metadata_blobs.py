@@ -44,12 +44,27 @@ class BlobReferencesConformance:
 
         with pytest.raises(OSError):
             store.collect_garbage(broken)
-        # Still known (refcount 0, row kept), so a new reference reuses the stored bytes.
+        # The row is still there for the next collection to try again.
+        deleted: list[Digest] = []
+        assert store.collect_garbage(deleted.append) == 1
+        assert deleted == [DIGEST_A]
+
+    def test_a_reference_to_an_unreferenced_row_says_to_check_the_bytes(
+        self, store: MetadataStore
+    ) -> None:
+        record = add(store)
+        ready(store, record, DIGEST_A)
+        store.delete_objects("bucket-one", record.key)
+        assert store.blob_refcount(DIGEST_A) == 0
+        # A collection may have reached the bytes, or not yet: the caller checks.
         revived = add(store)
-        assert (
-            store.finalize_ready(revived.id, digest=DIGEST_A, size=1, extracted={}).blob_created
-            is False
-        )
+        result = store.finalize_ready(revived.id, digest=DIGEST_A, size=1, extracted={})
+        assert result.blob_created is True
+        assert store.blob_refcount(DIGEST_A) == 1
+        other = add(store)
+        result = store.finalize_ready(other.id, digest=DIGEST_A, size=1, extracted={})
+        assert result.blob_created is False
+        assert store.blob_refcount(DIGEST_A) == 2
 
     def test_collect_garbage_respects_limit(self, store: MetadataStore) -> None:
         for i in range(3):
