@@ -89,7 +89,7 @@ def test_a_blob_store_outage_spends_no_attempt(backends: Backends) -> None:
 
 def test_a_metadata_outage_spends_no_attempt(backends: Backends) -> None:
     record = stage(backends, JSON_BODY)
-    flaky = FlakyMetadata(backends.metadata, "get_object", failures=4)
+    flaky = FlakyMetadata(backends.metadata, "get_objects", failures=4)
     seen, kwargs = attempts_seen(FAST)
     worker = Worker(
         dataclasses.replace(backends, metadata=flaky), burst=True, max_tries=1, **kwargs

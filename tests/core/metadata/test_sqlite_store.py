@@ -39,11 +39,12 @@ def test_stores_opening_a_new_database_together_all_migrate(tmp_path: Path) -> N
 
 def _through_sqlalchemy(store: SqlMetadataStore, bucket: str, key: str) -> ObjectRecord | None:
     # The statement as SQLAlchemy runs it, which ``get_latest`` on SQLite bypasses.
-    return store._run(
+    found = store._run(
         lambda conn: store._load_joined(conn, LATEST_READY, {"bucket": bucket, "key": key}),
         write=False,
         snapshot=False,
     )
+    return next(iter(found.values()), None)
 
 
 def _seed_varied(store: SqlMetadataStore) -> list[str]:

@@ -1,9 +1,9 @@
 """The processing path: turn one staged upload into a ready, content-addressed object.
 
 ``process_object`` is step 4 of an upload's life, with no framework around it;
-``process_objects`` does it for several deliveries at once: their small objects validated
-together (one round trip to a validator process) and their records made ready in one
-transaction. The worker settles each delivery from what came of it.
+``process_objects`` does it for several deliveries at once: their records looked up in one
+read, their small objects validated together (one round trip to a validator process) and
+their records made ready in one transaction. The worker settles each delivery from what came of it.
 
 1. Look the record up. Deleted while pending, or no longer pending (a redelivery after a
    crash between the last side effect and the ack): drop the staging copy, ``SKIPPED``.
@@ -43,7 +43,6 @@ from ._digest import Digest, Hasher, blob_key
 from ._exceptions import (
     BlobNotFoundError,
     InvalidContentError,
-    ObjectNotFoundError,
     UnsupportedContentTypeError,
 )
 from ._ingest import staging_key
@@ -126,10 +125,16 @@ def process_objects(
         from .kinds import inspect as inspect_in_process
 
         inspect = inspect_in_process
+    try:
+        records = backends.metadata.get_objects([message.object_id for message in messages])
+    except Exception as exc:
+        return [exc for _ in messages]
     results: list[Outcome | Exception | _Filed | _Held] = []
     for message in messages:
         try:
-            results.append(_examine(backends, message, inspect))
+            results.append(
+                _examine(backends, message.object_id, records.get(message.object_id), inspect)
+            )
         except Exception as exc:
             results.append(exc)
     held = [(n, item) for n, item in enumerate(results) if isinstance(item, _Held)]
@@ -198,17 +203,15 @@ class _Held:
 
 
 def _examine(
-    backends: Backends, message: ProcessObject, inspect: Inspect
+    backends: Backends, object_id: str, record: ObjectRecord | None, inspect: Inspect
 ) -> Outcome | _Filed | _Held:
     """Steps 1 to 3 of a large or opaque object; of a small one, steps 1 and 2 up to its
-    validation: the final outcome if there is one already, else where the object is."""
-    blobs, metadata = backends.blobs, backends.metadata
-    object_id = message.object_id
+    validation: the final outcome if there is one already, else where the object is.
+    ``record`` is the object's as the batch's lookup found it (``None``: no such version)."""
+    blobs = backends.blobs
     staged = staging_key(object_id)
 
-    try:
-        record = metadata.get_object(object_id)
-    except ObjectNotFoundError:
+    if record is None:
         logger.info("object %s was deleted while pending; dropping its staged bytes", object_id)
         _discard(blobs, staged)
         return Outcome.SKIPPED

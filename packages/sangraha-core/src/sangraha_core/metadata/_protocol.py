@@ -73,6 +73,11 @@ class ObjectIndex(Protocol):
         """Raise ``ObjectNotFoundError`` if there is no such version."""
         ...
 
+    def get_objects(self, object_ids: Sequence[str]) -> dict[str, ObjectRecord]:
+        """The versions of ``object_ids`` that exist, by id, read at one moment; an id with
+        no version is left out."""
+        ...
+
     def get_latest(self, bucket: str, key: str) -> ObjectRecord:
         """The newest ready version of ``key``.
 

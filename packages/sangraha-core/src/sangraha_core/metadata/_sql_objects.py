@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, delete, select, text, update
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.selectable import Select
 
@@ -39,7 +39,7 @@ from ._rows import (
 from ._schema import blobs, object_metadata, objects
 from ._schema import buckets as bucket_rows
 from ._sql_database import SqlDatabase
-from ._sql_queries import BY_ID, LATEST_READY, CursorRead, listing_statement
+from ._sql_queries import BY_ID, BY_IDS, LATEST_READY, CursorRead, listing_statement
 
 __all__ = ["SqlObjects"]
 
@@ -159,14 +159,18 @@ class SqlObjects(SqlDatabase):
 
     @staticmethod
     def _load_joined(
-        conn: Connection, stmt: Select[Any], params: dict[str, str]
-    ) -> ObjectRecord | None:
-        """The record ``BY_ID`` or ``LATEST_READY`` finds, or ``None``."""
-        rows = conn.execute(stmt, params).all()
-        if not rows:
-            return None
-        meta = {row.meta_name: row.meta_value for row in rows if row.meta_name is not None}
-        return record_from_row(rows[0], meta)
+        conn: Connection, stmt: Select[Any], params: dict[str, Any]
+    ) -> dict[str, ObjectRecord]:
+        """The records ``BY_ID``, ``BY_IDS`` or ``LATEST_READY`` finds, by id."""
+        rows: dict[str, list[Row[Any]]] = {}
+        for row in conn.execute(stmt, params):
+            rows.setdefault(row.id, []).append(row)
+        return {
+            object_id: record_from_row(
+                found[0], {row.meta_name: row.meta_value for row in found if row.meta_name}
+            )
+            for object_id, found in rows.items()
+        }
 
     def _load_by_cursor(self, read: CursorRead, values: dict[str, str]) -> ObjectRecord | None:
         """What ``_load_joined`` finds, read through ``_fetch``."""
@@ -178,14 +182,22 @@ class SqlObjects(SqlDatabase):
         return record_from_mapping(read.mapping(rows[0]), meta)
 
     def get_object(self, object_id: str) -> ObjectRecord:
-        record = self._run(
+        found = self._run(
             lambda conn: self._load_joined(conn, BY_ID, {"object_id": object_id}),
             write=False,
             snapshot=False,
         )
-        if record is None:
+        if object_id not in found:
             raise ObjectNotFoundError(f"no object version with id {object_id!r}")
-        return record
+        return found[object_id]
+
+    def get_objects(self, object_ids: Sequence[str]) -> dict[str, ObjectRecord]:
+        if not object_ids:
+            return {}
+        wanted = {"object_ids": list(dict.fromkeys(object_ids))}
+        return self._run(
+            lambda conn: self._load_joined(conn, BY_IDS, wanted), write=False, snapshot=False
+        )
 
     def get_latest(self, bucket: str, key: str) -> ObjectRecord:
         same_key = {"bucket": bucket, "key": key}
@@ -193,11 +205,12 @@ class SqlObjects(SqlDatabase):
         if self._latest_by_cursor is not None:
             found = self._load_by_cursor(self._latest_by_cursor, same_key)
         else:
-            found = self._run(
+            latest = self._run(
                 lambda conn: self._load_joined(conn, LATEST_READY, same_key),
                 write=False,
                 snapshot=False,
             )
+            found = next(iter(latest.values()), None)
         if found is not None:
             if found.status is ObjectStatus.READY:
                 return found

@@ -20,7 +20,7 @@ from .._models import ListQuery, ObjectStatus
 from ._rows import successor
 from ._schema import object_metadata, objects
 
-__all__ = ["BY_ID", "LATEST_READY", "CursorRead", "listing_statement"]
+__all__ = ["BY_ID", "BY_IDS", "LATEST_READY", "CursorRead", "listing_statement"]
 
 
 def _with_metadata(chosen: Select[Any]) -> Select[Any]:
@@ -49,6 +49,9 @@ LATEST_READY = _with_metadata(
     .limit(1)
 )
 BY_ID = _with_metadata(select(objects).where(objects.c.id == bindparam("object_id")))
+BY_IDS = _with_metadata(
+    select(objects).where(objects.c.id.in_(bindparam("object_ids", expanding=True)))
+)
 
 
 @dataclass(frozen=True, slots=True)

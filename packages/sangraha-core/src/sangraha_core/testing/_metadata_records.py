@@ -63,6 +63,19 @@ class RecordsConformance:
         with pytest.raises(ObjectNotFoundError):
             store.get_object(new_id())
 
+    def test_get_objects_reads_many_versions_at_once(self, store: MetadataStore) -> None:
+        tagged = add(store, "a", metadata={"team": "blue", "owner": "ana"})
+        plain = add(store, "b")
+        done = add(store, "c")
+        ready(store, done)
+        missing = new_id()
+        found = store.get_objects([plain.id, missing, tagged.id, done.id, plain.id])
+        assert found == {r.id: store.get_object(r.id) for r in (tagged, plain, done)}
+        assert found[tagged.id].metadata == {"team": "blue", "owner": "ana"}
+        assert found[done.id].status is ObjectStatus.READY
+        assert store.get_objects([]) == {}
+        assert store.get_objects([missing]) == {}
+
     def test_get_latest(self, store: MetadataStore) -> None:
         with pytest.raises(ObjectNotFoundError):
             store.get_latest("bucket-one", "k")
