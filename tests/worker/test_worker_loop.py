@@ -75,6 +75,19 @@ def test_burst_processes_everything_and_counts(backends: Backends) -> None:
     assert backends.queue.depth() == 0
 
 
+def _batch_sizes(monkeypatch: pytest.MonkeyPatch, cls: type, method: str) -> list[int]:
+    """The length of the one argument of each call to ``cls.method`` from now on."""
+    sizes: list[int] = []
+    real = getattr(cls, method)
+
+    def counting(self: Any, batch: Any) -> Any:
+        sizes.append(len(batch))
+        return real(self, batch)
+
+    monkeypatch.setattr(cls, method, counting)
+    return sizes
+
+
 @pytest.mark.parametrize(("batch", "largest"), [(1, 1), (8, 8)])
 def test_waiting_jobs_are_made_ready_together(
     backends: Backends, monkeypatch: pytest.MonkeyPatch, batch: int, largest: int
@@ -82,23 +95,8 @@ def test_waiting_jobs_are_made_ready_together(
     """A thread takes the jobs already queued, up to ``batch``, into one transaction."""
     records = [stage(backends, JSON_BODY, key=f"k{n}.json") for n in range(20)]
     records.append(stage(backends, b"{not json", key="bad.json"))
-    store = type(backends.metadata)
-    sizes: list[int] = []
-    real = store.finalize_ready_many
-
-    def counting(self: Any, ready: Any) -> Any:
-        sizes.append(len(ready))
-        return real(self, ready)
-
-    monkeypatch.setattr(store, "finalize_ready_many", counting)
-    validated: list[int] = []
-    inspect_many = InspectorPool.inspect_many
-
-    def validating(self: InspectorPool, jobs: Any) -> Any:
-        validated.append(len(jobs))
-        return inspect_many(self, jobs)
-
-    monkeypatch.setattr(InspectorPool, "inspect_many", validating)
+    sizes = _batch_sizes(monkeypatch, type(backends.metadata), "finalize_ready_many")
+    validated = _batch_sizes(monkeypatch, InspectorPool, "inspect_many")
     monkeypatch.setattr(InspectorPool, "inspect", None)  # small objects never go one by one
     worker = Worker(backends, burst=True, concurrency=1, batch=batch, **FAST)
 
