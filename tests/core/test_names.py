@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sangraha_core import (
     InvalidMetadataError,
@@ -53,6 +57,32 @@ def test_good_keys(key: str) -> None:
 def test_bad_keys(key: str) -> None:
     with pytest.raises(InvalidNameError):
         validate_key(key)
+
+
+def _character_refused(key: str) -> str | None:
+    """The rule on characters, one at a time: the first a key may not hold."""
+    for ch in key:
+        if unicodedata.category(ch) in ("Cc", "Cs", "Cn") or ch == "\\":
+            return ch
+    return None
+
+
+# At most 256 characters: 1,024 bytes of UTF-8, never over the length limit.
+@given(
+    st.text(st.characters(max_codepoint=0x7F), min_size=1, max_size=256)
+    | st.text(st.characters(exclude_categories=[]), min_size=1, max_size=256)
+)
+def test_keys_are_judged_by_the_rule_on_each_character(key: str) -> None:
+    """The one-match check of plain ASCII keys refuses exactly what the rule refuses."""
+    refused = _character_refused(key)
+    if refused is not None:
+        with pytest.raises(InvalidNameError, match=rf"\(found U\+{ord(refused):04X}\)"):
+            validate_key(key)
+        return
+    try:
+        validate_key(key)
+    except InvalidNameError as exc:
+        assert "control characters" not in str(exc)  # only its slashes and dots are wrong
 
 
 def test_metadata_is_lowercased_and_bounded() -> None:
