@@ -23,6 +23,7 @@ from sangraha_core import (
     blob_key,
     process_object,
     process_objects,
+    staging_key,
 )
 from sangraha_core.kinds import ValidatorStartError
 from sangraha_core.metadata import ReadyObject
@@ -339,3 +340,41 @@ def test_validators_that_cannot_start_leave_a_batch_pending(backends: Backends) 
     for record in records:
         assert backends.metadata.get_object(record.id).status is ObjectStatus.PENDING
         assert staged(backends, record.id)
+
+
+class _DeletesMany(FlakyBlobStore):
+    """The file store seen as one that deletes many keys in a request (as S3 does): each
+    request's keys are kept in ``requests``; with ``fail`` every request fails."""
+
+    def __init__(self, inner: Any, *, fail: bool) -> None:
+        super().__init__(inner, failures=0)
+        self.fail = fail
+        self.requests: list[list[str]] = []
+
+    def delete_many(self, keys: Sequence[str]) -> None:
+        self.requests.append(list(keys))
+        if self.fail:
+            raise BlobStoreUnavailableError("simulated outage")
+        for key in keys:
+            self.inner.delete(key)
+
+
+@pytest.mark.parametrize("fail", [False, True], ids=["deleted", "outage"])
+def test_a_batch_drops_its_staging_copies_in_one_request(backends: Backends, fail: bool) -> None:
+    store = _DeletesMany(backends.blobs, fail=fail)
+    records = [stage(backends, JSON_BODY, key=f"k{n}") for n in range(4)]
+    gone = stage(backends, JSON_BODY, key="gone")
+    backends.metadata.delete_objects("bucket", "gone")
+
+    results = process_objects(
+        dataclasses.replace(backends, blobs=store),
+        [ProcessObject.for_object(r.id) for r in [*records, gone]],
+    )
+
+    assert results == [Outcome.DONE] * 4 + [Outcome.SKIPPED]
+    assert store.requests == [[staging_key(r.id) for r in records]]
+    # A failed request loses nothing: the copies are left for the collector to sweep.
+    assert [staged(backends, r.id) for r in records] == [fail] * 4
+    assert not staged(backends, gone.id)
+    for record in records:
+        assert backends.metadata.get_object(record.id).status is ObjectStatus.READY

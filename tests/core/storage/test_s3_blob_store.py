@@ -24,6 +24,7 @@ from sangraha_core import (
     open_blob_store,
 )
 from sangraha_core.storage import BlobStore
+from sangraha_core.storage import s3 as s3_module
 from sangraha_core.storage.s3 import S3BlobStore
 
 MiB = 1024 * 1024
@@ -400,5 +401,34 @@ def test_an_upload_created_without_checksums_still_takes_parts_and_completes(
         )
         with pytest.raises(BlobStoreUnavailableError):
             store.complete_multipart("new", new, [part])
+    finally:
+        store.close()
+
+
+def test_delete_many_sends_a_request_a_batch_and_names_what_it_could_not_delete(
+    s3_endpoint: str, s3_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(s3_module, "_DELETE_BATCH", 2)
+    store = _store("many", s3_endpoint)
+    try:
+        keys = [f"k{n}" for n in range(5)]
+        for key in keys:
+            store.put(key, b"x")
+        requests: list[list[str]] = []
+        real = store._client.delete_objects
+
+        def counting(**kwargs: Any) -> Any:
+            requests.append([item["Key"] for item in kwargs["Delete"]["Objects"]])
+            return real(**kwargs)
+
+        monkeypatch.setattr(store._client, "delete_objects", counting)
+        store.delete_many(keys)
+        assert requests == [["k0", "k1"], ["k2", "k3"], ["k4"]]
+        assert not any(store.exists(key) for key in keys)
+
+        refused = {"Errors": [{"Key": "k9", "Code": "AccessDenied", "Message": "Access Denied"}]}
+        monkeypatch.setattr(store._client, "delete_objects", lambda **_: refused)
+        with pytest.raises(BlobStoreUnavailableError, match="'k9' first: AccessDenied"):
+            store.delete_many(["k8", "k9"])
     finally:
         store.close()

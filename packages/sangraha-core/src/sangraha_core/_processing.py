@@ -21,7 +21,7 @@ their records made ready in one transaction. The worker settles each delivery fr
    a reference on the blob and mark the record ready.
    Should a concurrent garbage collection have deleted the bytes just before the reference
    existed, the store says ``blob_created`` and the bytes are copied again.
-5. Drop the staging copy: ``DONE``.
+5. Drop the staging copy (a batch's in one request where the store can): ``DONE``.
 
 Every step is safe to repeat, so a message delivered twice does no harm. Invalid content is
 a final answer (``FAILED``, never retried). Anything else that goes wrong (an unreachable
@@ -49,7 +49,7 @@ from ._ingest import staging_key
 from ._messages import ProcessObject
 from ._models import FailureKind, ObjectKind, ObjectRecord, ObjectStatus
 from .metadata import FinalizeResult, ReadyObject
-from .storage import BlobStore, StagingWrites
+from .storage import BlobStore, DeletesMany, StagingWrites
 from .storage._reader import BlobReader, closing_chunks
 
 __all__ = [
@@ -150,11 +150,15 @@ def process_objects(
         for n, _ in filed:
             done[n] = exc
         return done
+    finished: list[str] = []
     for (n, item), result in zip(filed, finalized, strict=True):
         try:
             done[n] = _finished(backends, item, result)
         except Exception as exc:
-            done[n] = exc
+            done[n] = exc  # its staging copy is kept: a retry may need it
+        else:
+            finished.append(item.staged)
+    _discard_all(backends.blobs, finished)
     return done
 
 
@@ -290,7 +294,7 @@ def _file(
 
 
 def _finished(backends: Backends, item: _Filed, result: FinalizeResult) -> Outcome:
-    """Steps 4 (its result) and 5."""
+    """Step 4, its result (step 5, for the whole batch, is ``_discard_all``)."""
     blobs = backends.blobs
     if result.record is None:
         # Deleted between our read and our transaction: no reference was taken. Bytes we
@@ -302,7 +306,6 @@ def _finished(backends: Backends, item: _Filed, result: FinalizeResult) -> Outco
         # them, so writing them once more is final.
         logger.info("blob %s was collected under us; copying it again", item.ready.digest)
         blobs.copy(item.staged, item.cas)
-    _discard(blobs, item.staged)
     return Outcome.DONE if result.record is not None else Outcome.SKIPPED
 
 
@@ -394,6 +397,20 @@ def _fail(backends: Backends, record: ObjectRecord, reason: str) -> Outcome:
         return Outcome.SKIPPED
     logger.info("object %s failed: %s", record.id, reason)
     return Outcome.FAILED
+
+
+def _discard_all(blobs: BlobStore, keys: Sequence[str]) -> None:
+    """``_discard`` of each of ``keys``, in one request where the store can."""
+    if len(keys) > 1 and isinstance(blobs, DeletesMany) and not isinstance(blobs, StagingWrites):
+        try:
+            blobs.delete_many(keys)
+        except Exception as exc:
+            logger.warning(
+                "could not delete %d staging copies (the collector will): %r", len(keys), exc
+            )
+        return
+    for key in keys:
+        _discard(blobs, key)
 
 
 def _discard(blobs: BlobStore, key: str) -> None:

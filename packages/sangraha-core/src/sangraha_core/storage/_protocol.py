@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol, runtime_checkable
@@ -15,6 +15,7 @@ __all__ = [
     "BlobInfo",
     "BlobStore",
     "Data",
+    "DeletesMany",
     "DigestingJoin",
     "PartResult",
     "PutMode",
@@ -152,6 +153,18 @@ class StagingWrites(Protocol):
 
     def discard(self, key: str) -> None:
         """Delete ``key`` without waiting for the deletion to reach the disk."""
+        ...
+
+
+@runtime_checkable
+class DeletesMany(Protocol):
+    """Optional extra of a blob store that deletes many keys in one request (S3's
+    ``DeleteObjects``), where ``delete`` would make one a key. Stores without it get
+    ``delete`` for each."""
+
+    def delete_many(self, keys: Sequence[str]) -> None:
+        """Delete every one of ``keys``, a key already gone being no error; raise if any of
+        them could not be deleted."""
         ...
 
 

@@ -7,7 +7,8 @@ import contextlib
 import itertools
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from functools import partial
 from hashlib import sha256
 from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import parse_qs, urlsplit
@@ -53,6 +54,7 @@ from ._s3_spool import (
 
 if TYPE_CHECKING:
     from types_boto3_s3 import S3Client
+    from types_boto3_s3.type_defs import DeleteObjectsOutputTypeDef, ObjectIdentifierTypeDef
 
 __all__ = ["PART_SPOOL_MEMORY", "Capabilities", "S3BlobStore", "is_transient"]
 
@@ -70,6 +72,9 @@ FRONT_MAX_HELD = 64 * 1024 * 1024
 #: copy_object takes at most 5 GiB; above that a copy goes part by part, still server-side.
 DEFAULT_COPY_THRESHOLD = MAX_PART_SIZE
 DEFAULT_COPY_PART_SIZE = 512 * 1024 * 1024
+
+#: Keys one ``DeleteObjects`` request may name, at most (S3's own limit).
+_DELETE_BATCH = 1000
 
 _URL_PARAMS = frozenset({"endpoint", "region"})
 # Parsing botocore's service models takes most of a second; every store shares one parse.
@@ -288,6 +293,27 @@ class S3BlobStore:
     def delete(self, key: str) -> None:
         validate_key(key)
         self._retry(lambda: self._client.delete_object(Bucket=self._bucket, Key=key), key)
+
+    def delete_many(self, keys: Sequence[str]) -> None:
+        for key in keys:
+            validate_key(key)
+        for start in range(0, len(keys), _DELETE_BATCH):
+            batch: list[ObjectIdentifierTypeDef] = [
+                {"Key": key} for key in keys[start : start + _DELETE_BATCH]
+            ]
+            answer = self._retry(partial(self._delete_objects, batch), batch[0]["Key"])
+            # Quiet: only the keys that could not be deleted are named.
+            if errors := answer.get("Errors"):
+                first = errors[0]
+                raise BlobStoreUnavailableError(
+                    f"could not delete {len(errors)} of {len(batch)} blobs, "
+                    f"{first.get('Key')!r} first: {first.get('Code')} {first.get('Message')}"
+                )
+
+    def _delete_objects(self, batch: list[ObjectIdentifierTypeDef]) -> DeleteObjectsOutputTypeDef:
+        return self._client.delete_objects(
+            Bucket=self._bucket, Delete={"Objects": batch, "Quiet": True}
+        )
 
     def copy(self, source: str, destination: str) -> None:
         validate_key(destination)

@@ -24,7 +24,7 @@ from typing import ClassVar
 import pytest
 
 from sangraha_core import BlobExistsError, BlobNotFoundError, InvalidRangeError
-from sangraha_core.storage import BlobReader, BlobStore
+from sangraha_core.storage import BlobReader, BlobStore, DeletesMany
 
 from ._storage_multipart import MultipartConformance
 from ._storage_support import MiB, chunks, part_data, read
@@ -36,9 +36,10 @@ class BlobStoreConformance(MultipartConformance):
     """Every guarantee of the ``BlobStore`` protocol, checked through the protocol alone.
 
     A subclass named ``Test…`` gives a ``store`` fixture: a fresh, empty store for each
-    test, closed afterwards. The optional extras (``DigestingJoin``, ``SizedParts``) are
-    tested where the store has them and skipped where it does not. Two class attributes
-    say what a store may legitimately do otherwise; the defaults are the strict answers.
+    test, closed afterwards. The optional extras (``DeletesMany``, ``DigestingJoin``,
+    ``SizedParts``) are tested where the store has them and skipped where it does not. Two
+    class attributes say what a store may legitimately do otherwise; the defaults are the
+    strict answers.
     """
 
     #: Whether one key may name a blob while others lie under it (``a/b`` beside
@@ -214,6 +215,23 @@ class BlobStoreConformance(MultipartConformance):
         # The name is free again, also as a blob where a directory used to be.
         store.put("d", b"now a blob")
         assert read(store, "d") == b"now a blob"
+
+    def test_delete_many_deletes_each_key_and_only_those(self, store: BlobStore) -> None:
+        if not isinstance(store, DeletesMany):
+            pytest.skip("the store is not DeletesMany, an optional extra")
+        for key in ("m/1", "m/2", "m/3", "keep"):
+            store.put(key, key.encode())
+        store.delete_many(["m/1", "m/3", "never/there", "m/1"])
+        assert [store.exists(k) for k in ("m/1", "m/2", "m/3", "keep")] == [
+            False,
+            True,
+            False,
+            True,
+        ]
+        store.delete_many([])
+        store.delete_many(["m/2"])
+        assert not store.exists("m/2")
+        assert read(store, "keep") == b"keep"
 
     def test_streamed_40_mib_in_bounded_memory(self, store: BlobStore) -> None:
         size = 40 * MiB
