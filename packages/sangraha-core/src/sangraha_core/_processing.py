@@ -3,7 +3,8 @@
 ``process_object`` is step 4 of an upload's life, with no framework around it;
 ``process_objects`` does it for several deliveries at once: their records looked up in one
 read, their small objects validated together (one round trip to a validator process) and
-their records made ready in one transaction. The worker settles each delivery from what came of it.
+their records made ready in one transaction. The worker settles each delivery from what
+came of it.
 
 1. Look the record up. Deleted while pending, or no longer pending (a redelivery after a
    crash between the last side effect and the ack): drop the staging copy, ``SKIPPED``.

@@ -167,7 +167,8 @@ class SqlObjects(SqlDatabase):
             rows.setdefault(row.id, []).append(row)
         return {
             object_id: record_from_row(
-                found[0], {row.meta_name: row.meta_value for row in found if row.meta_name}
+                found[0],
+                {row.meta_name: row.meta_value for row in found if row.meta_name is not None},
             )
             for object_id, found in rows.items()
         }

@@ -295,6 +295,9 @@ class S3BlobStore:
         self._retry(lambda: self._client.delete_object(Bucket=self._bucket, Key=key), key)
 
     def delete_many(self, keys: Sequence[str]) -> None:
+        # Once each: a batch may name a key twice (one job delivered twice), and a
+        # DeleteObjects request need not accept that.
+        keys = list(dict.fromkeys(keys))
         for key in keys:
             validate_key(key)
         for start in range(0, len(keys), _DELETE_BATCH):
