@@ -87,13 +87,14 @@ def _run(channel: _wire.Channel, job: dict[str, Any]) -> tuple[bytes, dict[str, 
         file = io.BytesIO(data)
     else:
         file = _RemoteFile(channel, size)
+    channel.send(_wire.TAKEN)
     return _inspect(str(job["content_type"]), file, float(job["cpu_seconds"]))
 
 
 def _run_batch(channel: _wire.Channel, batch: dict[str, Any]) -> None:
     """Each object of a ``BATCH`` inspected in turn, its answer sent as soon as it is
     known: if one ends this process, the parent knows which, and that those before it
-    were answered (and, by ``TAKEN``, that none was to blame if it ended before)."""
+    were answered."""
     kind, data = channel.receive()
     if kind != _wire.DATA:
         channel.send(_wire.READ_ABORTED, b"{}")

@@ -16,6 +16,7 @@ where each would cost its own, and answers each as ``inspect`` would have.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import logging
@@ -26,8 +27,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
-from typing import Any, BinaryIO, Final, TypeAlias
+from collections.abc import Callable, Sequence
+from typing import Any, BinaryIO, Final, TypeAlias, TypeVar
 
 from .._constants import (
     DEFAULT_VALIDATOR_CPU_SECONDS,
@@ -45,6 +46,8 @@ from . import _wire
 __all__ = ["Answer", "InspectorPool", "ValidatorStartError"]
 
 logger = logging.getLogger("sangraha_core.kinds")
+
+_T = TypeVar("_T")
 
 MIB: Final = 1024 * 1024
 GIB: Final = 1024 * MIB
@@ -110,10 +113,11 @@ class _Validator:
         deadline = time.monotonic() + wall
         failure: Exception | None = None
         answered = False
+        frames = [(_wire.JOB, json.dumps(job | {"inline": inline}).encode())]
+        if inline:
+            frames.append((_wire.DATA, data))
         try:
-            self.channel.send(_wire.JOB, json.dumps(job | {"inline": inline}).encode(), deadline)
-            if inline:
-                self.channel.send(_wire.DATA, data, deadline)
+            self._hand_over(frames, deadline)
             while True:
                 kind, payload = self.channel.receive(deadline)
                 if kind != _wire.READ:
@@ -147,28 +151,19 @@ class _Validator:
     ) -> list[Answer]:
         """The answers to ``jobs`` in order, sent together, up to and including the first
         that ended this child: the rest are for another.
-
-        Raises ``_ChildLost`` if the child was gone before it had the batch: no object can
-        be blamed for that.
         """
         batch = [
             {"content_type": content_type, "size": len(data), "cpu_seconds": cpu}
             for (content_type, data), cpu in zip(jobs, cpus, strict=True)
         ]
+        # A healthy child takes the batch at once, whatever its size.
+        frames = [
+            (_wire.BATCH, json.dumps({"jobs": batch}).encode()),
+            (_wire.DATA, b"".join(data for _, data in jobs)),
+        ]
         answers: list[Answer] = []
         try:
-            # A healthy child takes the batch at once, whatever its size.
-            deadline = time.monotonic() + wall_factor * max(cpus)
-            try:
-                self.channel.send(_wire.BATCH, json.dumps({"jobs": batch}).encode(), deadline)
-                self.channel.send(_wire.DATA, b"".join(data for _, data in jobs), deadline)
-                kind, _ = self.channel.receive(deadline)
-            except (_wire.ChannelTimeout, _wire.ChannelClosed) as exc:
-                self.stop()
-                raise _ChildLost(repr(exc) if str(exc) else type(exc).__name__) from None
-            if kind != _wire.TAKEN:
-                self.stop()
-                raise _ChildLost("it answered nonsense")
+            self._hand_over(frames, time.monotonic() + wall_factor * max(cpus))
             for cpu in cpus:
                 # Each object has the wall time it would have alone, from the last answer.
                 try:
@@ -192,6 +187,23 @@ class _Validator:
                 # Interrupted between two frames: the pipes' state is unknown.
                 self.stop()
         return answers
+
+    def _hand_over(self, frames: Sequence[tuple[bytes, bytes]], deadline: float) -> None:
+        """Send a job's ``frames`` and wait for the child to say it has them.
+
+        Raises ``_ChildLost`` if the child ends or stalls first, as one killed while idle
+        does: no object can be blamed for that.
+        """
+        try:
+            for kind, payload in frames:
+                self.channel.send(kind, payload, deadline)
+            kind, _ = self.channel.receive(deadline)
+        except (_wire.ChannelTimeout, _wire.ChannelClosed) as exc:
+            self.stop()
+            raise _ChildLost(repr(exc) if str(exc) else type(exc).__name__) from None
+        if kind != _wire.TAKEN:
+            self.stop()
+            raise _ChildLost("it answered nonsense")
 
     def _answer(self, kind: bytes, payload: bytes, failure: Exception | None) -> dict[str, Any]:
         if failure is not None:
@@ -346,17 +358,17 @@ class InspectorPool:
 
         Raises what ``kinds.inspect`` raises, with the same meaning: ``InvalidContentError``
         also when the bytes killed the validator, errors of ``file`` itself unchanged, and
-        ``ValidatorStartError`` if no validator could be started.
+        ``ValidatorStartError`` if no validator could be started or kept long enough to
+        take the job (one that ends before it has taken a job blames no object).
         """
         size = file.seek(0, io.SEEK_END)
-        file.seek(0)
-        validator = self._take()
-        try:
-            validator.start()
-            cpu = self.cpu_limit(size)
+        cpu = self.cpu_limit(size)
+
+        def run(validator: _Validator) -> dict[str, Any]:
+            file.seek(0)
             return validator.run(content_type, file, size, cpu, self.wall_factor * cpu)
-        finally:
-            self._give_back(validator)
+
+        return self._on_a_child(run)
 
     def inspect_many(self, jobs: Sequence[tuple[str, bytes]]) -> list[Answer]:
         """``inspect`` of each ``(content_type, data)``, answered in order; small objects go
@@ -368,7 +380,6 @@ class InspectorPool:
         be started or kept long enough to take a batch.
         """
         answers: list[Answer] = []
-        lost = 0
         while len(answers) < len(jobs):
             chunk = _next_batch(jobs, len(answers))
             if not chunk:
@@ -379,20 +390,11 @@ class InspectorPool:
                 except (InvalidContentError, UnsupportedContentTypeError) as exc:
                     answers.append(exc)
                 continue
-            validator = self._take()
-            try:
-                validator.start()
-                cpus = [self.cpu_limit(len(data)) for _, data in chunk]
-                answers += validator.run_many(chunk, cpus, self.wall_factor)
-                lost = 0
-            except _ChildLost as exc:
-                lost += 1
-                if lost > 1:
-                    raise ValidatorStartError(
-                        f"validator processes end before they take a batch: {exc}"
-                    ) from None
-            finally:
-                self._give_back(validator)
+            cpus = [self.cpu_limit(len(data)) for _, data in chunk]
+            run = functools.partial(
+                _Validator.run_many, jobs=chunk, cpus=cpus, wall_factor=self.wall_factor
+            )
+            answers += self._on_a_child(run)
         return answers
 
     def close(self) -> None:
@@ -403,6 +405,20 @@ class InspectorPool:
             self._all.clear()
         for validator in validators:
             validator.close()
+
+    def _on_a_child(self, work: Callable[[_Validator], _T]) -> _T:
+        """``work`` done by an idle child, or by a second one if the first was lost before
+        it took the job (``ValidatorStartError`` if that one is lost too)."""
+        for _ in range(2):
+            validator = self._take()
+            try:
+                validator.start()
+                return work(validator)
+            except _ChildLost as exc:
+                lost = exc
+            finally:
+                self._give_back(validator)
+        raise ValidatorStartError(f"validator processes end before they take a job: {lost}")
 
     def _take(self) -> _Validator:
         validator = self._idle.get()

@@ -10,9 +10,10 @@ another, in one ``DATA``), ``DATA`` (the bytes of one read, or of the whole obje
 batch), ``FAILED_READ`` (the parent's file raised; the child gives up the job).
 
 Child to parent: ``READY`` once its libraries are loaded, ``READ`` (offset and size,
-packed), ``TAKEN`` once it holds a batch's bytes, then one answer per object: ``RESULT``
-(JSON metadata), ``INVALID`` or ``UNSUPPORTED`` (JSON reason), ``READ_ABORTED`` (after a
-``FAILED_READ``), ``OUT_OF_MEMORY`` (it exits next).
+packed), ``TAKEN`` once it holds a job (a batch with its bytes): until then no object is
+to blame if it ends. Then one answer per object: ``RESULT`` (JSON metadata), ``INVALID``
+or ``UNSUPPORTED`` (JSON reason), ``READ_ABORTED`` (after a ``FAILED_READ``),
+``OUT_OF_MEMORY`` (it exits next).
 """
 
 from __future__ import annotations
