@@ -125,6 +125,40 @@ class _OnSql(MetadataStoreConformance, AccessKeysConformance):
         finally:
             store.close()
 
+    def test_migration_7_indexes_the_sessions_of_a_version_6_database(self, store_url: str) -> None:
+        store = SqlMetadataStore.from_url(store_url)
+        try:
+            # A database as version 6 left it: its sessions listed by scanning them all.
+            store._run(lambda conn: upgrade(conn, MIGRATIONS[:6]))
+            store._run(lambda conn: conn.execute(text("DROP INDEX ix_uploads_listing")))
+            for _ in range(3):
+                store.create_upload(make_session())
+
+            store.migrate()
+
+            assert versions(store) == [m.version for m in MIGRATIONS]
+            assert "ix_uploads_listing" in self._listing_plan(store)
+            assert len(store.list_uploads(make_session().bucket)) == 3
+        finally:
+            store.close()
+
+    @staticmethod
+    def _listing_plan(store: SqlMetadataStore) -> str:
+        """How the database runs a bucket's session listing."""
+        with store._engine.connect() as conn:
+            sqlite = conn.dialect.name == "sqlite"
+            if not sqlite:
+                # A table this small is scanned whatever its indexes: ask what else there is.
+                conn.execute(text("SET enable_seqscan = off"))
+            explain = "EXPLAIN QUERY PLAN" if sqlite else "EXPLAIN"
+            rows = conn.execute(
+                text(
+                    f"{explain} SELECT * FROM uploads WHERE bucket = 'b' AND status = 'open'"
+                    " ORDER BY key, id LIMIT 1000"
+                )
+            ).all()
+        return "\n".join(str(row) for row in rows)
+
 
 class TestSqliteMetadataStore(_OnSql):
     directory: Path

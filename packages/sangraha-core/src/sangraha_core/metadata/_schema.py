@@ -54,6 +54,7 @@ __all__ = [
     "upgrade",
     "upload_parts",
     "uploads",
+    "uploads_listing",
 ]
 
 #: Any fixed number: every process that migrates takes this PostgreSQL advisory lock.
@@ -194,6 +195,8 @@ uploads = Table(
     Column("claimed_at", UtcDateTime, nullable=True),
     Index("ix_uploads_expires_at", "expires_at"),
 )
+# A bucket's sessions in key order (S3's ListMultipartUploads), and whether it has any.
+uploads_listing = Index("ix_uploads_listing", uploads.c.bucket, uploads.c.key, uploads.c.id)
 
 upload_parts = Table(
     "upload_parts",
@@ -306,6 +309,11 @@ def _claimed_at(conn: Connection) -> None:
         conn.execute(text(f"ALTER TABLE uploads ADD COLUMN claimed_at {kind}"))
 
 
+def _uploads_listing(conn: Connection) -> None:
+    # A database made by this version's step 1 has the index already.
+    uploads_listing.create(conn, checkfirst=True)
+
+
 #: Append new steps; never edit or reorder a released one.
 MIGRATIONS: list[Migration] = [
     Migration(1, "objects, metadata, blobs, idempotency keys, uploads", _initial),
@@ -314,6 +322,7 @@ MIGRATIONS: list[Migration] = [
     Migration(4, "buckets with kind policies; S3 ETags of objects and parts", _buckets_and_etags),
     Migration(5, "uploads.type_from_bytes: sessions typed by their bytes", _type_from_bytes),
     Migration(6, "uploads.claimed_at: one complete of a session at a time", _claimed_at),
+    Migration(7, "ix_uploads_listing: a bucket's sessions in key order", _uploads_listing),
 ]
 
 
