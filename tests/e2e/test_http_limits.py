@@ -266,3 +266,45 @@ def test_idle_keep_alive_connection_is_closed(service: Running) -> None:
     assert _status(answer) == 200
     assert rest == b""
     assert KEEP_ALIVE_TIMEOUT - 0.2 < elapsed < KEEP_ALIVE_TIMEOUT + SLACK, elapsed
+
+
+def _expecting(path: str, length: int) -> bytes:
+    return (
+        f"PUT {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {length}\r\nExpect: 100-continue\r\n\r\n"
+    ).encode()
+
+
+def test_a_refusal_before_a_held_back_body_closes_the_connection(service: Running) -> None:
+    # The client waits for 100 Continue before its body, and is refused first: the body
+    # never comes, so the connection must not wait for it and read the next request as it.
+    with _connect(service) as sock:
+        sock.sendall(_expecting("/v1/buckets/limits/objects/huge.json", 10**13))
+        started = time.monotonic()
+        answer = _read_until_closed(sock)
+        elapsed = time.monotonic() - started
+    head = answer.partition(b"\r\n\r\n")[0].lower()
+    assert _status(answer) == (413 if service.reads_body else 405)
+    assert b"connection: close" in head.split(b"\r\n")
+    assert elapsed < BODY_IDLE_TIMEOUT / 2, elapsed
+
+
+def test_a_body_asked_for_with_100_continue_keeps_the_connection(service: Running) -> None:
+    if not service.reads_body:
+        pytest.skip("no route of this service reads a body")
+    body = b'{"continued": true}'
+    with _connect(service) as sock:
+        sock.sendall(_expecting("/v1/buckets/limits/objects/continued.json", len(body)))
+        interim = sock.recv(65536)
+        assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
+        sock.sendall(body)
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            piece = sock.recv(65536)
+            assert piece, answer
+            answer += piece
+        assert _status(answer) == 202
+        assert b"connection: close" not in answer.lower()
+        # The same connection serves the next request.
+        sock.sendall(_get("/healthz", b"Connection: close"))
+        assert b'{"status":"ok"}' in _read_until_closed(sock)

@@ -26,6 +26,7 @@ from fastapi import FastAPI
 
 from sangraha_core import Backends, BucketKinds
 from sangraha_core.access import OPERATOR, Action, Grant, KeyAdmin, MasterKey
+from sangraha_core.web import HttpLimits, limited_protocol
 from tests._services import free_port
 
 __all__ = [
@@ -48,7 +49,13 @@ class Server:
     def __init__(self, app: FastAPI) -> None:
         self.port = free_port()
         config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
+            app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan="on",
+            # The HTTP protocol every service runs with (``sangraha_core.web.serve``).
+            http=limited_protocol(HttpLimits()),
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)

@@ -244,3 +244,42 @@ def test_keep_alive_clock_takes_fractions_of_a_second() -> None:
         assert transport.closed
 
     _run(HttpLimits(keep_alive_timeout=TICK), app, scenario)
+
+
+_EXPECTING = b"PUT / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n"
+
+
+def test_an_answer_before_a_held_back_body_closes_the_connection() -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await _answer(send, 413)
+
+    async def scenario(protocol: LimitedHttpProtocol, transport: RecordingTransport) -> None:
+        protocol.data_received(_EXPECTING)
+        await asyncio.sleep(TICK / 5)
+        assert _status_lines(transport) == [b"HTTP/1.1 413 Request Entity Too Large"]
+        assert b"connection: close\r\n" in transport.written
+        assert transport.closed
+
+    _run(HttpLimits(keep_alive_timeout=10.0), app, scenario)
+
+
+def test_a_body_asked_for_keeps_the_connection() -> None:
+    got = bytearray()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        message = await receive()
+        got.extend(message["body"])
+        await _answer(send, 201)
+
+    async def scenario(protocol: LimitedHttpProtocol, transport: RecordingTransport) -> None:
+        protocol.data_received(_EXPECTING)
+        await asyncio.sleep(TICK / 5)
+        assert _status_lines(transport) == [b"HTTP/1.1 100 Continue"]
+        protocol.data_received(b"body")
+        await asyncio.sleep(TICK / 5)
+        assert _status_lines(transport) == [b"HTTP/1.1 100 Continue", b"HTTP/1.1 201 Created"]
+        assert b"connection: close" not in transport.written
+        assert not transport.closed
+
+    _run(HttpLimits(keep_alive_timeout=10.0), app, scenario)
+    assert got == b"body"

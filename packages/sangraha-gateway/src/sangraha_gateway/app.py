@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes
 
 from fastapi import FastAPI, Request
-from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
@@ -57,27 +56,9 @@ class _Operation:
 
 
 def _refusal(error: SangrahaError, scope: Scope) -> Response:
-    answer = error_response(
+    return error_response(
         s3_error_of(error), request_id=request_id.get(), head=scope["method"] == "HEAD"
     )
-    return _closing(answer, scope)
-
-
-def _closing(response: Response, scope: Scope) -> Response:
-    """``response``, marked ``Connection: close`` when it refuses a request that has a body.
-
-    A refusal answers before the body is read; a client that waited for
-    ``100 Continue`` (boto3 does on every PutObject and UploadPart) then never sends it,
-    and the server would take the client's next request on that connection as the rest
-    of this body. Closing the connection keeps the next request whole.
-    """
-    if response.status_code < 400:
-        return response
-    headers = dict(Headers(scope=scope))
-    length = headers.get("content-length")
-    if "transfer-encoding" in headers or (length is not None and length.strip() != "0"):
-        response.headers["Connection"] = "close"
-    return response
 
 
 class _Utf8Refusal:
@@ -95,7 +76,7 @@ class _Utf8Refusal:
                     error, request_id=request_id.get(), head=scope["method"] == "HEAD"
                 )
                 answer.headers["X-Content-Type-Options"] = "nosniff"
-                await _closing(answer, scope)(scope, receive, send)
+                await answer(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 
@@ -122,7 +103,7 @@ async def _s3(request: Request) -> Response:
     # S3 names every answer by its request id, successes too: boto3 reports it as
     # ResponseMetadata's RequestId, the AWS CLI's --debug and s3cmd -d log it.
     answer.headers.setdefault("x-amz-request-id", request_id.get())
-    return _closing(answer, request.scope)
+    return answer
 
 
 async def _answer(request: Request) -> Response:

@@ -6,6 +6,8 @@ copying before any ASGI middleware could see it. Nor does uvicorn time out a hea
 that stops arriving. This protocol counts the head's bytes as they are read, counts header
 fields and the request target as the parser reports them, and keeps three clocks: one for
 the head, one for pauses in the body and uvicorn's keep-alive clock at our own precision.
+And an answer given before the app asked for a body the client holds back until ``100
+Continue`` closes the connection, since that body will never come.
 """
 
 from __future__ import annotations
@@ -18,8 +20,19 @@ from enum import Enum
 from typing import Any, ClassVar
 
 import httptools
+from uvicorn._types import (
+    ASGI3Application,
+    ASGIReceiveCallable,
+    ASGISendCallable,
+    ASGISendEvent,
+    Scope,
+)
 from uvicorn.config import Config
-from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import (
+    STATUS_LINE,
+    HttpToolsProtocol,
+    RequestResponseCycle,
+)
 from uvicorn.server import ServerState
 
 from .._constants import (
@@ -232,6 +245,13 @@ class LimitedHttpProtocol(HttpToolsProtocol):
             # starts now that the body is over, since nothing else would start it.
             self._arm_keep_alive_timer()
 
+    # The app
+
+    def _start_asgi_task(self, cycle: RequestResponseCycle, app: ASGI3Application) -> None:
+        if cycle.waiting_for_100_continue:
+            app = _closing_unless_continued(app, cycle)
+        super()._start_asgi_task(cycle, app)
+
     # Clocks
 
     def _arm_keep_alive_timer(self) -> None:
@@ -345,6 +365,30 @@ class LimitedHttpProtocol(HttpToolsProtocol):
 
     def _peer(self) -> str:
         return f"{self.client[0]}:{self.client[1]}" if self.client else "-"
+
+
+def _closing_unless_continued(
+    app: ASGI3Application, cycle: RequestResponseCycle
+) -> ASGI3Application:
+    """``app``, whose answer says ``Connection: close`` if it starts before the app asked
+    for the request's body.
+
+    The client sent ``Expect: 100-continue`` (boto3 does on every upload, curl on large
+    ones) and holds its body back until the server asks for it with ``100 Continue``, which
+    uvicorn sends on the app's first ``receive``. An answer without one (a refusal: 401,
+    404, 413) means the body never comes, and a connection kept open would read the
+    client's next request as that body (RFC 9110, section 10.1.1).
+    """
+
+    async def run(scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
+        async def closing_send(message: ASGISendEvent) -> None:
+            if message["type"] == "http.response.start" and cycle.waiting_for_100_continue:
+                cycle.keep_alive = False
+            await send(message)
+
+        await app(scope, receive, closing_send)
+
+    return run
 
 
 def limited_protocol(limits: HttpLimits) -> type[LimitedHttpProtocol]:
