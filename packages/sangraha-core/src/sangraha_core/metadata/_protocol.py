@@ -256,7 +256,12 @@ class Buckets(Protocol):
         ...
 
     def list_buckets(self) -> list[BucketSummary]:
-        """Every bucket with its totals, by name."""
+        """Every bucket with its totals, by name. The totals cost a read of every object
+        version; a caller that needs none uses ``buckets_by_name``."""
+        ...
+
+    def buckets_by_name(self) -> list[Bucket]:
+        """Every bucket, by name, without totals: a read of the buckets alone."""
         ...
 
     def set_bucket_kinds(self, name: str, kinds: BucketKinds) -> Bucket:

@@ -88,6 +88,11 @@ class SqlBuckets(SqlDatabase):
             for row in rows
         ]
 
+    def buckets_by_name(self) -> list[Bucket]:
+        stmt = select(buckets).order_by(buckets.c.name)
+        rows = self._run(lambda conn: conn.execute(stmt).all(), write=False)
+        return [_bucket_from_row(row) for row in rows]
+
     def set_bucket_kinds(self, name: str, kinds: BucketKinds) -> Bucket:
         kinds = BucketKinds(kinds)
 

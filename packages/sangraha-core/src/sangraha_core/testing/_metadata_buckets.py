@@ -115,6 +115,20 @@ class BucketsConformance:
         assert one.kinds is BucketKinds.VALIDATED
         assert one.created_at == store.get_bucket("bucket-one").created_at
 
+    def test_buckets_by_name_are_the_listed_buckets_without_totals(
+        self, store: MetadataStore
+    ) -> None:
+        assert store.buckets_by_name() == []
+        for name in ("bucket-two", "bucket-one"):
+            store.create_bucket(name, BucketKinds.VALIDATED)
+        store.set_bucket_kinds("bucket-two", BucketKinds.ANY)
+        add(store, "a")
+        add(store, "d", bucket="no-row-made")
+        assert store.buckets_by_name() == [
+            store.get_bucket("bucket-one"),
+            store.get_bucket("bucket-two"),
+        ]
+
     def test_set_bucket_kinds(self, store: MetadataStore) -> None:
         made = store.create_bucket("bucket-one", BucketKinds.VALIDATED)
         changed = store.set_bucket_kinds("bucket-one", BucketKinds.ANY)
