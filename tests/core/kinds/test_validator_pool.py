@@ -202,15 +202,104 @@ def test_a_validator_that_cannot_start_is_a_fault_of_the_machine_and_keeps_its_p
 # -- batches ------------------------------------------------------------------------------
 
 
+def _gif_parts(gif: bytes) -> tuple[bytes, list[bytes]]:
+    """A GIF's head (header, screen, colour table) and its frames: each the extensions
+    before an image, and the image."""
+
+    def table(flags: int) -> int:
+        return 3 << ((flags & 7) + 1) if flags & 0x80 else 0
+
+    at = 13 + table(gif[10])
+    head, frames, start = gif[:at], [], at
+    while gif[at] != 0x3B:
+        image = gif[at] == 0x2C
+        # An image: its descriptor, local colour table and LZW code size; an extension:
+        # its introducer and label. Then data sub-blocks up to an empty one.
+        at += 11 + table(gif[at + 9]) if image else 2
+        while gif[at]:
+            at += gif[at] + 1
+        at += 1
+        if image:
+            frames.append(gif[start:at])
+            start = at
+    return head, frames
+
+
 @functools.cache
 def _gif_frames() -> bytes:
     """A GIF animation of 16 blank 64-megapixel frames (the most the pixel limit admits):
     under 1 MiB, so it goes in a batch, and seconds of CPU to decode (2 s on a 2026 Xeon
-    core), well past a limit that rounds up to the child's next whole second."""
+    core), well past a limit that rounds up to the child's next whole second. Pillow
+    would hold every frame to write them (a gigabyte), so two are made and the second
+    repeated."""
     out = io.BytesIO()
-    first, *rest = [Image.new("L", (8000, 8000), n * 3) for n in range(16)]
-    first.save(out, "GIF", save_all=True, append_images=rest, optimize=False, disposal=2)
-    return out.getvalue()
+    first, second = (Image.new("L", (8000, 8000), n) for n in (0, 3))
+    first.save(out, "GIF", save_all=True, append_images=[second], optimize=False, disposal=2)
+    head, (one, two) = _gif_parts(out.getvalue())
+    return head + one + two * 15 + b";"
+
+
+_MIXED: list[tuple[str, bytes]] = [
+    ("application/json", b'{"a": [1, 2, {"b": null}]}'),
+    ("application/json", b"[1,]"),
+    ("image/png", _png()),
+    ("text/plain", b"hi"),
+    ("application/json", _large_json(60_000)),  # over 1 MiB: alone, read on request
+    ("application/json", b"[]"),
+]
+
+
+def _alone(content_type: str, data: bytes) -> object:
+    try:
+        return inspect(content_type, io.BytesIO(data))
+    except (InvalidContentError, UnsupportedContentTypeError) as exc:
+        return (type(exc), str(exc))
+
+
+def _comparable(answers: list[Any]) -> list[object]:
+    return [a if isinstance(a, dict) else (type(a), str(a)) for a in answers]
+
+
+class _Frames:
+    """Counts the frames of each kind the parent sends its children."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.sent: list[bytes] = []
+        send = _wire.Channel.send
+
+        def counted(channel: _wire.Channel, kind: bytes, *args: Any, **kwargs: Any) -> None:
+            self.sent.append(kind)
+            send(channel, kind, *args, **kwargs)
+
+        monkeypatch.setattr(_wire.Channel, "send", counted)
+
+
+def test_a_batch_answers_each_object_as_inspect_alone_would(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with InspectorPool(1) as pool:
+        pool.inspect("application/json", io.BytesIO(b"{}"))
+        child = _child_of(pool)
+        frames = _Frames(monkeypatch)
+        answers = pool.inspect_many(_MIXED)
+        assert _comparable(answers) == [_alone(t, d) for t, d in _MIXED]
+        # Four small objects, one large, one small: three round trips, by one child.
+        assert frames.sent.count(_wire.BATCH) == 2
+        assert frames.sent.count(_wire.JOB) == 1
+        assert _child_of(pool) == child
+
+
+def test_a_batch_is_split_by_count_and_by_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    with InspectorPool(1) as pool:
+        frames = _Frames(monkeypatch)
+        assert len(pool.inspect_many([("application/json", b"1")] * 70)) == 70
+        assert frames.sent.count(_wire.BATCH) == 2  # 64 and 6
+        frames.sent.clear()
+        megabyte = b"[" + b" " * (1024 * 1024 - 2) + b"]"
+        answers = pool.inspect_many([("application/json", megabyte)] * 5)
+        assert [a["json_type"] for a in answers] == ["array"] * 5  # type: ignore[index]
+        assert frames.sent.count(_wire.BATCH) == 2  # 4 MiB, then 1 MiB
+    assert pool.inspect_many([]) == []
 
 
 def _blank_rgba() -> bytes:

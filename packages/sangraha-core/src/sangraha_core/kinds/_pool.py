@@ -106,7 +106,9 @@ class _Validator:
         self, content_type: str, file: BinaryIO, size: int, cpu_seconds: float, wall: float
     ) -> dict[str, Any]:
         inline = size <= _INLINE
-        # Read before the job is sent: a store fault here is raised as it is.
+        # From the start, as a second child after a lost one must; read before the job is
+        # sent, so that a store fault here is raised as it is.
+        file.seek(0)
         data = file.read() if inline else b""
         job = {"content_type": content_type, "size": size, "cpu_seconds": cpu_seconds}
         # Time the child spends waiting on our file is not the child's: it moves this on.
@@ -156,13 +158,13 @@ class _Validator:
             {"content_type": content_type, "size": len(data), "cpu_seconds": cpu}
             for (content_type, data), cpu in zip(jobs, cpus, strict=True)
         ]
-        # A healthy child takes the batch at once, whatever its size.
         frames = [
             (_wire.BATCH, json.dumps({"jobs": batch}).encode()),
             (_wire.DATA, b"".join(data for _, data in jobs)),
         ]
         answers: list[Answer] = []
         try:
+            # A healthy child takes the batch at once, whatever its size.
             self._hand_over(frames, time.monotonic() + wall_factor * max(cpus))
             for cpu in cpus:
                 # Each object has the wall time it would have alone, from the last answer.
@@ -203,7 +205,7 @@ class _Validator:
             raise _ChildLost(repr(exc) if str(exc) else type(exc).__name__) from None
         if kind != _wire.TAKEN:
             self.stop()
-            raise _ChildLost("it answered nonsense")
+            raise _ChildLost(f"it answered {kind!r} instead of taking the job")
 
     def _answer(self, kind: bytes, payload: bytes, failure: Exception | None) -> dict[str, Any]:
         if failure is not None:
@@ -363,11 +365,14 @@ class InspectorPool:
         """
         size = file.seek(0, io.SEEK_END)
         cpu = self.cpu_limit(size)
-
-        def run(validator: _Validator) -> dict[str, Any]:
-            file.seek(0)
-            return validator.run(content_type, file, size, cpu, self.wall_factor * cpu)
-
+        run = functools.partial(
+            _Validator.run,
+            content_type=content_type,
+            file=file,
+            size=size,
+            cpu_seconds=cpu,
+            wall=self.wall_factor * cpu,
+        )
         return self._on_a_child(run)
 
     def inspect_many(self, jobs: Sequence[tuple[str, bytes]]) -> list[Answer]:
@@ -409,16 +414,19 @@ class InspectorPool:
     def _on_a_child(self, work: Callable[[_Validator], _T]) -> _T:
         """``work`` done by an idle child, or by a second one if the first was lost before
         it took the job (``ValidatorStartError`` if that one is lost too)."""
-        for _ in range(2):
+        lost: list[str] = []
+        while len(lost) < 2:
             validator = self._take()
             try:
                 validator.start()
                 return work(validator)
             except _ChildLost as exc:
-                lost = exc
+                lost.append(str(exc))
             finally:
                 self._give_back(validator)
-        raise ValidatorStartError(f"validator processes end before they take a job: {lost}")
+        raise ValidatorStartError(
+            f"validator processes end before they take a job: {'; '.join(lost)}"
+        )
 
     def _take(self) -> _Validator:
         validator = self._idle.get()
