@@ -11,7 +11,7 @@ from starlette.types import Receive, Scope, Send
 from uvicorn.config import Config
 from uvicorn.server import ServerState
 
-from sangraha_core.web import HttpLimits, LimitedHttpProtocol, limited_protocol
+from sangraha_core.web import HttpLimits, LimitedHttpProtocol, _http, limited_protocol
 
 __all__: list[str] = []
 
@@ -149,20 +149,28 @@ def test_head_clock_waits_while_the_answer_before_it_is_written() -> None:
     _run(HttpLimits(head_timeout=TICK), app, scenario)
 
 
-def test_answer_before_the_body_still_gets_a_keep_alive_clock() -> None:
+def test_an_answer_before_the_body_ends_the_connection_after_a_linger(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_http, "LINGER_SECONDS", TICK * 2)
+
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         await _answer(send, 401)
 
     async def scenario(protocol: LimitedHttpProtocol, transport: RecordingTransport) -> None:
-        protocol.data_received(b"PUT / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n\r\n")
+        protocol.data_received(b"PUT / HTTP/1.1\r\nHost: a\r\nContent-Length: 8\r\n\r\nbo")
         await asyncio.sleep(TICK / 5)
         assert _status_lines(transport) == [b"HTTP/1.1 401 Unauthorized"]
-        protocol.data_received(b"body")
-        assert not transport.closed
-        await asyncio.sleep(TICK * 3)
+        assert b"connection: close\r\n" in transport.written
+        # Our side is shut; the rest of the body, and a request after it, are dropped.
+        assert transport.eof and not transport.closed
+        protocol.data_received(b"dy!!" + b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        await asyncio.sleep(TICK)
+        assert len(_status_lines(transport)) == 1 and not transport.closed
+        await asyncio.sleep(TICK * 2)
         assert transport.closed
 
-    _run(HttpLimits(keep_alive_timeout=TICK, body_idle_timeout=10.0), app, scenario)
+    _run(HttpLimits(keep_alive_timeout=10.0), app, scenario)
 
 
 def test_body_clock_stops_while_the_app_is_behind() -> None:
@@ -246,40 +254,79 @@ def test_keep_alive_clock_takes_fractions_of_a_second() -> None:
     _run(HttpLimits(keep_alive_timeout=TICK), app, scenario)
 
 
-_EXPECTING = b"PUT / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n"
+def _expecting(length: int) -> bytes:
+    return (
+        b"PUT / HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n" % length
+    )
 
 
-def test_an_answer_before_a_held_back_body_closes_the_connection() -> None:
+def test_an_answer_before_a_held_back_body_ends_the_connection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_http, "LINGER_SECONDS", TICK)
+
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         await _answer(send, 413)
 
     async def scenario(protocol: LimitedHttpProtocol, transport: RecordingTransport) -> None:
-        protocol.data_received(_EXPECTING)
+        protocol.data_received(_expecting(4))
         await asyncio.sleep(TICK / 5)
+        # No 100 Continue: the client will not send the body.
         assert _status_lines(transport) == [b"HTTP/1.1 413 Request Entity Too Large"]
         assert b"connection: close\r\n" in transport.written
+        assert transport.eof
+        await asyncio.sleep(TICK * 2)
         assert transport.closed
 
     _run(HttpLimits(keep_alive_timeout=10.0), app, scenario)
 
 
-def test_a_body_asked_for_keeps_the_connection() -> None:
-    got = bytearray()
+def _kept_open(request: bytes, status: int, *, reads: bool) -> list[bytes]:
+    """The status lines the server wrote for ``request`` and a GET after it, answered
+    with ``status`` (after reading the body if ``reads``); the connection stays open."""
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        message = await receive()
-        got.extend(message["body"])
-        await _answer(send, 201)
+        if reads and scope["method"] == "PUT":
+            await receive()
+        await _answer(send, status)
+
+    lines: list[bytes] = []
 
     async def scenario(protocol: LimitedHttpProtocol, transport: RecordingTransport) -> None:
-        protocol.data_received(_EXPECTING)
+        protocol.data_received(request)
         await asyncio.sleep(TICK / 5)
-        assert _status_lines(transport) == [b"HTTP/1.1 100 Continue"]
-        protocol.data_received(b"body")
+        if reads:
+            protocol.data_received(b"body")
+            await asyncio.sleep(TICK / 5)
+        protocol.data_received(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
         await asyncio.sleep(TICK / 5)
-        assert _status_lines(transport) == [b"HTTP/1.1 100 Continue", b"HTTP/1.1 201 Created"]
+        assert not transport.closed and not transport.eof
         assert b"connection: close" not in transport.written
-        assert not transport.closed
+        lines.extend(_status_lines(transport))
 
     _run(HttpLimits(keep_alive_timeout=10.0), app, scenario)
-    assert got == b"body"
+    return lines
+
+
+def test_a_body_asked_for_with_100_continue_keeps_the_connection() -> None:
+    assert _kept_open(_expecting(4), 201, reads=True) == [
+        b"HTTP/1.1 100 Continue",
+        b"HTTP/1.1 201 Created",
+        b"HTTP/1.1 201 Created",
+    ]
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        pytest.param(_expecting(0), id="expecting-an-empty-body"),
+        pytest.param(
+            b"PUT / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n\r\nbody", id="body-all-in"
+        ),
+    ],
+)
+def test_an_answer_after_the_whole_body_arrived_keeps_the_connection(
+    request_bytes: bytes,
+) -> None:
+    # Unread, but all in: nothing is left to wait for or to drop.
+    assert _kept_open(request_bytes, 401, reads=False) == [b"HTTP/1.1 401 Unauthorized"] * 2

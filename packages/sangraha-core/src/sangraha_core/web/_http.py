@@ -6,8 +6,8 @@ copying before any ASGI middleware could see it. Nor does uvicorn time out a hea
 that stops arriving. This protocol counts the head's bytes as they are read, counts header
 fields and the request target as the parser reports them, and keeps three clocks: one for
 the head, one for pauses in the body and uvicorn's keep-alive clock at our own precision.
-And an answer given before the app asked for a body the client holds back until ``100
-Continue`` closes the connection, since that body will never come.
+An answer that comes before the request's body has all arrived ends the connection after
+it, as a refusal by the protocol does.
 """
 
 from __future__ import annotations
@@ -17,16 +17,9 @@ import logging
 from asyncio import TimerHandle
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Final, cast
 
 import httptools
-from uvicorn._types import (
-    ASGI3Application,
-    ASGIReceiveCallable,
-    ASGISendCallable,
-    ASGISendEvent,
-    Scope,
-)
 from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import (
     STATUS_LINE,
@@ -45,6 +38,16 @@ from .._constants import (
 )
 from .._settings import Settings
 
+if TYPE_CHECKING:
+    from uvicorn._types import (
+        ASGI3Application,
+        ASGIReceiveCallable,
+        ASGISendCallable,
+        ASGISendEvent,
+        HTTPResponseStartEvent,
+        Scope,
+    )
+
 __all__ = ["HttpLimits", "LimitedHttpProtocol", "limited_protocol"]
 
 logger = logging.getLogger("sangraha.http")
@@ -53,6 +56,9 @@ logger = logging.getLogger("sangraha.http")
 #: sending for this long before it closes: closing with unread bytes makes the kernel send a
 #: reset, which can destroy the answer before the client has read it.
 LINGER_SECONDS = 2.0
+
+#: Fields that say a request has a body (uvicorn gives their names in lower case).
+_BODY_FIELDS: Final = frozenset({b"content-length", b"transfer-encoding"})
 
 #: The bytes a head has besides its target and fields: "GET ", " HTTP/1.1\r\n", the blank
 #: line. Only used to tell a head's size from what the parser reported.
@@ -130,6 +136,8 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         self._linger_timer: TimerHandle | None = None
         self._last_body_at = 0.0
         self._refused = False
+        # The cycle whose answer came before its body was all in: the connection ends after.
+        self._closing: RequestResponseCycle | None = None
 
     # Connection
 
@@ -185,6 +193,12 @@ class LimitedHttpProtocol(HttpToolsProtocol):
             )
 
     def on_response_complete(self) -> None:
+        if self._closing is not None:
+            # What is left of the body, and anything after it, is read and dropped.
+            self._closing = None
+            self.server_state.total_requests += 1
+            self._linger()
+            return
         super().on_response_complete()
         if self.timeout_keep_alive_task is None:
             # Closing, or a pipelined request was started instead.
@@ -235,22 +249,45 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         if self._body_timer is not None:
             self._body_timer.cancel()
             self._body_timer = None
-        if (
-            self.cycle is not None
-            and self.cycle.response_complete
-            and not self.pipeline
-            and self.timeout_keep_alive_task is None
-        ):
-            # Answered before its body was read (a refusal, say): the keep-alive clock
-            # starts now that the body is over, since nothing else would start it.
-            self._arm_keep_alive_timer()
 
     # The app
 
     def _start_asgi_task(self, cycle: RequestResponseCycle, app: ASGI3Application) -> None:
-        if cycle.waiting_for_100_continue:
-            app = _closing_unless_continued(app, cycle)
+        # uvicorn starts every request's app here, pipelined ones too (a hook of its own
+        # since 0.45, the version pyproject.toml asks for).
+        if any(name in _BODY_FIELDS for name, _ in cycle.scope["headers"]):
+            app = self._closing_if_answered_early(app, cycle)
         super()._start_asgi_task(cycle, app)
+
+    def _closing_if_answered_early(
+        self, app: ASGI3Application, cycle: RequestResponseCycle
+    ) -> ASGI3Application:
+        """``app``, whose answer says ``Connection: close`` and ends the connection if it
+        starts before the request's body has all arrived.
+
+        Such an answer (a refusal: 401, 404, 413) leaves the rest of the body unread. A
+        client that sent ``Expect: 100-continue`` (boto3 on every upload, curl on large
+        ones) will never send it, since ``100 Continue`` goes out only when the app first
+        reads, and a connection kept open would read its next request as that body (RFC
+        9110, section 10.1.1). One that sends the body anyway could make the server read
+        on through gigabytes it has already refused. Either way the connection ends, after
+        the linger, so that unread bytes cannot reset it before the answer is read.
+        """
+
+        async def run(scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
+            async def closing_send(message: ASGISendEvent) -> None:
+                if message["type"] != "http.response.start" or not cycle.more_body:
+                    await send(message)
+                    return
+                headers = [*message.get("headers", ()), (b"connection", b"close")]
+                await send(cast("HTTPResponseStartEvent", {**message, "headers": headers}))
+                # The header made uvicorn plan to close at once; the linger closes instead.
+                cycle.keep_alive = True
+                self._closing = cycle
+
+            await app(scope, receive, closing_send)
+
+        return run
 
     # Clocks
 
@@ -365,30 +402,6 @@ class LimitedHttpProtocol(HttpToolsProtocol):
 
     def _peer(self) -> str:
         return f"{self.client[0]}:{self.client[1]}" if self.client else "-"
-
-
-def _closing_unless_continued(
-    app: ASGI3Application, cycle: RequestResponseCycle
-) -> ASGI3Application:
-    """``app``, whose answer says ``Connection: close`` if it starts before the app asked
-    for the request's body.
-
-    The client sent ``Expect: 100-continue`` (boto3 does on every upload, curl on large
-    ones) and holds its body back until the server asks for it with ``100 Continue``, which
-    uvicorn sends on the app's first ``receive``. An answer without one (a refusal: 401,
-    404, 413) means the body never comes, and a connection kept open would read the
-    client's next request as that body (RFC 9110, section 10.1.1).
-    """
-
-    async def run(scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
-        async def closing_send(message: ASGISendEvent) -> None:
-            if message["type"] == "http.response.start" and cycle.waiting_for_100_continue:
-                cycle.keep_alive = False
-            await send(message)
-
-        await app(scope, receive, closing_send)
-
-    return run
 
 
 def limited_protocol(limits: HttpLimits) -> type[LimitedHttpProtocol]:
