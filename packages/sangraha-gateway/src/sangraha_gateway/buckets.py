@@ -37,7 +37,7 @@ _MAX_CONFIGURATION = 64 * 1024
 async def list_buckets(call: S3Call) -> Response:
     """The buckets the key may list."""
     principal = call.principal
-    found = await call.run(partial(call.backends.metadata.buckets_by_name))
+    found = await call.run(partial(call.backends.metadata.list_buckets_without_totals))
     entries = [
         _xml.BucketEntry(name=bucket.name, created=bucket.created_at)
         for bucket in found

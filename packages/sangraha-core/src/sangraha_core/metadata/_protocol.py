@@ -257,10 +257,10 @@ class Buckets(Protocol):
 
     def list_buckets(self) -> list[BucketSummary]:
         """Every bucket with its totals, by name. The totals cost a read of every object
-        version; a caller that needs none uses ``buckets_by_name``."""
+        version; a caller that needs none uses ``list_buckets_without_totals``."""
         ...
 
-    def buckets_by_name(self) -> list[Bucket]:
+    def list_buckets_without_totals(self) -> list[Bucket]:
         """Every bucket, by name, without totals: a read of the buckets alone."""
         ...
 

@@ -88,7 +88,7 @@ class SqlBuckets(SqlDatabase):
             for row in rows
         ]
 
-    def buckets_by_name(self) -> list[Bucket]:
+    def list_buckets_without_totals(self) -> list[Bucket]:
         stmt = select(buckets).order_by(buckets.c.name)
         rows = self._run(lambda conn: conn.execute(stmt).all(), write=False)
         return [_bucket_from_row(row) for row in rows]

@@ -115,16 +115,16 @@ class BucketsConformance:
         assert one.kinds is BucketKinds.VALIDATED
         assert one.created_at == store.get_bucket("bucket-one").created_at
 
-    def test_buckets_by_name_are_the_listed_buckets_without_totals(
+    def test_list_buckets_without_totals_is_the_listing_less_its_totals(
         self, store: MetadataStore
     ) -> None:
-        assert store.buckets_by_name() == []
+        assert store.list_buckets_without_totals() == []
         for name in ("bucket-two", "bucket-one"):
             store.create_bucket(name, BucketKinds.VALIDATED)
         store.set_bucket_kinds("bucket-two", BucketKinds.ANY)
         add(store, "a")
         add(store, "d", bucket="no-row-made")
-        assert store.buckets_by_name() == [
+        assert store.list_buckets_without_totals() == [
             store.get_bucket("bucket-one"),
             store.get_bucket("bucket-two"),
         ]
