@@ -152,7 +152,7 @@ def test_head_clock_waits_while_the_answer_before_it_is_written() -> None:
 def test_an_answer_before_the_body_ends_the_connection_after_a_linger(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(_http, "LINGER_SECONDS", TICK * 2)
+    monkeypatch.setattr(_http, "LINGER_SECONDS", TICK * 10)
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         await _answer(send, 401)
@@ -167,7 +167,7 @@ def test_an_answer_before_the_body_ends_the_connection_after_a_linger(
         protocol.data_received(b"dy!!" + b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
         await asyncio.sleep(TICK)
         assert len(_status_lines(transport)) == 1 and not transport.closed
-        await asyncio.sleep(TICK * 2)
+        await asyncio.sleep(TICK * 10)
         assert transport.closed
 
     _run(HttpLimits(keep_alive_timeout=10.0), app, scenario)
@@ -330,3 +330,19 @@ def test_an_answer_after_the_whole_body_arrived_keeps_the_connection(
 ) -> None:
     # Unread, but all in: nothing is left to wait for or to drop.
     assert _kept_open(request_bytes, 401, reads=False) == [b"HTTP/1.1 401 Unauthorized"] * 2
+
+
+def test_an_early_answer_says_close_once_whatever_the_app_said() -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [(b"connection", b"keep-alive")]
+        await send({"type": "http.response.start", "status": 403, "headers": headers})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def scenario(protocol: LimitedHttpProtocol, transport: RecordingTransport) -> None:
+        protocol.data_received(_expecting(4))
+        await asyncio.sleep(TICK / 5)
+        head = bytes(transport.written).lower().split(b"\r\n")
+        assert [line for line in head if line.startswith(b"connection:")] == [b"connection: close"]
+        assert transport.eof
+
+    _run(HttpLimits(keep_alive_timeout=10.0), app, scenario)

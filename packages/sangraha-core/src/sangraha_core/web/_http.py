@@ -111,7 +111,8 @@ class LimitedHttpProtocol(HttpToolsProtocol):
     A head over ``max_header_bytes`` or with more than ``max_headers`` fields answers 431,
     a target over ``max_url_bytes`` 414, a head slower than ``head_timeout`` 408; each then
     closes the connection. A body with no byte for ``body_idle_timeout`` ends the request
-    (408 when nothing was answered yet). Use :func:`limited_protocol` to bind limits.
+    (408 when nothing was answered yet). An answer that starts before the body is all in
+    ends the connection after it. Use :func:`limited_protocol` to bind limits.
     """
 
     limits: ClassVar[HttpLimits] = HttpLimits()
@@ -249,6 +250,9 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         if self._body_timer is not None:
             self._body_timer.cancel()
             self._body_timer = None
+        if self._closing is not None:
+            # The connection ends after this answer: a request behind it is not read.
+            self._refused = True
 
     # The app
 
@@ -279,7 +283,13 @@ class LimitedHttpProtocol(HttpToolsProtocol):
                 if message["type"] != "http.response.start" or not cycle.more_body:
                     await send(message)
                     return
-                headers = [*message.get("headers", ()), (b"connection", b"close")]
+                # Ours alone: a client reading the first of two would keep the connection.
+                headers = [
+                    (name, value)
+                    for name, value in message.get("headers", ())
+                    if name.lower() != b"connection"
+                ]
+                headers.append((b"connection", b"close"))
                 await send(cast("HTTPResponseStartEvent", {**message, "headers": headers}))
                 # The header made uvicorn plan to close at once; the linger closes instead.
                 cycle.keep_alive = True
@@ -391,7 +401,8 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         self.transport.write(b"".join(content))
 
     def _linger(self) -> None:
-        """Close the write side now and the connection once the client stopped sending."""
+        """Close the write side now, and the connection when the client closes its side or
+        after ``LINGER_SECONDS``, whichever comes first; what arrives meanwhile is dropped."""
         self._refused = True
         self._cancel_timers()
         self.flow.resume_reading()
